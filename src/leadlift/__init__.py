@@ -1,0 +1,2 @@
+"""leadlift."""
+__version__ = "0.1.0"

@@ -1,0 +1,334 @@
+"""The ECG record type and lead algebra.
+
+An :class:`ECG` is a signal ``[n_leads, n_samples]`` (float32, **millivolts**) together with its
+sampling rate ``fs`` (Hz) and the standard names of its leads. Nothing in leadlift guesses a
+sampling rate or a unit: both travel with the signal.
+
+Lead names are always in the standard spelling of :data:`STANDARD_LEADS`; :func:`normalize_lead_name`
+maps the spellings found in the wild (``AVR``, ``avr``, ``MLII``, ``ECG I``...) onto it.
+
+The Einthoven/Goldberger relations are exact, so III, aVR, aVL and aVF are *derived* from I and
+II (:func:`derive_limb_leads`) rather than learned wherever both are present.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from leadlift.errors import InputError
+
+STANDARD_LEADS: tuple[str, ...] = (
+    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+)
+"""The 12 standard leads in the conventional order used everywhere in leadlift."""
+
+LIMB_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF")
+DERIVED_LIMB_LEADS: tuple[str, ...] = ("III", "aVR", "aVL", "aVF")
+"""Leads that follow exactly from I and II (Einthoven's law and Goldberger's augmented leads)."""
+
+PRECORDIAL_LEADS: tuple[str, ...] = ("V1", "V2", "V3", "V4", "V5", "V6")
+
+UNITS_TO_MV: dict[str, float] = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
+"""Multiplicative factors that convert a unit into millivolts."""
+
+# Amplitude check: a real surface ECG in mV has its 99.5th-percentile absolute deviation from the
+# lead median well below this (QRS peaks are a few mV; even noisy leads rarely exceed 10 mV).
+MAX_PLAUSIBLE_MV = 25.0
+
+_CANONICAL = {name.lower(): name for name in STANDARD_LEADS}
+_ALIASES = {
+    "mli": "I", "mlii": "II", "mliii": "III",
+    "d1": "I", "d2": "II", "d3": "III", "di": "I", "dii": "II", "diii": "III",
+}
+_PREFIX = re.compile(r"^(ecg|lead|ekg)[\s_\-:]*", re.IGNORECASE)
+
+
+def normalize_lead_name(name: str) -> str:
+    """Return the standard spelling of a lead name.
+
+    ``"AVR"``, ``"avr"``, ``"aVR"`` → ``"aVR"``; ``"MLII"`` → ``"II"``; ``"ECG I"`` / ``"Lead I"``
+    → ``"I"``; ``"v1"`` → ``"V1"``.
+
+    Raises:
+        InputError: if the name is not one of the 12 standard leads in any known spelling.
+    """
+    raw = str(name).strip()
+    key = _PREFIX.sub("", raw).strip().replace(" ", "").lower()
+    if key in _CANONICAL:
+        return _CANONICAL[key]
+    if key in _ALIASES:
+        return _ALIASES[key]
+    raise InputError(
+        f"unknown lead name {name!r}; use one of {', '.join(STANDARD_LEADS)} "
+        "(case-insensitive; MLII and 'ECG I' style names are accepted too)"
+    )
+
+
+def normalize_lead_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Normalise several lead names and reject duplicates (see :func:`normalize_lead_name`)."""
+    out = tuple(normalize_lead_name(n) for n in names)
+    dupes = sorted({n for n in out if out.count(n) > 1})
+    if dupes:
+        raise InputError(f"lead(s) {', '.join(dupes)} given more than once; pass each lead once")
+    return out
+
+
+def parse_leads(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """Parse ``"I,II,V2"``, ``"all"`` or a list of names into normalised lead names."""
+    if isinstance(spec, str):
+        if spec.strip().lower() in {"all", "12", "12-lead"}:
+            return STANDARD_LEADS
+        spec = [s for s in spec.replace(";", ",").split(",") if s.strip()]
+    if len(spec) == 0:
+        raise InputError("no leads given; pass lead names such as 'I' or 'I,II,V2'")
+    return normalize_lead_names(spec)
+
+
+def derive_limb_leads(lead_i: Any, lead_ii: Any) -> dict[str, Any]:
+    """Derive III, aVR, aVL and aVF exactly from leads I and II.
+
+    Works on NumPy arrays and torch tensors of any (matching) shape, e.g. ``[n_samples]`` or
+    ``[batch, n_samples]``; the result has the same type, shape and unit as the inputs.
+
+    III = II − I, aVR = −(I + II)/2, aVL = I − II/2, aVF = II − I/2.
+    """
+    return {
+        "III": lead_ii - lead_i,
+        "aVR": -(lead_i + lead_ii) / 2,
+        "aVL": lead_i - lead_ii / 2,
+        "aVF": lead_ii - lead_i / 2,
+    }
+
+
+def amplitude_scale_mv(signal: np.ndarray) -> float:
+    """Robust amplitude of a signal in its own unit: the largest per-lead 99.5th percentile of
+    ``|x - median(x)|``. Used to tell mV from µV (≈1000× larger) or V (≈1000× smaller)."""
+    if signal.size == 0:
+        return 0.0
+    dev = np.abs(signal - np.median(signal, axis=-1, keepdims=True))
+    return float(np.max(np.percentile(dev, 99.5, axis=-1)))
+
+
+@dataclass(frozen=True, eq=False)
+class ECG:
+    """One ECG recording: ``signal`` ``[n_leads, n_samples]`` float32 in mV, ``fs`` in Hz.
+
+    Args:
+        signal: array ``[n_leads, n_samples]`` in millivolts (a 1-D array is accepted when one
+            lead is named). Converted to C-contiguous float32.
+        fs: sampling rate in Hz (> 0). Never guessed.
+        leads: lead names, any known spelling; stored in the standard spelling.
+        record_id: optional identifier of the recording (e.g. ``"ptbxl/00001"``).
+        patient_id: optional identifier of the person (used for patient-wise splits).
+        labels: optional free-form labels (diagnoses, fold, dates...).
+        check_units: if True (default), reject amplitudes that look like µV or V (see
+            :data:`MAX_PLAUSIBLE_MV`). Set to False only for signals known to be in mV.
+
+    Raises:
+        InputError: with a one-line message for NaN/inf, empty or too-short signals, a
+            non-positive ``fs``, unknown/duplicate lead names, a shape that does not match the
+            leads, or implausible amplitudes.
+    """
+
+    signal: np.ndarray
+    fs: float
+    leads: tuple[str, ...]
+    record_id: str | None = None
+    patient_id: str | None = None
+    labels: Mapping[str, Any] = field(default_factory=dict)
+    check_units: bool = field(default=True, repr=False)
+
+    MIN_DURATION_S = 0.5
+    """Shortest signal accepted, in seconds (shorter ones cannot hold a heartbeat)."""
+
+    def __post_init__(self) -> None:
+        leads = normalize_lead_names([self.leads] if isinstance(self.leads, str) else self.leads)
+        try:
+            fs = float(self.fs)
+        except (TypeError, ValueError):
+            raise InputError(f"fs={self.fs!r} is not a number; pass the sampling rate in Hz") from None
+        if not np.isfinite(fs) or fs <= 0:
+            raise InputError(f"fs={self.fs!r} Hz is not a positive sampling rate; pass the rate in Hz, e.g. fs=500")
+        sig = np.asarray(self.signal)
+        if sig.dtype == object or not (np.issubdtype(sig.dtype, np.number) or sig.dtype == bool):
+            raise InputError(f"signal has dtype {sig.dtype}; pass a numeric array [n_leads, n_samples] in mV")
+        if sig.ndim == 1 and len(leads) == 1:
+            sig = sig[None, :]
+        if sig.ndim != 2:
+            raise InputError(
+                f"signal has shape {sig.shape}; expected 2-D [n_leads, n_samples]; pass one row per lead"
+            )
+        if sig.shape[0] != len(leads):
+            if sig.shape[1] == len(leads):
+                raise InputError(
+                    f"signal has shape {sig.shape} but {len(leads)} leads were named: it looks "
+                    "transposed; pass signal.T ([n_leads, n_samples])"
+                )
+            raise InputError(
+                f"signal has {sig.shape[0]} rows but {len(leads)} lead names were given; "
+                "pass one name per row"
+            )
+        if sig.shape[1] == 0:
+            raise InputError("signal is empty (0 samples); pass a recording of at least "
+                             f"{self.MIN_DURATION_S} s")
+        if sig.shape[1] < self.MIN_DURATION_S * fs:
+            raise InputError(
+                f"signal is too short: {sig.shape[1]} samples = {sig.shape[1] / fs:.3g} s at {fs:g} Hz; "
+                f"leadlift needs at least {self.MIN_DURATION_S} s (check fs if the recording is longer)"
+            )
+        sig = np.ascontiguousarray(sig, dtype=np.float32)
+        finite = np.isfinite(sig)
+        if not finite.all():
+            bad_rows = np.flatnonzero(~finite.all(axis=1))
+            names = ", ".join(leads[i] for i in bad_rows)
+            raise InputError(
+                f"signal has {int((~finite).sum())} NaN/inf samples (lead {names}); "
+                "interpolate or cut out the gaps before use"
+            )
+        if self.check_units:
+            scale = amplitude_scale_mv(sig)
+            if scale > MAX_PLAUSIBLE_MV:
+                raise InputError(
+                    f"amplitudes up to {scale:.4g} look like µV, not mV (ECGs are a few mV); "
+                    "convert to mV (divide by 1000) or pass units='uV'"
+                )
+            if 0 < scale < 1e-3 * 2:
+                raise InputError(
+                    f"amplitudes of only {scale:.3g} look like V, not mV; "
+                    "convert to mV (multiply by 1000) or pass units='V'"
+                )
+        object.__setattr__(self, "signal", sig)
+        object.__setattr__(self, "fs", fs)
+        object.__setattr__(self, "leads", leads)
+        object.__setattr__(self, "labels", dict(self.labels))
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_array(
+        cls,
+        signal: Any,
+        fs: float,
+        leads: Sequence[str] | str,
+        units: str = "mV",
+        **kwargs: Any,
+    ) -> ECG:
+        """Build an ECG from an array in ``units`` (``"mV"``, ``"uV"``/``"µV"`` or ``"V"``).
+
+        ``signal`` may be a NumPy array or a torch tensor ``[n_leads, n_samples]``.
+        """
+        if units not in UNITS_TO_MV:
+            raise InputError(f"unknown unit {units!r}; use one of mV, uV, V")
+        if hasattr(signal, "detach"):
+            signal = signal.detach().cpu().numpy()
+        arr = np.asarray(signal, dtype=np.float64) * UNITS_TO_MV[units]
+        leads_t = parse_leads(leads) if isinstance(leads, str) else tuple(leads)
+        return cls(arr, fs, leads_t, **kwargs)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_leads(self) -> int:
+        return int(self.signal.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds."""
+        return self.n_samples / self.fs
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def __repr__(self) -> str:
+        rid = f" {self.record_id}" if self.record_id else ""
+        return (f"ECG({rid.strip() or '?'}: {self.n_leads} leads [{','.join(self.leads)}], "
+                f"{self.n_samples} samples @ {self.fs:g} Hz = {self.duration_s:.2f} s, mV)")
+
+    def __getitem__(self, lead: str) -> np.ndarray:
+        """The samples of one lead, ``[n_samples]`` in mV."""
+        name = normalize_lead_name(lead)
+        if name not in self.leads:
+            raise InputError(f"lead {name} is not in this ECG (it has {', '.join(self.leads)})")
+        return self.signal[self.leads.index(name)]
+
+    def has_leads(self, leads: Iterable[str]) -> bool:
+        return all(normalize_lead_name(n) in self.leads for n in leads)
+
+    # ------------------------------------------------------------------ lead algebra
+    def with_derived_limb_leads(self, overwrite: bool = False) -> ECG:
+        """Add III, aVR, aVL and aVF computed exactly from I and II.
+
+        Args:
+            overwrite: also replace those leads when they are already present.
+        Raises:
+            InputError: if lead I or II is missing.
+        """
+        if not self.has_leads(("I", "II")):
+            raise InputError(
+                f"limb leads can only be derived from I and II, but this ECG has {', '.join(self.leads)}"
+            )
+        derived = derive_limb_leads(self["I"].astype(np.float64), self["II"].astype(np.float64))
+        rows = {name: self.signal[i] for i, name in enumerate(self.leads)}
+        for name, values in derived.items():
+            if overwrite or name not in rows:
+                rows[name] = values.astype(np.float32)
+        order = [n for n in STANDARD_LEADS if n in rows]
+        return replace(self, signal=np.stack([rows[n] for n in order]), leads=tuple(order),
+                       check_units=False)
+
+    def select(self, leads: Sequence[str] | str, derive: bool = True) -> ECG:
+        """Return the given leads, in the given order.
+
+        Args:
+            leads: lead names (any spelling), or ``"all"`` for the 12 standard leads.
+            derive: derive missing III/aVR/aVL/aVF from I and II when possible.
+        Raises:
+            InputError: naming the leads that are missing and cannot be derived.
+        """
+        wanted = parse_leads(leads)
+        src = self
+        missing = [n for n in wanted if n not in src.leads]
+        if derive and any(n in DERIVED_LIMB_LEADS for n in missing) and src.has_leads(("I", "II")):
+            src = src.with_derived_limb_leads()
+            missing = [n for n in wanted if n not in src.leads]
+        if missing:
+            raise InputError(
+                f"lead(s) {', '.join(missing)} missing (this ECG has {', '.join(self.leads)}); "
+                "select leads that are present or reconstruct the missing ones"
+            )
+        idx = [src.leads.index(n) for n in wanted]
+        return replace(src, signal=src.signal[idx], leads=wanted, check_units=False)
+
+    def to_standard12(self) -> ECG:
+        """The 12 standard leads in :data:`STANDARD_LEADS` order (deriving limb leads if needed)."""
+        return self.select(STANDARD_LEADS)
+
+    def with_signal(self, signal: np.ndarray, fs: float | None = None,
+                    leads: Sequence[str] | None = None) -> ECG:
+        """A copy with a new signal (e.g. after filtering or resampling), same ids and labels."""
+        return replace(self, signal=signal, fs=self.fs if fs is None else fs,
+                       leads=self.leads if leads is None else tuple(leads), check_units=False)
+
+    def summary(self) -> str:
+        """A multi-line, human-readable description (shape, fs, duration, per-lead ranges)."""
+        lines = [
+            f"record   : {self.record_id or '-'}",
+            f"patient  : {self.patient_id or '-'}",
+            f"fs       : {self.fs:g} Hz",
+            f"samples  : {self.n_samples} ({self.duration_s:.2f} s)",
+            f"leads    : {self.n_leads} ({', '.join(self.leads)})",
+            "amplitude: " + ", ".join(
+                f"{n} [{self.signal[i].min():.2f}, {self.signal[i].max():.2f}]" for i, n in enumerate(self.leads)
+            ) + " mV",
+        ]
+        for key, value in self.labels.items():
+            text = str(value)
+            lines.append(f"{key:<9}: {text if len(text) < 120 else text[:117] + '...'}")
+        return "\n".join(lines)

@@ -1,0 +1,204 @@
+"""Losses of the aligned per-lead masked autoencoders (paper 1).
+
+* :func:`masked_reconstruction_loss` — MSE on the masked patches only (ViT-MAE), optionally
+  against per-patch normalised targets.
+* :func:`triplet_alignment_loss` — cross-lead token alignment: a lead's token should be closer
+  (1 − cosine similarity) to the same token position of the other leads of the same ECG than
+  to that position in another ECG.
+* :func:`curriculum_weights` / :func:`combine_losses` — the epoch curriculum that moves the
+  weight from reconstruction to alignment. ``kind="code"`` (the authors' code) is the default;
+  ``kind="paper"`` is the formula printed in the paper.
+
+All losses are dimensionless (inputs are z-scored signals or embeddings).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from leadlift.errors import InputError
+
+__all__ = [
+    "combine_losses",
+    "cosine_distance",
+    "curriculum_weights",
+    "masked_reconstruction_loss",
+    "triplet_alignment_loss",
+]
+
+CurriculumKind = Literal["paper", "code", "constant"]
+
+
+def masked_reconstruction_loss(
+    pred: Tensor,
+    target_patches: Tensor,
+    mask: Tensor,
+    norm_target: bool = True,
+    eps: float = 1e-6,
+    unbiased: bool = False,
+) -> Tensor:
+    """Mean squared error over the masked patches only.
+
+    Args:
+        pred: predicted patches ``[B, C, N, P]`` (C leads/channels, N patches of P samples;
+            any number of middle dims is accepted: ``[B, ..., N, P]``).
+        target_patches: the true patches, same shape, z-scored signal units.
+        mask: ``[B, N]`` (shared by all leads) or ``[B, ..., N]``; 1 = masked, 0 = visible.
+        norm_target: normalise each target patch to zero mean / unit variance over its P
+            samples, ``(t - mean) / sqrt(var + eps)``, as in ViT-MAE's ``norm_pix_loss``; with
+            False the raw targets are used.
+        eps: variance floor of the per-patch normalisation.
+        unbiased: use the unbiased (N-1) patch variance, as the ViT-MAE reference code does;
+            the default is the population variance.
+
+    Returns:
+        Scalar: ``sum(mse_patch · mask) / sum(mask)`` with the mask broadcast over leads
+        (0 when nothing is masked).
+    """
+    if pred.shape != target_patches.shape or pred.dim() < 3:
+        raise InputError(
+            f"pred {tuple(pred.shape)} and target_patches {tuple(target_patches.shape)} must have the same "
+            "shape [B, ..., n_patches, patch_size]; pass the model output's pred and target_patches"
+        )
+    lead_shape = pred.shape[:-1]  # [B, ..., N]
+    if mask.dim() == 2 and len(lead_shape) > 2:
+        mask = mask.view(mask.shape[0], *([1] * (len(lead_shape) - 2)), mask.shape[1])
+    try:
+        mask = mask.to(pred.dtype).expand(lead_shape)
+    except RuntimeError:
+        raise InputError(
+            f"mask of shape {tuple(mask.shape)} does not fit patches {tuple(lead_shape)}; pass [B, n_patches]"
+        ) from None
+    target = target_patches
+    if norm_target:
+        mean = target.mean(dim=-1, keepdim=True)
+        var = target.var(dim=-1, keepdim=True, correction=1 if unbiased else 0)
+        target = (target - mean) / torch.sqrt(var + eps)
+    per_patch = (pred - target).pow(2).mean(dim=-1)
+    return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def cosine_distance(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
+    """``1 - cos(a, b)`` over the last dimension (broadcasting), in ``[0, 2]``."""
+    a_n = a / a.norm(dim=-1, keepdim=True).clamp_min(eps)
+    b_n = b / b.norm(dim=-1, keepdim=True).clamp_min(eps)
+    return 1.0 - (a_n * b_n).sum(-1)
+
+
+def triplet_alignment_loss(
+    tokens: Tensor,
+    margin: float = 0.5,
+    negatives: Literal["roll", "all"] = "roll",
+    detach_others: bool = True,
+    tokens_used: Literal["all", "cls"] = "all",
+    eps: float = 1e-8,
+) -> Tensor:
+    """Cross-lead triplet loss on aligned tokens, distance ``d = 1 - cosine similarity``.
+
+    For every sample ``b``, anchor lead ``c``, other lead ``k != c`` and token position ``t``:
+    anchor ``a = tokens[b, c, t]``, positive ``p = tokens[b, k, t]``, negative
+    ``n = tokens[b', k, t]`` with ``b' = b - 1`` (previous sample, cyclic: ``negatives="roll"``,
+    as in the authors' code) or every ``b' != b`` (``negatives="all"``, hinge averaged over
+    them). Loss = mean of ``max(0, d(a, p) - d(a, n) + margin)`` over all (b, c, k, t).
+
+    Args:
+        tokens: ``[B, L, T, D]`` encoder tokens of L leads, same mask for all leads (so that
+            position ``t`` is the same time span in every lead); CLS at ``t = 0``.
+        margin: triplet margin (0.5 in the paper's code).
+        negatives: ``"roll"`` or ``"all"``. "all" needs ``B·L²·T·B`` distances in memory.
+        detach_others: positives and negatives are detached, so the gradient flows only
+            through the anchor (each lead's encoder is pulled towards the others, as when the
+            lead models are trained in separate processes).
+        tokens_used: ``"all"`` tokens or only the ``"cls"`` token.
+        eps: norm floor of the cosine similarity.
+
+    Returns:
+        Scalar loss.
+    """
+    if tokens.dim() != 4:
+        raise InputError(f"tokens have shape {tuple(tokens.shape)}; expected [B, n_leads, n_tokens, dim]")
+    b, n_l = tokens.shape[:2]
+    if b < 2 or n_l < 2:
+        raise InputError(
+            f"the alignment loss needs at least 2 samples and 2 leads, got B={b}, leads={n_l}; "
+            "use a larger batch / more leads or turn the alignment loss off"
+        )
+    if tokens_used == "cls":
+        tokens = tokens[:, :, :1]
+    elif tokens_used != "all":
+        raise InputError(f"tokens_used={tokens_used!r}; use 'all' or 'cls'")
+    u = tokens / tokens.norm(dim=-1, keepdim=True).clamp_min(eps)  # unit vectors [B, L, T, D]
+    other = u.detach() if detach_others else u
+    # d_pos[b, c, k, t] = 1 - <u[b,c,t], other[b,k,t]>
+    d_pos = 1.0 - torch.einsum("bctd,bktd->bckt", u, other)
+    off_diag = ~torch.eye(n_l, dtype=torch.bool, device=tokens.device)  # k != c
+    if negatives == "roll":
+        d_neg = 1.0 - torch.einsum("bctd,bktd->bckt", u, other.roll(1, dims=0))
+        hinge = torch.relu(d_pos - d_neg + margin)  # [B, L, L, T]
+        return hinge[:, off_diag].mean()
+    if negatives == "all":
+        # d_neg[b, c, k, t, e] = 1 - <u[b,c,t], other[e,k,t]>, e ranging over the batch
+        d_neg = 1.0 - torch.einsum("bctd,ektd->bckte", u, other)
+        hinge = torch.relu(d_pos.unsqueeze(-1) - d_neg + margin)  # [B, L, L, T, B]
+        not_self = ~torch.eye(b, dtype=torch.bool, device=tokens.device)  # e != b
+        weight = not_self.view(b, 1, 1, 1, b).to(hinge.dtype) / (b - 1)
+        per_pos = (hinge * weight).sum(-1)  # mean over negatives, [B, L, L, T]
+        return per_pos[:, off_diag].mean()
+    raise InputError(f"negatives={negatives!r}; use 'roll' or 'all'")
+
+
+def curriculum_weights(
+    epoch: float,
+    max_epochs: int,
+    kind: CurriculumKind = "code",
+    recon_weight: float = 1.0,
+    align_weight: float = 1.0,
+) -> tuple[float, float]:
+    """Weights ``(w_recon, w_align)`` of the two losses at ``epoch`` of ``max_epochs``.
+
+    With ``s = clamp(epoch / max_epochs, 0, 1)``:
+
+    * ``"paper"``: ``w_r = cos(s·π/2)``, ``w_a = sin(s·π/2)`` (paper text).
+    * ``"code"`` (default, the authors' code): ``w_r' = cos(s·π/2) + 1``, ``w_a' = sin(s·π/2)``
+      and the loss is ``(w_r'·L_r + w_a'·L_a) / (w_r' + w_a')``; the weights returned are
+      already divided by ``w_r' + w_a'`` so that ``L = w_r·L_r + w_a·L_a``. They go from
+      (1, 0) at epoch 0 to (0.5, 0.5) at the end.
+    * ``"constant"``: ``(recon_weight, align_weight)`` at every epoch.
+
+    Args:
+        epoch: current epoch (fractional epochs allowed, e.g. ``step / steps_per_epoch``).
+        max_epochs: N (> 0).
+        kind: ``"paper"``, ``"code"`` or ``"constant"``.
+        recon_weight, align_weight: the fixed weights of ``"constant"``.
+    """
+    if kind == "constant":
+        return float(recon_weight), float(align_weight)
+    if not max_epochs or max_epochs <= 0:
+        raise InputError(f"max_epochs={max_epochs!r} must be a positive number of epochs")
+    s = min(max(float(epoch) / float(max_epochs), 0.0), 1.0)
+    angle = s * math.pi / 2.0
+    if kind == "paper":
+        return math.cos(angle), math.sin(angle)
+    if kind == "code":
+        w_r, w_a = math.cos(angle) + 1.0, math.sin(angle)
+        total = w_r + w_a
+        return w_r / total, w_a / total
+    raise InputError(f"curriculum kind={kind!r}; use 'paper', 'code' or 'constant'")
+
+
+def combine_losses(
+    l_recon: Tensor,
+    l_align: Tensor,
+    epoch: float,
+    max_epochs: int,
+    kind: CurriculumKind = "code",
+    recon_weight: float = 1.0,
+    align_weight: float = 1.0,
+) -> Tensor:
+    """``w_r·l_recon + w_a·l_align`` with the weights of :func:`curriculum_weights`."""
+    w_r, w_a = curriculum_weights(epoch, max_epochs, kind, recon_weight, align_weight)
+    return w_r * l_recon + w_a * l_align

@@ -1,0 +1,230 @@
+"""Common machinery of the dataset readers.
+
+A reader turns one dataset folder (in the dataset's own PhysioNet layout) into
+
+* a metadata table (:meth:`DatasetReader.metadata`, a :class:`pandas.DataFrame` with one row per
+  record that is *present* on disk, indexed 0..n-1, with at least the columns ``record_id``,
+  ``patient_id``, ``path`` (WFDB record path relative to the dataset folder) and ``fs``), and
+* :class:`~leadlift.ecg.ECG` records (:meth:`DatasetReader.read`).
+
+Readers never train, never cache and never resample: that is the prepared store's job.
+Records that the dataset's index lists but that are missing on disk are skipped with one
+warning line per dataset (partial copies are normal).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import wfdb
+
+from leadlift.ecg import ECG, normalize_lead_name
+from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
+
+log = logging.getLogger("leadlift.readers")
+
+
+def read_wfdb(
+    record_path: str | Path,
+    channels: Sequence[int] | None = None,
+) -> tuple[np.ndarray, float, list[str], list[str], list[str]]:
+    """Read a WFDB record (``.hea`` + signal file, incl. the CinC ``.mat`` variant).
+
+    Args:
+        record_path: path without extension (a trailing ``.hea`` is stripped).
+        channels: optional channel indices to read.
+
+    Returns:
+        ``(signal [n_channels, n_samples] float32 in mV, fs in Hz, raw signal names, units,
+        header comment lines)``.
+
+    Raises:
+        DataNotFoundError: the header or signal file does not exist.
+        CorruptFileError: the files exist but cannot be parsed.
+    """
+    path = Path(record_path)
+    if path.suffix in {".hea", ".dat", ".mat"}:
+        path = path.with_suffix("")
+    if not path.with_suffix(".hea").exists():
+        raise DataNotFoundError(f"WFDB header {path.with_suffix('.hea')} not found; check the path")
+    try:
+        rec = wfdb.rdrecord(str(path), channels=list(channels) if channels is not None else None)
+    except FileNotFoundError as exc:
+        raise DataNotFoundError(
+            f"signal file of {path.name} missing ({exc.filename or exc}); re-download the record"
+        ) from None
+    except Exception as exc:  # wfdb raises many types on corrupt input
+        raise CorruptFileError(
+            f"cannot read WFDB record {path}: {type(exc).__name__}: {exc}; the file is corrupt or "
+            "not WFDB — re-download it"
+        ) from None
+    if rec.p_signal is None:
+        raise CorruptFileError(f"WFDB record {path} holds no physical signal; re-download it")
+    units = [str(u) for u in (rec.units or ["mV"] * rec.n_sig)]
+    scale = np.array([_unit_to_mv(u, path) for u in units], dtype=np.float64)
+    signal = (rec.p_signal.T * scale[:, None]).astype(np.float32)
+    return signal, float(rec.fs), list(rec.sig_name), units, list(rec.comments or [])
+
+
+def _unit_to_mv(unit: str, path: Path) -> float:
+    u = unit.strip().lower().replace("µ", "u")
+    if u in {"mv", "", "nu"}:  # PTB Diagnostic headers omit units; WFDB's default is mV
+        return 1.0
+    if u == "uv":
+        return 1e-3
+    if u == "v":
+        return 1e3
+    raise CorruptFileError(f"record {path} has unit {unit!r}; leadlift reads mV, µV or V only")
+
+
+def header_fields(comments: Sequence[str]) -> dict[str, str]:
+    """Parse ``key: value`` header comment lines into a dict (keys lower-cased, stripped)."""
+    out: dict[str, str] = {}
+    for line in comments:
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip().lstrip("#").strip().lower()] = value.strip()
+    return out
+
+
+def present_records(root: Path, record_paths: Sequence[str], dataset: str,
+                    signal_suffixes: Sequence[str] = (".dat",)) -> np.ndarray:
+    """Boolean mask of the records whose header and signal file both exist.
+
+    Logs ONE warning line for the dataset when some are missing.
+    """
+    ok = np.array([
+        (root / f"{p}.hea").exists() and any((root / f"{p}{s}").exists() for s in signal_suffixes)
+        for p in record_paths
+    ], dtype=bool)
+    missing = int((~ok).sum())
+    if missing:
+        log.warning("%s: %d of %d records listed in the index are missing under %s; skipped",
+                    dataset, missing, len(record_paths), root)
+    return ok
+
+
+class DatasetReader(ABC):
+    """Base class of the dataset readers.
+
+    Args:
+        data_dir: the leadlift data directory; the dataset is expected in ``data_dir/<folder>``
+            (or pass the dataset folder itself).
+    """
+
+    name: ClassVar[str]
+    folder: ClassVar[str]
+    title: ClassVar[str]
+    #: name of the PhysioNet dataset in :mod:`leadlift.download` (None: not downloadable)
+    download_name: ClassVar[str | None] = None
+    #: extension of the signal files next to the ``.hea`` headers
+    signal_suffix: ClassVar[str] = ".dat"
+
+    def __init__(self, data_dir: str | Path) -> None:
+        data_dir = Path(data_dir).expanduser()
+        root = data_dir / self.folder
+        if not root.is_dir() and data_dir.name == self.folder:
+            root = data_dir
+        if not root.is_dir():
+            hint = (f"run `leadlift download {self.download_name} --data-dir {data_dir}` or "
+                    if self.download_name else "")
+            raise DataNotFoundError(
+                f"{self.title} not found: no folder {root}; {hint}point --data-dir / LEADLIFT_DATA "
+                f"at the folder that contains {self.folder}/"
+            )
+        self.data_dir = data_dir
+        self.root = root
+        self._meta: pd.DataFrame | None = None
+
+    # ------------------------------------------------------------------ API
+    def metadata(self) -> pd.DataFrame:
+        """One row per present record (cached after the first call)."""
+        if self._meta is None:
+            meta = self._load_metadata().reset_index(drop=True)
+            for col in ("record_id", "patient_id", "path", "fs"):
+                if col not in meta.columns:
+                    raise AssertionError(f"{type(self).__name__} metadata lacks column {col}")
+            self._meta = meta
+        return self._meta
+
+    def __len__(self) -> int:
+        return len(self.metadata())
+
+    def read(self, key: int | str) -> ECG:
+        """Read one record by row position or ``record_id``."""
+        meta = self.metadata()
+        if isinstance(key, str):
+            hits = np.flatnonzero(meta["record_id"].astype(str).to_numpy() == key)
+            if len(hits) == 0:
+                raise DataNotFoundError(
+                    f"{self.title}: record {key!r} is not present; `leadlift datasets` lists what is"
+                )
+            key = int(hits[0])
+        if not 0 <= int(key) < len(meta):
+            raise InputError(f"{self.title}: record index {key} out of range 0..{len(meta) - 1}")
+        return self._read_row(meta.iloc[int(key)])
+
+    def __iter__(self) -> Iterator[ECG]:
+        for i in range(len(self)):
+            yield self.read(i)
+
+    def source_files(self) -> list[Path]:
+        """Files whose change must invalidate a prepared store (index files, headers, signals)."""
+        meta = self.metadata()
+        files = [self.root / f"{p}{ext}" for p in meta["path"] for ext in (".hea", self.signal_suffix)]
+        return files + [f for f in self.index_files() if f.exists()]
+
+    def index_files(self) -> list[Path]:
+        """Dataset-level index/label files (overridden by readers that have them)."""
+        return []
+
+    # ------------------------------------------------------------------ to implement
+    @abstractmethod
+    def _load_metadata(self) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def _read_row(self, row: pd.Series) -> ECG: ...
+
+    # ------------------------------------------------------------------ helpers
+    def _ecg_from_wfdb(self, row: pd.Series, labels: dict[str, Any],
+                       channels: Sequence[int] | None = None,
+                       names: Sequence[str] | None = None) -> ECG:
+        signal, fs, sig_names, _units, _ = read_wfdb(self.root / row["path"], channels=channels)
+        leads = names if names is not None else [normalize_lead_name(n) for n in sig_names]
+        return ECG(signal, fs, tuple(leads), record_id=str(row["record_id"]),
+                   patient_id=None if pd.isna(row["patient_id"]) else str(row["patient_id"]),
+                   labels=labels)
+
+
+def read_wfdb_ecg(record_path: str | Path) -> ECG:
+    """Read any WFDB record as an :class:`ECG`, keeping the channels that are standard leads.
+
+    Channels with other names (Frank leads, respiration...) are dropped with a warning; a record
+    without any standard lead is refused.
+    """
+    path = Path(record_path)
+    if path.suffix in {".hea", ".dat", ".mat"}:
+        path = path.with_suffix("")
+    signal, fs, names, _units, comments = read_wfdb(path)
+    keep, leads = [], []
+    for i, raw in enumerate(names):
+        try:
+            lead = normalize_lead_name(raw)
+        except InputError:
+            continue
+        if lead not in leads:
+            keep.append(i)
+            leads.append(lead)
+    if not keep:
+        raise InputError(f"{path.name}: none of its signals {names} is a standard ECG lead; rename them "
+                         "in the header (I, II, ..., V6)")
+    if len(keep) < len(names):
+        log.warning("%s: ignored non-standard channels %s", path.name,
+                    [n for i, n in enumerate(names) if i not in keep])
+    return ECG(signal[keep], fs, tuple(leads), record_id=path.name, labels=header_fields(comments))

@@ -1,0 +1,77 @@
+"""PhysioNet/CinC Challenge 2021 training format.
+
+Each record is ``NAME.hea`` + ``NAME.mat`` (WFDB header, MATLAB v4 signal), with SNOMED-CT
+diagnoses on the ``# Dx:`` header line; ``dx_mapping.csv`` (if present at the dataset root)
+names the codes. Sources are kept in sub-folders (``ptb-xl/``, ``ptb/``, ``georgia/``...).
+Sampling rates differ between sources (257 Hz to 1 kHz); each record keeps its own.
+
+Metadata columns: ``record_id`` (``"ptb/S0001"``), ``source`` (sub-folder), ``patient_id``
+(unknown in this format: the record id, so that patient-wise splits stay conservative),
+``path``, ``fs``, ``n_samples``, ``dx`` (``"251146004;426783006"``), ``dx_names``
+(abbreviations from ``dx_mapping.csv``), ``age``, ``sex``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import wfdb
+
+from leadlift.ecg import ECG
+from leadlift.errors import CorruptFileError
+from leadlift.readers.base import DatasetReader, header_fields, present_records
+
+
+class CinC2021Reader(DatasetReader):
+    """Reader of the CinC 2021 ``.mat``/``.hea`` format (12 leads, per-record fs)."""
+
+    name: ClassVar[str] = "cinc2021"
+    folder: ClassVar[str] = "challenge-2021"
+    title: ClassVar[str] = "PhysioNet/CinC Challenge 2021"
+    signal_suffix: ClassVar[str] = ".mat"
+
+    def index_files(self) -> list[Path]:
+        return [self.root / "dx_mapping.csv"]
+
+    def dx_mapping(self) -> dict[str, str]:
+        """SNOMED code → abbreviation (empty when ``dx_mapping.csv`` is absent)."""
+        path = self.root / "dx_mapping.csv"
+        if not path.exists():
+            return {}
+        table = pd.read_csv(path, dtype=str)
+        return dict(zip(table["snomed_code"], table["abbreviation"], strict=True))
+
+    def _load_metadata(self) -> pd.DataFrame:
+        paths = sorted(str(p.relative_to(self.root).with_suffix("")) for p in self.root.rglob("*.hea"))
+        ok = present_records(self.root, paths, "CinC 2021", signal_suffixes=(self.signal_suffix,))
+        names = self.dx_mapping()
+        rows = []
+        for path in (p for p, keep in zip(paths, ok, strict=True) if keep):
+            try:
+                hdr = wfdb.rdheader(str(self.root / path))
+            except Exception as exc:
+                raise CorruptFileError(f"cannot parse header {self.root / path}.hea ({exc}); "
+                                       "re-download the record") from None
+            fields = header_fields(hdr.comments or [])
+            dx = [c.strip() for c in fields.get("dx", "").split(",") if c.strip()]
+            rows.append({
+                "record_id": path,
+                "source": path.split("/")[0] if "/" in path else "",
+                "patient_id": path,
+                "path": path,
+                "fs": float(hdr.fs),
+                "n_samples": int(hdr.sig_len),
+                "dx": ";".join(dx),
+                "dx_names": ";".join(names.get(c, c) for c in dx),
+                "age": pd.to_numeric(fields.get("age", ""), errors="coerce"),
+                "sex": fields.get("sex", ""),
+            })
+        return pd.DataFrame(rows)
+
+    def _read_row(self, row: pd.Series) -> ECG:
+        labels = {"dx": [c for c in str(row["dx"]).split(";") if c],
+                  "dx_names": [c for c in str(row["dx_names"]).split(";") if c],
+                  "source": row["source"]}
+        return self._ecg_from_wfdb(row, labels)

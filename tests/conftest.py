@@ -1,0 +1,32 @@
+"""Shared fixtures: the real-data directory.
+
+Tests run on the real recordings of the data directory, found by the project's normal rule
+(``$LEADLIFT_DATA``); when unset, the workspace copy at ``<repo>/../shared/data`` is used.
+A missing data directory is an error, not a skip: these tests are the project's guarantee.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_dir() -> Path:
+    env = os.environ.get("LEADLIFT_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = _data_dir()
+    if not (path / "ptb-xl").is_dir():
+        pytest.fail(
+            f"real ECG data not found at {path}; set LEADLIFT_DATA to the folder that holds ptb-xl/, "
+            "ecgiddb/, ptbdb/ (see README)"
+        )
+    return path

@@ -1,0 +1,425 @@
+"""Tests of leadlift.download against a local PhysioNet-like HTTP server (never the internet).
+
+The server serves a temporary folder laid out like ``https://physionet.org/files``:
+``<tmp>/ecgiddb/1.0.0/`` with a few real ECG-ID files copied at run time from the shared data
+folder, and a ``SHA256SUMS.txt`` made of the matching lines of the real published checksum list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from leadlift import download as dl
+from leadlift.download import (
+    MANIFEST_FILE,
+    PHYSIONET_DATASETS,
+    download_dataset,
+    get_dataset,
+    parse_sha256sums,
+    verify_dataset,
+)
+from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError
+
+SHARED = Path(os.environ.get("LEADLIFT_DATA", "/work/shared/data"))
+SOURCE = SHARED / "ecgiddb"
+FILES = ["RECORDS", "Person_01/rec_1.hea", "Person_01/rec_1.dat", "Person_01/rec_2.dat"]
+MISSING_ON_SERVER = "Person_01/rec_1.atr"  # listed in SHA256SUMS.txt but not served -> 404
+PREFIX = "/ecgiddb/1.0.0/"
+
+pytestmark = pytest.mark.skipif(
+    not (SOURCE / "SHA256SUMS.txt").is_file(),
+    reason=f"real ECG-ID files not found in {SOURCE} (set LEADLIFT_DATA)",
+)
+
+
+class PhysioNetHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with HTTP/1.1 keep-alive, byte ranges, request log and fault injection."""
+
+    protocol_version = "HTTP/1.1"
+    server: PhysioNetServer
+
+    def log_message(self, format: str, *args: object) -> None:  # silence the console
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
+    def do_GET(self) -> None:
+        if self.path.startswith("http://"):  # absolute form, as sent to an HTTP proxy
+            self.path = urllib.parse.urlsplit(self.path).path
+        rel = urllib.parse.unquote(self.path)
+        rng = self.headers.get("Range")
+        local = Path(self.translate_path(self.path))
+        if not local.is_file():
+            self.server.log.append(("GET", rel, rng, 404))
+            self.send_error(404)
+            return
+        data = bytearray(local.read_bytes())
+        faults = self.server.faults.get(rel.removeprefix(PREFIX))
+        fault = faults.pop(0) if faults else None
+        if fault == "503":
+            self.server.log.append(("GET", rel, rng, 503))
+            self.send_error(503)
+            return
+        if fault == "drop":  # promise the whole file, send half of it, hang up
+            self.server.log.append(("GET", rel, rng, -200))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(bytes(data[: len(data) // 2]))
+            self.close_connection = True
+            return
+        if rel.removeprefix(PREFIX) in self.server.corrupt:
+            data[len(data) // 2] ^= 0xFF
+        start, end, status = 0, len(data) - 1, 200
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", rng or "")
+        if match and self.server.ranges:
+            start = int(match[1])
+            end = min(int(match[2]), end) if match[2] else end
+            if start >= len(data):
+                self.server.log.append(("GET", rel, rng, 416))
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+        body = bytes(data[start : end + 1])
+        self.server.log.append(("GET", rel, rng, status))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class PhysioNetServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(("127.0.0.1", 0), partial(PhysioNetHandler, directory=str(root)))
+        self.log: list[tuple[str, str, str | None, int]] = []
+        self.corrupt: set[str] = set()
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.faults: dict[str, list[str]] = {}  # path -> faults for its next GETs ("503", "drop")
+        self.ranges = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def gets(self, rel: str) -> list[tuple[str, str, str | None, int]]:
+        return [entry for entry in self.log if entry[1] == PREFIX + rel]
+
+    def file_gets(self) -> list[tuple[str, str, str | None, int]]:
+        return [entry for entry in self.log if not entry[1].endswith("/SHA256SUMS.txt")]
+
+
+@pytest.fixture()
+def served(tmp_path: Path) -> Path:
+    """A PhysioNet-like tree with a few real ECG-ID files and their published checksums."""
+    root = tmp_path / "www"
+    dest = root / "ecgiddb" / "1.0.0"
+    for rel in FILES:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SOURCE / rel, dest / rel)
+    wanted = {*FILES, MISSING_ON_SERVER}
+    lines = [
+        line
+        for line in (SOURCE / "SHA256SUMS.txt").read_text().splitlines()
+        if line.split(maxsplit=1)[-1] in wanted
+    ]
+    assert len(lines) == len(wanted)
+    (dest / "SHA256SUMS.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture()
+def server(served: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PhysioNetServer]:
+    srv = PhysioNetServer(served)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("LEADLIFT_PHYSIONET_URL", srv.url)
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_registry() -> None:
+    ptbxl = PHYSIONET_DATASETS["ptbxl"]
+    assert (ptbxl.slug, ptbxl.version, ptbxl.folder) == ("ptb-xl", "1.0.3", "ptb-xl")
+    assert (PHYSIONET_DATASETS["ptbdb"].slug, PHYSIONET_DATASETS["ptbdb"].version) == ("ptbdb", "1.0.0")
+    ecgid = PHYSIONET_DATASETS["ecgid"]
+    assert (ecgid.slug, ecgid.version, ecgid.folder) == ("ecgiddb", "1.0.0", "ecgiddb")
+    assert get_dataset("PTB-XL") is ptbxl
+    assert ptbxl.files_url("https://example.org/files/") == "https://example.org/files/ptb-xl/1.0.3"
+    with pytest.raises(InputError, match="ptbxl"):
+        get_dataset("mitdb")
+
+
+def test_parse_sha256sums_refuses_unsafe_paths() -> None:
+    good = parse_sha256sums(f"{'a' * 64} sub/dir/x.dat\n\n{'B' * 64} *y.hea\n")
+    assert good == {"sub/dir/x.dat": "a" * 64, "y.hea": "b" * 64}
+    with pytest.raises(CorruptFileError, match="unsafe"):
+        parse_sha256sums(f"{'a' * 64} ../../etc/passwd\n")
+    with pytest.raises(CorruptFileError, match="line 1"):
+        parse_sha256sums("not a checksum line\n")
+
+
+def test_full_download_then_skip(server: PhysioNetServer, data_dir: Path) -> None:
+    report = download_dataset("ecgid", data_dir, files=FILES, progress=False)
+    root = data_dir / "ecgiddb"
+    assert report.root == root
+    assert sorted(report.fetched) == sorted(FILES)
+    assert report.skipped == ()
+    assert report.bytes_downloaded == sum((SOURCE / rel).stat().st_size for rel in FILES)
+    for rel in FILES:
+        assert (root / rel).read_bytes() == (SOURCE / rel).read_bytes()
+        assert not (root / (rel + ".part")).exists()
+    assert (root / "SHA256SUMS.txt").is_file()
+    assert (root / MANIFEST_FILE).is_file()
+
+    server.log.clear()
+    again = download_dataset("ecgid", data_dir, files=FILES, progress=False)
+    assert again.fetched == ()
+    assert sorted(again.skipped) == sorted(FILES)
+    assert again.bytes_downloaded == 0
+    assert server.file_gets() == []
+    assert verify_dataset("ecgid", data_dir) == []
+
+
+def test_connections_are_kept_alive(server: PhysioNetServer, data_dir: Path) -> None:
+    report = download_dataset("ecgid", data_dir, files=FILES, progress=False, workers=1)
+    assert len(report.fetched) == len(FILES)
+    # one connection for the checksum list (main thread) and one reused by the worker
+    assert server.connections <= 2
+
+
+def test_second_call_trusts_manifest_and_rehashes_changed_files(
+    server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    download_dataset("ecgid", data_dir, files=FILES, progress=False)
+    hashed: list[str] = []
+    real = dl.sha256_file
+    monkeypatch.setattr(dl, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
+
+    download_dataset("ecgid", data_dir, files=FILES, progress=False)
+    assert hashed == []  # size and mtime unchanged: nothing re-hashed
+
+    # same size, new content and mtime: must be re-hashed, found wrong and downloaded again
+    target = data_dir / "ecgiddb" / "Person_01" / "rec_2.dat"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0x01
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    problems = verify_dataset("ecgid", data_dir)
+    assert len(problems) == 1 and problems[0].startswith("Person_01/rec_2.dat: SHA256 mismatch")
+
+    server.log.clear()
+    report = download_dataset("ecgid", data_dir, files=FILES, progress=False)
+    assert report.fetched == ("Person_01/rec_2.dat",)
+    assert target.read_bytes() == (SOURCE / "Person_01/rec_2.dat").read_bytes()
+    assert [entry[1] for entry in server.file_gets()] == [PREFIX + "Person_01/rec_2.dat"]
+
+
+def test_existing_verified_file_is_not_downloaded(server: PhysioNetServer, data_dir: Path) -> None:
+    rel = "Person_01/rec_1.dat"
+    (data_dir / "ecgiddb" / "Person_01").mkdir(parents=True)
+    shutil.copyfile(SOURCE / rel, data_dir / "ecgiddb" / rel)
+    report = download_dataset("ecgid", data_dir, files=["Person_01/*.dat"], progress=False)
+    assert report.skipped == (rel,)
+    assert report.fetched == ("Person_01/rec_2.dat",)
+    assert server.gets(rel) == []
+
+
+def test_resume_from_partial_file(server: PhysioNetServer, data_dir: Path) -> None:
+    rel = "Person_01/rec_1.dat"
+    full = (SOURCE / rel).read_bytes()
+    part = data_dir / "ecgiddb" / (rel + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(full[: len(full) // 2])
+
+    report = download_dataset("ecgid", data_dir, files=[rel], progress=False)
+
+    assert server.gets(rel) == [("GET", PREFIX + rel, f"bytes={len(full) // 2}-", 206)]
+    assert report.fetched == (rel,)
+    assert report.bytes_downloaded == len(full) - len(full) // 2
+    assert (data_dir / "ecgiddb" / rel).read_bytes() == full
+    assert not part.exists()
+    assert verify_dataset("ecgid", data_dir, files=[rel]) == []
+
+
+def test_resume_restarts_when_server_ignores_range(server: PhysioNetServer, data_dir: Path) -> None:
+    server.ranges = False
+    rel = "Person_01/rec_2.dat"
+    full = (SOURCE / rel).read_bytes()
+    part = data_dir / "ecgiddb" / (rel + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"garbage that must not survive")
+
+    report = download_dataset("ecgid", data_dir, files=[rel], progress=False)
+
+    assert [entry[3] for entry in server.gets(rel)] == [200]
+    assert report.bytes_downloaded == len(full)
+    assert (data_dir / "ecgiddb" / rel).read_bytes() == full
+
+
+def test_stale_complete_part_is_judged_on_416(server: PhysioNetServer, data_dir: Path) -> None:
+    rel = "Person_01/rec_1.hea"
+    part = data_dir / "ecgiddb" / (rel + ".part")
+    part.parent.mkdir(parents=True)
+    shutil.copyfile(SOURCE / rel, part)  # complete, but never renamed (crash before os.replace)
+
+    report = download_dataset("ecgid", data_dir, files=[rel], progress=False)
+
+    assert [entry[3] for entry in server.gets(rel)] == [416]
+    assert report.fetched == (rel,)
+    assert _sha(data_dir / "ecgiddb" / rel) == _sha(SOURCE / rel)
+
+
+def test_corrupted_file_raises_and_leaves_nothing(server: PhysioNetServer, data_dir: Path) -> None:
+    bad = "Person_01/rec_2.dat"
+    server.corrupt.add(bad)
+    with pytest.raises(CorruptFileError, match=re.escape(bad)) as info:
+        download_dataset("ecgid", data_dir, files=FILES, progress=False, retries=1, workers=1)
+    assert "\n" not in str(info.value)
+    assert len(server.gets(bad)) == 2  # first attempt + 1 retry
+    assert not (data_dir / "ecgiddb" / bad).exists()
+    assert not (data_dir / "ecgiddb" / (bad + ".part")).exists()
+
+
+def test_dropped_connection_and_503_are_retried_with_resume(
+    server: PhysioNetServer, data_dir: Path
+) -> None:
+    rel = "Person_01/rec_1.dat"
+    size = (SOURCE / rel).stat().st_size
+    server.faults[rel] = ["503", "drop"]
+    report = download_dataset("ecgid", data_dir, files=[rel], progress=False, retries=3)
+    assert [(entry[2], entry[3]) for entry in server.gets(rel)] == [
+        (None, 503),
+        (None, -200),  # half of the body, then the connection was closed
+        (f"bytes={size // 2}-", 206),
+    ]
+    assert report.fetched == (rel,)
+    assert (data_dir / "ecgiddb" / rel).read_bytes() == (SOURCE / rel).read_bytes()
+
+
+def test_hanging_dns_is_bounded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow_lookup(*args: object, **kwargs: object) -> list[object]:
+        time.sleep(3)
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(dl.socket, "getaddrinfo", slow_lookup)
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"DNS lookup of physionet\.invalid timed out.*--data-dir"):
+        download_dataset("ecgid", data_dir, base_url="http://physionet.invalid/files", timeout=0.5,
+                         progress=False)
+    assert time.monotonic() - start < 2
+
+
+def test_unreachable_server_fails_fast_with_advice(data_dir: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download_dataset("ptbxl", data_dir, base_url=url, progress=False)
+    assert time.monotonic() - start < 5
+    message = str(info.value)
+    assert message.startswith(f"cannot reach {url} (")
+    assert "--data-dir" in message and "LEADLIFT_DATA" in message
+    assert "PTB-XL 1.0.3" in message and "https://physionet.org/content/ptb-xl/1.0.3/" in message
+    assert "\n" not in message
+
+
+def test_404_on_a_file_names_the_url(server: PhysioNetServer, data_dir: Path) -> None:
+    with pytest.raises(DownloadError, match=re.escape(f"{server.url}{PREFIX}{MISSING_ON_SERVER}")):
+        download_dataset("ecgid", data_dir, files=[MISSING_ON_SERVER], progress=False)
+    assert not (data_dir / "ecgiddb" / MISSING_ON_SERVER).exists()
+
+
+def test_404_on_the_checksum_list(server: PhysioNetServer, data_dir: Path) -> None:
+    with pytest.raises(DownloadError, match=re.escape("/ptb-xl/1.0.3/SHA256SUMS.txt not found")):
+        download_dataset("ptbxl", data_dir, progress=False)
+
+
+def test_pattern_matching_nothing(server: PhysioNetServer, data_dir: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="Person_99"):
+        download_dataset("ecgid", data_dir, files=["Person_99/*"], progress=False)
+
+
+def test_empty_subset_fetches_only_the_checksum_list(server: PhysioNetServer, data_dir: Path) -> None:
+    report = download_dataset("ecgid", data_dir, files=[], progress=False)
+    assert report.fetched == report.skipped == ()
+    assert server.file_gets() == []
+    assert (data_dir / "ecgiddb" / "SHA256SUMS.txt").is_file()
+    problems = verify_dataset("ecgid", data_dir, require_all=True)
+    assert f"{MISSING_ON_SERVER}: missing" in problems and len(problems) == len(FILES) + 1
+
+
+def test_progress_bar_does_not_break(server: PhysioNetServer, data_dir: Path) -> None:
+    report = download_dataset("ecgid", data_dir, files=["RECORDS", "Person_01/*.dat"], progress=True)
+    assert sorted(report.fetched) == ["Person_01/rec_1.dat", "Person_01/rec_2.dat", "RECORDS"]
+
+
+def test_plain_http_proxy_is_used(
+    server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("http_proxy", server.url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    report = download_dataset(
+        "ecgid", data_dir, base_url="http://physionet.invalid", files=["RECORDS"], progress=False
+    )
+    assert report.fetched == ("RECORDS",)
+    assert server.gets("RECORDS")
+
+
+def test_verify_without_checksum_list(data_dir: Path) -> None:
+    (data_dir / "ecgiddb").mkdir()
+    with pytest.raises(DataNotFoundError, match="leadlift download ecgid"):
+        verify_dataset("ecgid", data_dir)
+    with pytest.raises(DataNotFoundError, match="--data-dir"):
+        verify_dataset("ptbxl", data_dir)
