@@ -36,7 +36,7 @@ def x() -> torch.Tensor:
     return torch.randn(B, 12, 200, generator=torch.Generator().manual_seed(1))
 
 
-def _mask(model: LeadBankMAE, ratio: float = 0.75, seed: int = 2):  # noqa: ANN202
+def _mask(model: LeadBankMAE, ratio: float = 0.75, seed: int = 2):
     return model.random_mask(B, ratio, generator=torch.Generator().manual_seed(seed))
 
 
@@ -103,8 +103,8 @@ def test_bank_equals_loop(bank: LeadBankMAE, x: torch.Tensor) -> None:
     for model in (bank, loop):
         model.zero_grad()
         out = model(x, mask=m)
-        loss = masked_reconstruction_loss(out.pred, out.target_patches, out.mask) + triplet_alignment_loss(out.tokens)
-        loss.backward()
+        recon = masked_reconstruction_loss(out.pred, out.target_patches, out.mask)
+        (recon + triplet_alignment_loss(out.tokens)).backward()
     g_bank = bank.blocks[0].qkv.weight.grad[8].T
     g_loop = loop.encoders[8].blocks[0].qkv.weight.grad
     assert torch.allclose(g_bank, g_loop, atol=1e-5)

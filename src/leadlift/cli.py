@@ -25,8 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 DataDirOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on py3.10
@@ -63,8 +63,8 @@ def datasets(data_dir: DataDirOpt = None) -> None:
     root = resolve_data_dir(data_dir)
     out.print(f"data directory: {root}  (from {data_dir_source(data_dir)})")
     table = Table(show_lines=False)
-    for col in ("dataset", "description", "folder", "records present", "prepared stores", "download"):
-        table.add_column(col)
+    for col in ("dataset", "description", "folder", "records", "prepared stores"):
+        table.add_column(col, overflow="fold")
     logging.getLogger("leadlift.readers").setLevel(logging.ERROR)  # counts say enough here
     for name, cls in READERS.items():
         folder = root / cls.folder
@@ -76,11 +76,12 @@ def datasets(data_dir: DataDirOpt = None) -> None:
         else:
             count = "absent"
         stores = sorted(p.name for p in prepared_root(root).glob(f"{name}-*") if (p / "CURRENT").exists())
-        dl = PHYSIONET_DATASETS.get(cls.download_name or "")
-        table.add_row(name, cls.title, str(folder), count, ", ".join(stores) or "-",
-                      f"leadlift download {cls.download_name}" if dl else "not downloadable")
+        table.add_row(name, cls.title, f"{cls.folder}/", count, ", ".join(stores) or "-")
     logging.getLogger("leadlift.readers").setLevel(logging.NOTSET)
     out.print(table)
+    downloadable = [n for n, c in READERS.items() if c.download_name in PHYSIONET_DATASETS]
+    out.print(f"download from PhysioNet: leadlift download {{{','.join(downloadable)}}} [--data-dir D]; "
+              "a local copy works too: point --data-dir or $LEADLIFT_DATA at the folder holding them")
 
 
 # --------------------------------------------------------------------------------------- download
@@ -137,7 +138,7 @@ def show(
     record: Annotated[str, typer.Argument(help="A WFDB record path (with or without .hea) or DATASET:RECORD_ID, "
                                           "e.g. ptbxl:00001 or ecgid:Person_01/rec_1.")],
     data_dir: DataDirOpt = None,
-    out_png: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default RECORD.png).")] = None,  # noqa: UP045,E501
+    out_png: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default RECORD.png).")] = None,  # noqa: UP045
     seconds: Annotated[Optional[float], typer.Option(help="Plot only the first SECONDS s.")] = None,  # noqa: UP045
 ) -> None:
     """Print a record's summary and write a 12-lead plot on the standard ECG grid."""

@@ -556,6 +556,7 @@ class _HttpClient:
                 complete = resp.isclosed()
             finally:
                 if not complete:
+                    resp.close()
                     self._drop(key)
             return
         raise DownloadError(f"too many redirects for {url}; check the base URL ({BASE_URL_ENV})")

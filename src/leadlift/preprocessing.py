@@ -27,7 +27,6 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
-from scipy import ndimage, signal
 
 from leadlift.errors import InputError
 
@@ -218,6 +217,8 @@ def resample(x: ArrayT, fs_in: float, fs_out: float) -> ArrayT:
     n = int(x.shape[-1])
     n_out = max(1, math.floor(n * fs_out / fs_in + 0.5))
     up, down = _resampling_ratio(fs_in, fs_out)
+    from scipy import signal  # lazy: scipy.signal takes ~1 s to import
+
     y = signal.resample_poly(_to_numpy64(x), up, down, axis=-1, padtype="line")
     if y.shape[-1] >= n_out:
         y = y[..., :n_out]
@@ -234,6 +235,8 @@ def _sos_padlen(sos: np.ndarray) -> int:
 
 
 def _butter_sos(fs: float, low_hz: float | None, high_hz: float | None, order: int) -> np.ndarray:
+    from scipy import signal
+
     nyquist = fs / 2
     if low_hz is not None:
         low_hz = _check_positive(low_hz, "low_hz", "Hz")
@@ -274,7 +277,9 @@ def bandpass(x: ArrayT, fs: float, low_hz: float | None = 0.5, high_hz: float | 
 
     The filter (:func:`scipy.signal.butter`, second-order sections) runs forwards and backwards
     (:func:`scipy.signal.sosfiltfilt`), so there is no phase shift or delay and the magnitude
-    response is the square of the Butterworth one (−6 dB at the cut-offs).
+    response is the square of the Butterworth one (−6 dB at the cut-offs). The edges are padded
+    by odd reflection (SciPy's default length, 3 × the filter order); strong content near the
+    ends can still leave transients there for up to ~1–2 s at ``low_hz=0.5``.
 
     Cut-off policy: if ``high_hz`` is at or above the Nyquist frequency ``fs/2`` there is nothing
     above it to remove, so the filter silently becomes a **high-pass** at ``low_hz`` (e.g. the
@@ -304,6 +309,8 @@ def bandpass(x: ArrayT, fs: float, low_hz: float | None = 0.5, high_hz: float | 
             f"signal too short to filter: {n} samples, but this order-{order} filter needs at least "
             f"{padlen + 1} samples ({(padlen + 1) / fs:.3g} s at {fs:g} Hz); pass a longer signal"
         )
+    from scipy import signal
+
     y = signal.sosfiltfilt(sos, _to_numpy64(x), axis=-1, padtype="odd", padlen=padlen)
     return _restore(y, x)
 
@@ -339,6 +346,8 @@ def remove_baseline(x: ArrayT, fs: float, window_s: float = 0.6) -> ArrayT:
     kernel = _baseline_kernel(fs, window_s)
     data = _to_numpy64(x)
     size = (1,) * (data.ndim - 1) + (kernel,)
+    from scipy import ndimage
+
     baseline = ndimage.median_filter(data, size=size, mode="reflect")
     return _restore(data - baseline, x)
 
@@ -749,12 +758,17 @@ def preprocess_ecg(ecg: ECG, fs_out: float | None = None,
         ``ecg.with_signal(...)``: same leads, ids and labels, float32 mV signal, ``fs`` =
         ``fs_out`` when resampled.
     """
+    if not (hasattr(ecg, "signal") and hasattr(ecg, "fs") and hasattr(ecg, "with_signal")):
+        raise InputError(
+            f"preprocess_ecg expects an ECG record, got {type(ecg).__name__}; for arrays use "
+            "remove_baseline/bandpass/resample with an explicit fs"
+        )
     sig = ecg.signal.astype(np.float64)
     fs = float(ecg.fs)
     if baseline_window_s is not None:
         sig = remove_baseline(sig, fs, window_s=baseline_window_s)
     if bandpass is not None:
-        if isinstance(bandpass, (str, bytes)) or len(bandpass) != 2:
+        if not isinstance(bandpass, (tuple, list)) or len(bandpass) != 2:
             raise InputError(f"bandpass={bandpass!r} must be a (low_hz, high_hz) pair in Hz, or None")
         sig = _bandpass_filter(sig, fs, low_hz=bandpass[0], high_hz=bandpass[1])
     new_fs = fs

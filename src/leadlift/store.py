@@ -212,6 +212,7 @@ def prepare(
         try:
             store = PreparedStore.open(path)
             if store.manifest.get("fingerprint") == fingerprint:
+                _clean_stale(path, keep=current.read_text().strip())
                 say(f"{path} is up to date ({len(store)} records); nothing to do")
                 return store
             say(f"{path} is out of date (sources or options changed); rebuilding")
@@ -226,7 +227,7 @@ def prepare(
         first = reader.read(0)
         src_len = np.full(len(meta), first.n_samples, dtype=float)
     out_len = np.round(src_len * fs / src_fs).astype(int)
-    n_samples = int(round(seconds * fs)) if seconds is not None else int(out_len.max())
+    n_samples = round(seconds * fs) if seconds is not None else int(out_len.max())
     first = reader.read(0)
     leads = first.leads if first.n_leads < 12 else first.to_standard12().leads
 
@@ -238,7 +239,7 @@ def prepare(
                                             shape=(len(meta), len(leads), n_samples))
         n_valid = np.zeros(len(meta), dtype=np.int64)
         bar = tqdm(range(len(meta)), desc=f"prepare {reader.name} @ {fs:g} Hz", unit="rec",
-                   disable=not progress)
+                   disable=not progress, mininterval=1.0)
         for i in bar:
             ecg = reader.read(i).select(leads)
             x = resample(ecg.signal, ecg.fs, fs)

@@ -131,7 +131,9 @@ def sincos_pos_embed_1d(dim: int, n_positions: int, cls_token: bool = True) -> T
         ``[n_positions (+1), dim]`` float32.
     """
     if dim % 2:
-        raise InputError(f"sin-cos positional embeddings need an even width, got {dim}; use an even embed dim")
+        raise InputError(
+            f"sin-cos positional embeddings need an even width, got {dim}; use an even embed dim"
+        )
     omega = 1.0 / (10000.0 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0)))
     angles = torch.arange(n_positions, dtype=torch.float64)[:, None] * omega[None, :]
     emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
@@ -214,7 +216,9 @@ def _check_arch(
             f"{(n_times // patch_size) * patch_size} samples or pick a patch size that divides it"
         )
     if embed_dim % num_heads:
-        raise InputError(f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}; change one of them")
+        raise InputError(
+            f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}; change one of them"
+        )
     if decoder_embed_dim % decoder_heads:
         raise InputError(
             f"decoder_embed_dim={decoder_embed_dim} is not divisible by decoder_heads={decoder_heads}; "
@@ -410,7 +414,9 @@ class LeadBankMAE(nn.Module):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_preset(cls, name: str, leads: Sequence[str] | str = STANDARD_LEADS, **overrides: Any) -> LeadBankMAE:
+    def from_preset(
+        cls, name: str, leads: Sequence[str] | str = STANDARD_LEADS, **overrides: Any
+    ) -> LeadBankMAE:
         """Build a bank from :data:`MAE_PRESETS` (``"paper"``, ``"small"``, ``"tiny"``)."""
         if name not in MAE_PRESETS:
             raise InputError(f"unknown preset {name!r}; use one of {', '.join(MAE_PRESETS)}")
@@ -688,7 +694,9 @@ class _Block(nn.Module):
 class _Encoder1d(nn.Module):
     """One lead's ViT encoder: patch embedding, CLS, fixed positions, blocks, final norm."""
 
-    def __init__(self, n_patches: int, in_dim: int, dim: int, depth: int, heads: int, mlp_ratio: float) -> None:
+    def __init__(
+        self, n_patches: int, in_dim: int, dim: int, depth: int, heads: int, mlp_ratio: float
+    ) -> None:
         super().__init__()
         self.patch_embed = nn.Linear(in_dim, dim)
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
@@ -783,7 +791,9 @@ class LoopLeadMAE(nn.Module):
         self.encoders = nn.ModuleList(
             _Encoder1d(n, patch_size, embed_dim, depth, num_heads, mlp_ratio) for _ in range(n_enc)
         )
-        self.lead_embed = nn.Parameter(torch.randn(self.n_leads, embed_dim) * 0.02) if self.shared_encoder else None
+        self.lead_embed = (
+            nn.Parameter(torch.randn(self.n_leads, embed_dim) * 0.02) if self.shared_encoder else None
+        )
         self.decoders = nn.ModuleList(
             _Decoder1d(n, embed_dim, decoder_embed_dim, decoder_depth, decoder_heads, mlp_ratio, patch_size)
             for _ in range(self.n_leads)
@@ -948,7 +958,8 @@ class MultiChannelMAE(nn.Module):
         return dict(self._config)
 
     def _check_x(self, x: Tensor) -> None:
-        if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[1] != self.n_leads or x.shape[2] != self.n_times:
+        ok = isinstance(x, Tensor) and x.dim() == 3
+        if not ok or x.shape[1] != self.n_leads or x.shape[2] != self.n_times:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise InputError(
                 f"x has shape {shape} but expected [B, {self.n_leads}, {self.n_times}] "
@@ -998,8 +1009,12 @@ class _ConvBlock(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, kernel_size: int) -> None:
         pad = kernel_size // 2
         super().__init__(
-            nn.Conv1d(c_in, c_out, kernel_size, padding=pad, bias=False), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True),
-            nn.Conv1d(c_out, c_out, kernel_size, padding=pad, bias=False), nn.BatchNorm1d(c_out), nn.ReLU(inplace=True),
+            nn.Conv1d(c_in, c_out, kernel_size, padding=pad, bias=False),
+            nn.BatchNorm1d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(c_out, c_out, kernel_size, padding=pad, bias=False),
+            nn.BatchNorm1d(c_out),
+            nn.ReLU(inplace=True),
         )
 
 
@@ -1018,7 +1033,9 @@ class UNet1dRefiner(nn.Module):
         kernel_size: odd convolution kernel size.
     """
 
-    def __init__(self, channels: int = 1, levels: int = 3, base_channels: int = 16, kernel_size: int = 9) -> None:
+    def __init__(
+        self, channels: int = 1, levels: int = 3, base_channels: int = 16, kernel_size: int = 9
+    ) -> None:
         super().__init__()
         for name, value in [("channels", channels), ("levels", levels), ("base_channels", base_channels),
                             ("kernel_size", kernel_size)]:

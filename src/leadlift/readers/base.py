@@ -197,9 +197,11 @@ class DatasetReader(ABC):
                        names: Sequence[str] | None = None) -> ECG:
         signal, fs, sig_names, _units, _ = read_wfdb(self.root / row["path"], channels=channels)
         leads = names if names is not None else [normalize_lead_name(n) for n in sig_names]
+        # units come from the header (converted to mV by read_wfdb), so the µV/V guess is not
+        # applied: real artefacts (e.g. saturated ECG-ID records) are left to window QC.
         return ECG(signal, fs, tuple(leads), record_id=str(row["record_id"]),
                    patient_id=None if pd.isna(row["patient_id"]) else str(row["patient_id"]),
-                   labels=labels)
+                   labels=labels, check_units=False)
 
 
 def read_wfdb_ecg(record_path: str | Path) -> ECG:
@@ -227,4 +229,5 @@ def read_wfdb_ecg(record_path: str | Path) -> ECG:
     if len(keep) < len(names):
         log.warning("%s: ignored non-standard channels %s", path.name,
                     [n for i, n in enumerate(names) if i not in keep])
-    return ECG(signal[keep], fs, tuple(leads), record_id=path.name, labels=header_fields(comments))
+    return ECG(signal[keep], fs, tuple(leads), record_id=path.name, labels=header_fields(comments),
+               check_units=False)  # the header declares the units

@@ -1,0 +1,141 @@
+"""Prepared store: contents equal the WFDB samples, reuse, rebuild, atomic writes, datasets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import wfdb
+from torch.utils.data import DataLoader
+
+from leadlift.datasets import CropDataset, WindowDataset
+from leadlift.errors import DataNotFoundError, InputError
+from leadlift.store import PreparedStore, open_store, prepare
+
+
+@pytest.fixture(scope="session")
+def ptbxl_store(data_dir, tmp_path_factory) -> PreparedStore:
+    return prepare("ptbxl", 100, data_dir, store_dir=tmp_path_factory.mktemp("stores"), progress=False)
+
+
+def test_store_equals_wfdb_samples(ptbxl_store: PreparedStore, data_dir: Path) -> None:
+    store = ptbxl_store
+    assert store.signals.shape == (len(store.meta), 12, 1000)
+    assert store.fs == 100 and store.leads[0] == "I" and store.leads[3] == "aVR"
+    assert isinstance(store.signals, np.memmap)
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(store), 25, replace=False):
+        row = store.meta.iloc[i]
+        raw, _ = wfdb.rdsamp(str(data_dir / "ptb-xl" / row["path"]))
+        np.testing.assert_array_equal(store.signals[i], raw.T.astype(np.float32))
+    for col in ("strat_fold", "patient_id", "NORM", "MI", "STTC", "CD", "HYP", "mi", "n_valid"):
+        assert col in store.meta.columns
+    assert (store.meta["n_valid"] == 1000).all()
+
+
+def test_rerun_is_instant_and_reads_nothing(ptbxl_store, data_dir, monkeypatch) -> None:
+    from leadlift.readers.ptbxl import PTBXLReader
+
+    def boom(*_a, **_k):
+        raise AssertionError("an up-to-date store must not read records")
+
+    monkeypatch.setattr(PTBXLReader, "_read_row", boom)
+    t0 = time.perf_counter()
+    again = prepare("ptbxl", 100, data_dir, store_dir=ptbxl_store.path.parent, progress=False)
+    assert time.perf_counter() - t0 < 5
+    assert again.manifest["fingerprint"] == ptbxl_store.manifest["fingerprint"]
+
+
+def test_resampled_store_and_variable_length(data_dir, tmp_path) -> None:
+    store = prepare("ptbdb", 100, data_dir, store_dir=tmp_path, progress=False)
+    assert store.fs == 100 and store.signals.shape == (1, 12, 3840)  # 38.4 s at 1 kHz -> 100 Hz
+    ecg = store.ecg(0)
+    assert ecg.patient_id == "patient001"
+    short = prepare("ptbdb", 100, data_dir, seconds=10, store_dir=tmp_path, progress=False)
+    assert short.signals.shape == (1, 12, 1000)
+    np.testing.assert_allclose(short.signals[0], store.signals[0, :, :1000])
+    assert open_store("ptbdb", 100, data_dir, store_dir=tmp_path).path == store.path
+    with pytest.raises(DataNotFoundError, match="leadlift prepare"):
+        open_store("ecgid", 250, data_dir, store_dir=tmp_path)
+
+
+def _ecgid_copy(data_dir: Path, tmp_path: Path, n_persons: int = 4) -> Path:
+    """A small private ECG-ID copy (symlinked signals) so that its headers can be touched."""
+    root = tmp_path / "data" / "ecgiddb"
+    for person in sorted((data_dir / "ecgiddb").glob("Person_*"))[:n_persons]:
+        (root / person.name).mkdir(parents=True)
+        for f in person.iterdir():
+            os.symlink(f, root / person.name / f.name)
+    return root.parent
+
+
+def test_source_change_triggers_rebuild(data_dir, tmp_path) -> None:
+    ddir = _ecgid_copy(data_dir, tmp_path)
+    first = prepare("ecgid", 100, ddir, progress=False)
+    assert first.path.parent == ddir / "leadlift-prepared"
+    assert first.signals.shape[1:] == (1, 2000)
+    hea = ddir / "ecgiddb" / "Person_01" / "rec_1.hea"
+    text = hea.read_text()
+    hea.unlink()
+    hea.write_text(text)  # same content, new mtime: the fingerprint changes
+    second = prepare("ecgid", 100, ddir, progress=False)
+    assert second.manifest["fingerprint"] != first.manifest["fingerprint"]
+    versions = [p for p in second.path.iterdir() if p.name.startswith("v-")]
+    assert len(versions) == 1  # the old version was removed
+
+
+def test_killed_prepare_leaves_old_store_intact(data_dir, tmp_path) -> None:
+    stores = tmp_path / "stores"
+    old = prepare("ecgid", 100, data_dir, store_dir=stores, progress=False)
+    before = np.array(old.signals)
+    current = (old.path / "CURRENT").read_text()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leadlift.cli", "prepare", "ecgid", "--fs", "100", "--force",
+         "--store-dir", str(stores), "--data-dir", str(data_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(old.path.glob("tmp-*")):
+        time.sleep(0.01)
+    assert list(old.path.glob("tmp-*")), "prepare never started writing"
+    time.sleep(0.3)  # let it write part of the array
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (old.path / "CURRENT").read_text() == current
+    reopened = PreparedStore.open(old.path)
+    np.testing.assert_array_equal(np.array(reopened.signals), before)
+    # the next run finds the store up to date and removes the dead run's temporary folder
+    prepare("ecgid", 100, data_dir, store_dir=stores, progress=False)
+    assert not list(old.path.glob("tmp-*"))
+
+
+def test_crop_and_window_datasets(ptbxl_store) -> None:
+    torch.manual_seed(0)
+    ds = CropDataset(ptbxl_store, indices=[0, 1, 2, 3], crop=250, leads="V2,I", label_columns=["NORM", "MI"])
+    item = ds[0]
+    assert item["signal"].shape == (2, 250) and item["signal"].dtype == torch.float32
+    assert item["labels"].shape == (2,)
+    full = ptbxl_store.signals[0]
+    x = item["signal"].numpy()
+    # the crop is a contiguous piece of the V2 and I rows
+    starts = [s for s in range(751) if np.array_equal(full[7, s:s + 250], x[0])]
+    assert starts and np.array_equal(full[0, starts[0]:starts[0] + 250], x[1])
+    center = CropDataset(ptbxl_store, crop=500, mode="center")[5]["signal"].numpy()
+    np.testing.assert_array_equal(center, ptbxl_store.signals[5, :, 250:750])
+    batch = next(iter(DataLoader(ds, batch_size=4)))
+    assert batch["signal"].shape == (4, 2, 250)
+    win = WindowDataset(ptbxl_store, window=256, hop=64, indices=[0, 1])
+    per_record = (1000 - 256) // 64 + 1
+    assert len(win) == 2 * per_record and win.groups[0] == ptbxl_store.meta["patient_id"][0]
+    np.testing.assert_array_equal(win[1]["signal"].numpy(), ptbxl_store.signals[0, :, 64:320])
+    with pytest.raises(InputError, match="label column"):
+        CropDataset(ptbxl_store, leads=["I"], label_columns=["nope"])
+    with pytest.raises(InputError, match="does not fit"):
+        CropDataset(ptbxl_store, crop=5000)
