@@ -49,6 +49,7 @@ class PhysioNetHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with HTTP/1.1 keep-alive, byte ranges, request log and fault injection."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server: PhysioNetServer
 
     def log_message(self, format: str, *args: object) -> None:  # silence the console
@@ -72,6 +73,13 @@ class PhysioNetHandler(http.server.SimpleHTTPRequestHandler):
         data = bytearray(local.read_bytes())
         faults = self.server.faults.get(rel.removeprefix(PREFIX))
         fault = faults.pop(0) if faults else None
+        if fault == "302":  # a redirect to the same file, as a mirror or CDN might answer
+            self.server.log.append(("GET", rel, rng, 302))
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if fault == "503":
             self.server.log.append(("GET", rel, rng, 503))
             self.send_error(503)
@@ -120,7 +128,7 @@ class PhysioNetServer(http.server.ThreadingHTTPServer):
         self.corrupt: set[str] = set()
         self.lock = threading.Lock()
         self.connections = 0
-        self.faults: dict[str, list[str]] = {}  # path -> faults for its next GETs ("503", "drop")
+        self.faults: dict[str, list[str]] = {}  # path -> faults for its next GETs: 302/503/drop
         self.ranges = True
 
     @property
@@ -156,7 +164,7 @@ def served(tmp_path: Path) -> Path:
 @pytest.fixture()
 def server(served: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PhysioNetServer]:
     srv = PhysioNetServer(served)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     monkeypatch.setenv("LEADLIFT_PHYSIONET_URL", srv.url)
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
@@ -222,6 +230,7 @@ def test_full_download_then_skip(server: PhysioNetServer, data_dir: Path) -> Non
         assert not (root / (rel + ".part")).exists()
     assert (root / "SHA256SUMS.txt").is_file()
     assert (root / MANIFEST_FILE).is_file()
+    assert str(report).startswith(f"{len(FILES)} file(s) downloaded")
 
     server.log.clear()
     again = download_dataset("ecgid", data_dir, files=FILES, progress=False)
@@ -332,15 +341,16 @@ def test_corrupted_file_raises_and_leaves_nothing(server: PhysioNetServer, data_
     assert not (data_dir / "ecgiddb" / (bad + ".part")).exists()
 
 
-def test_dropped_connection_and_503_are_retried_with_resume(
+def test_503_redirect_and_dropped_connection_are_handled(
     server: PhysioNetServer, data_dir: Path
 ) -> None:
     rel = "Person_01/rec_1.dat"
     size = (SOURCE / rel).stat().st_size
-    server.faults[rel] = ["503", "drop"]
+    server.faults[rel] = ["503", "302", "drop"]
     report = download_dataset("ecgid", data_dir, files=[rel], progress=False, retries=3)
     assert [(entry[2], entry[3]) for entry in server.gets(rel)] == [
         (None, 503),
+        (None, 302),
         (None, -200),  # half of the body, then the connection was closed
         (f"bytes={size // 2}-", 206),
     ]
@@ -415,6 +425,13 @@ def test_plain_http_proxy_is_used(
     )
     assert report.fetched == ("RECORDS",)
     assert server.gets("RECORDS")
+
+
+def test_verify_never_writes_into_an_unmanaged_folder(served: Path, data_dir: Path) -> None:
+    shutil.copytree(served / "ecgiddb" / "1.0.0", data_dir / "ecgiddb")
+    before = sorted(p.name for p in (data_dir / "ecgiddb").rglob("*"))
+    assert verify_dataset("ecgid", data_dir) == []
+    assert sorted(p.name for p in (data_dir / "ecgiddb").rglob("*")) == before
 
 
 def test_verify_without_checksum_list(data_dir: Path) -> None:

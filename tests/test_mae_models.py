@@ -123,6 +123,15 @@ def test_subset_uses_that_leads_weights(bank: LeadBankMAE, x: torch.Tensor) -> N
     assert torch.allclose(small(x[:, [7]], mask=m).pred[:, 0], full.pred[:, 7], atol=1e-6)
 
 
+def test_config_roundtrip_and_state_dict(bank: LeadBankMAE, x: torch.Tensor) -> None:
+    clone = LeadBankMAE(**bank.get_config()).eval()
+    clone.load_state_dict(bank.state_dict())
+    m = _mask(bank)
+    assert torch.equal(clone(x, mask=m).pred, bank(x, mask=m).pred)
+    assert not any("pos_embed" in k for k in bank.state_dict())  # fixed, rebuilt from the config
+    assert bank.blocks[0].qkv.weight.shape == (12, D, 3 * D)  # stacked along the lead dim
+
+
 def test_shared_encoder_variant(x: torch.Tensor) -> None:
     torch.manual_seed(3)
     model = LeadBankMAE(STANDARD_LEADS, shared_encoder=True, **TINY)

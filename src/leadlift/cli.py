@@ -163,6 +163,93 @@ def show(
     out.print(f"plot: {target}")
 
 
+# --------------------------------------------------------------------------------------- pretrain
+@app.command()
+def pretrain(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Experiment YAML (see configs/).")],
+    data_dir: DataDirOpt = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default runs/NAME).")] = None,  # noqa: UP045
+    max_epochs: Annotated[Optional[int], typer.Option(help="Override trainer.max_epochs.")] = None,  # noqa: UP045
+    devices: Annotated[Optional[str], typer.Option(help="Devices per node (e.g. 1, 4, auto).")] = None,  # noqa: UP045
+    num_nodes: Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")] = None,  # noqa: UP045
+    strategy: Annotated[Optional[str], typer.Option(help="Lightning strategy (auto, ddp, ...).")] = None,  # noqa: UP045
+    accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu or auto.")] = None,  # noqa: UP045
+    batch_size: Annotated[Optional[int], typer.Option(help="Override data.batch_size (per device).")] = None,  # noqa: UP045
+    limit_train_batches: Annotated[Optional[float], typer.Option(help="Fraction (<=1) or number of batches per epoch.")] = None,  # noqa: UP045,E501
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Resume from OUT/checkpoints/last.")] = True,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+) -> None:
+    """Pretrain the aligned per-lead MAE (or a baseline) from a config on the PTB-XL training folds."""
+    from leadlift.config import load_config
+    from leadlift.paths import resolve_data_dir
+    from leadlift.training.pretrain import pretrain as run
+
+    overrides: dict[str, object] = {}
+    if max_epochs is not None:
+        overrides["trainer.max_epochs"] = max_epochs
+    if devices is not None:
+        overrides["trainer.devices"] = int(devices) if devices.isdigit() else devices
+    if num_nodes is not None:
+        overrides["trainer.num_nodes"] = num_nodes
+    if strategy is not None:
+        overrides["trainer.strategy"] = strategy
+    if accelerator is not None:
+        overrides["trainer.accelerator"] = accelerator
+    if batch_size is not None:
+        overrides["data.batch_size"] = batch_size
+    if limit_train_batches is not None:
+        overrides["trainer.limit_train_batches"] = (int(limit_train_batches) if limit_train_batches > 1
+                                                    else limit_train_batches)
+    cfg = load_config(config, overrides)
+    target = out_dir or Path("runs") / cfg.name
+    summary = run(cfg, resolve_data_dir(data_dir), target, resume=resume, store_dir=store_dir)
+    if not summary["is_global_zero"]:
+        return
+    if summary["resumed_from"]:
+        out.print(f"resumed from {summary['resumed_from']}")
+    m = summary["metrics"]
+    out.print(f"done: {summary['epochs']} epochs, {summary['global_step']} steps in {summary['seconds']} s "
+              f"(s/epoch: {summary['epoch_seconds']}); val loss {m.get('val/loss', float('nan')):.4f}, "
+              f"recon {m.get('val/recon', float('nan')):.4f}, align {m.get('val/align', float('nan')):.4f}")
+    out.print(f"checkpoint: {target}  (inspect with `leadlift info {target}`)")
+
+
+# --------------------------------------------------------------------------------------- info
+@app.command()
+def info(checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (or its model.safetensors).")]) -> None:
+    """Print a checkpoint's config, preprocessing and parameter counts."""
+    import yaml
+
+    from leadlift.training.checkpoint import load_exported
+
+    state, cfg = load_exported(checkpoint)
+    total = sum(t.numel() for t in state.values())
+    groups: dict[str, int] = {}
+    for name, t in state.items():
+        top = name.split(".")[0]
+        groups[top] = groups.get(top, 0) + t.numel()
+    model = cfg.get("model", {})
+    kwargs = model.get("kwargs", {})
+    n_leads = len(kwargs.get("leads", [])) or 1
+    out.print(f"model: {model.get('class')}  format: {cfg.get('format')}  epoch: {cfg.get('epoch')}  "
+              f"steps: {cfg.get('global_step')}")
+    out.print(f"parameters: {total:,} total"
+              + (f" ({total / n_leads:,.0f} per lead)" if model.get("class") == "LeadBankMAE" else ""))
+    table = Table("tensor group", "parameters")
+    for k, v in groups.items():
+        table.add_row(k, f"{v:,}")
+    out.print(table)
+    out.print("preprocessing:")
+    out.print(yaml.safe_dump(cfg.get("preprocessing", {}), sort_keys=False, default_flow_style=None).rstrip(),
+              highlight=False)
+    out.print("architecture:")
+    out.print(yaml.safe_dump(kwargs, sort_keys=False, default_flow_style=None).rstrip(), highlight=False)
+    if cfg.get("metrics"):
+        shown = {k: round(v, 4) for k, v in cfg["metrics"].items() if k.startswith("val/")}
+        out.print(f"last validation: {shown}")
+    out.print(f"weights sha256: {cfg.get('weights_sha256')}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turn leadlift errors into one-line messages."""
     _setup_logging()

@@ -360,9 +360,11 @@ def _is_network_error(exc: BaseException) -> bool:
 
 
 def _local_io_error(path: Path, exc: OSError) -> DownloadError:
+    """A local file-system failure (disk full, permissions...) as a one-line DownloadError."""
+    where = Path(exc.filename) if exc.filename else path
     return DownloadError(
-        f"cannot write {path} ({exc.strerror or exc}); free some disk space or choose a writable "
-        "folder with --data-dir or LEADLIFT_DATA"
+        f"cannot write or read {where} ({exc.strerror or exc}); free some disk space or choose a "
+        "writable folder with --data-dir or LEADLIFT_DATA"
     )
 
 
@@ -547,6 +549,7 @@ class _HttpClient:
                 try:
                     resp.read()
                 except (OSError, http.client.HTTPException):
+                    resp.close()
                     self._drop(key)
                 current = urllib.parse.urljoin(current, location)
                 continue
@@ -585,10 +588,13 @@ class DownloadReport:
     skipped: tuple[str, ...]
     bytes_downloaded: int
 
+    def __str__(self) -> str:
+        return self.summary()
+
     def summary(self) -> str:
-        """One line for people."""
+        """One line for people (also what ``str(report)`` gives)."""
         return (
-            f"{self.dataset}: {len(self.fetched)} file(s) downloaded "
+            f"{len(self.fetched)} file(s) downloaded "
             f"({self.bytes_downloaded / 1e6:.1f} MB), {len(self.skipped)} already verified, in {self.root}"
         )
 
@@ -686,11 +692,16 @@ class _Downloader:
         if self.stop.is_set():
             raise _Cancelled
         final = self.root / rel
-        ok, entry = _check_present(final, expected, cached)
-        if ok and entry is not None:  # entry is always set when ok
-            return rel, False, entry
-        self.fetch(rel, expected, final)
-        st = final.stat()
+        try:
+            ok, entry = _check_present(final, expected, cached)
+            if ok and entry is not None:  # entry is always set when ok
+                return rel, False, entry
+            self.fetch(rel, expected, final)
+            st = final.stat()
+        except (DownloadError, CorruptFileError):
+            raise
+        except OSError as exc:  # network errors were already turned into DownloadError
+            raise _local_io_error(final, exc) from exc
         return rel, True, (st.st_size, st.st_mtime_ns, expected)
 
     def fetch(self, rel: str, expected: str, final: Path) -> None:
@@ -719,8 +730,7 @@ class _Downloader:
             except (DownloadError, CorruptFileError, _Cancelled):
                 raise
             except (OSError, http.client.HTTPException) as exc:
-                if not _is_network_error(exc):
-                    assert isinstance(exc, OSError)
+                if isinstance(exc, OSError) and not _is_network_error(exc):
                     raise _local_io_error(part, exc) from exc
                 if attempt + 1 >= attempts:
                     raise self.unreachable(exc) from exc
@@ -855,16 +865,7 @@ def download_dataset(
         ) from exc
 
     client = _HttpClient(connect_timeout=min(timeout, _MAX_CONNECT_TIMEOUT), read_timeout=timeout)
-    bar = tqdm(
-        total=None,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=ds.folder,
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    dl = _Downloader(ds, root, base, client, bar, retries)
+    dl = _Downloader(ds, root, base, client, tqdm(disable=True), retries)
     fetched: list[str] = []
     skipped: list[str] = []
     try:
@@ -878,9 +879,19 @@ def download_dataset(
         entries.pop(CHECKSUM_FILE, None)
         selected = _select(entries, files, ds)
         manifest = {k: v for k, v in _load_manifest(root).items() if k in entries}
+        # the bar appears only once the server answered (no empty bar before an error message)
+        dl.bar = tqdm(
+            total=None,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=ds.folder,
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         _run_jobs(dl, selected, manifest, max(1, workers), fetched, skipped)
     finally:
-        bar.close()
+        dl.bar.close()
         client.close()
     order = {p: i for i, p in enumerate(selected)}
     return DownloadReport(
@@ -969,8 +980,9 @@ def verify_dataset(
 
     Every present file is hashed (a full check, unless ``use_manifest`` trusts the verified-manifest
     for files whose size and mtime did not change). Missing files are not problems unless
-    ``require_all`` is set, since partial copies are normal. The manifest is updated on the way
-    (best effort; read-only folders are fine).
+    ``require_all`` is set, since partial copies are normal. A folder that
+    :func:`download_dataset` manages (it has a ``.leadlift-verified.json``) gets its manifest
+    updated on the way; any other folder (a shared or read-only copy) is never written to.
 
     Args:
         name: dataset short name, slug or folder.
@@ -1035,5 +1047,6 @@ def verify_dataset(
                 manifest.pop(rel, None)
             elif entry is not None:
                 manifest[rel] = entry
-    _save_manifest(root, manifest)
+    if (root / MANIFEST_FILE).is_file():
+        _save_manifest(root, manifest)
     return [found[rel] for rel in selected if rel in found]

@@ -1,0 +1,189 @@
+"""Experiment configurations: YAML files under ``configs/``, validated on load.
+
+A config is data: :func:`load_config` parses the YAML into a :class:`PretrainConfig` (pydantic,
+unknown keys rejected), so a typo fails at start-up with a one-line message instead of being
+silently ignored. The same config (with the preprocessing it implies) is written beside every
+checkpoint, so a checkpoint alone is enough to run inference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from leadlift.ecg import parse_leads
+from leadlift.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class DataConfig(_Strict):
+    """What the model sees: dataset, sampling rate, window, leads, split, batching."""
+
+    dataset: Literal["ptbxl"] = "ptbxl"
+    fs: float = Field(100.0, gt=0, description="sampling rate in Hz (the store is prepared at it)")
+    window_s: float = Field(5.0, gt=0, description="window length in seconds (random crop per read)")
+    leads: list[str] = Field(default_factory=lambda: ["all"])
+    normalization: Literal["zscore"] = "zscore"
+    zscore_eps: float = 1e-6
+    train_folds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
+    val_folds: list[int] = Field(default_factory=lambda: [9])
+    batch_size: int = Field(64, gt=0)
+    num_workers: int = Field(0, ge=0)
+
+    @property
+    def n_times(self) -> int:
+        """Window length in samples."""
+        return round(self.window_s * self.fs)
+
+    @property
+    def lead_names(self) -> tuple[str, ...]:
+        return parse_leads(",".join(self.leads))
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        self.lead_names  # noqa: B018 - validates the names
+        if set(self.train_folds) & {10} or set(self.val_folds) & {10}:
+            raise ValueError("PTB-XL fold 10 is the test fold; never train or validate on it")
+        if set(self.train_folds) & set(self.val_folds):
+            raise ValueError("train_folds and val_folds overlap")
+        if abs(self.window_s * self.fs - self.n_times) > 1e-6:
+            raise ValueError(f"window_s * fs = {self.window_s * self.fs} is not a whole number of samples")
+        return self
+
+
+class ModelConfig(_Strict):
+    """Architecture. ``kind``: ``lead_bank`` (12 per-lead MAEs, the method), ``shared_encoder``
+    (one encoder + learned lead embedding) or ``multichannel`` (one 12-channel MAE baseline)."""
+
+    kind: Literal["lead_bank", "shared_encoder", "multichannel"] = "lead_bank"
+    patch_size: int = Field(25, gt=0)
+    embed_dim: int = Field(96, gt=0)
+    depth: int = Field(3, gt=0)
+    num_heads: int = Field(4, gt=0)
+    decoder_embed_dim: int = Field(64, gt=0)
+    decoder_depth: int = Field(1, ge=0)
+    decoder_heads: int = Field(4, gt=0)
+    mlp_ratio: float = Field(4.0, gt=0)
+
+
+class LossConfig(_Strict):
+    """Reconstruction + triplet alignment under a curriculum (see :mod:`leadlift.losses`)."""
+
+    mask_ratio: float = Field(0.75, ge=0, lt=1)
+    norm_target: bool = True
+    alignment: bool = Field(True, description="False = independent single-lead MAEs (baseline)")
+    margin: float = 0.5
+    negatives: Literal["roll", "all"] = "roll"
+    detach_others: bool = True
+    tokens: Literal["all", "cls"] = "all"
+    curriculum: Literal["paper", "code", "constant"] = "code"
+    constant_weights: tuple[float, float] = (1.0, 1.0)
+
+
+class OptimConfig(_Strict):
+    """AdamW with linear LR scaling, warm-up and cosine decay."""
+
+    base_lr: float = Field(1e-3, gt=0, description="learning rate at base_batch_size")
+    base_batch_size: int = 256
+    min_lr: float = 1e-5
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_epochs: float = Field(1.0, ge=0)
+    grad_clip: float | None = 1.0
+
+    def lr(self, batch_size: int, world_size: int = 1) -> float:
+        """Linear scaling rule: ``base_lr × global batch / base_batch_size``."""
+        return self.base_lr * batch_size * world_size / self.base_batch_size
+
+
+class TrainerConfig(_Strict):
+    max_epochs: int = Field(20, gt=0)
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = Field("auto", description="auto: bf16-mixed on GPUs that support it, else 32")
+    log_every_n_steps: int = 10
+    limit_train_batches: float | int = 1.0
+    limit_val_batches: float | int = 1.0
+    check_val_every_n_epoch: int = 1
+
+
+class PretrainConfig(_Strict):
+    """A whole pretraining experiment (one YAML file)."""
+
+    name: str
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> PretrainConfig:
+        if self.data.n_times % self.model.patch_size:
+            raise ValueError(f"window of {self.data.n_times} samples is not a multiple of "
+                             f"patch_size {self.model.patch_size}")
+        if self.model.kind == "multichannel" and self.loss.alignment:
+            raise ValueError("the multichannel baseline has no per-lead tokens to align; "
+                             "set loss.alignment: false")
+        return self
+
+    def preprocessing(self) -> dict[str, Any]:
+        """What inference must do to a signal before the model sees it."""
+        return {
+            "fs": self.data.fs,
+            "window_samples": self.data.n_times,
+            "window_s": self.data.window_s,
+            "leads": list(self.data.lead_names),
+            "normalization": self.data.normalization,
+            "zscore_eps": self.data.zscore_eps,
+            "units": "mV",
+        }
+
+
+def _format_errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> PretrainConfig:
+    """Validate a config dict (raises :class:`ConfigError` with a one-line message)."""
+    try:
+        return PretrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is invalid: {_format_errors(exc)}; fix the YAML (see configs/)") from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PretrainConfig:
+    """Load and validate a YAML config; ``overrides`` maps dotted keys to values
+    (e.g. ``{"trainer.max_epochs": 2}``)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config {path} not found; pick one of the files in configs/")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    for key, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return parse_config(data, source=str(path))
+
+
+def config_to_dict(cfg: PretrainConfig) -> dict[str, Any]:
+    """Plain, YAML/JSON-serialisable dict of a config (tuples as lists)."""
+    return cfg.model_dump(mode="json")

@@ -1,0 +1,170 @@
+"""Checkpoints without pickle.
+
+* :class:`SafetensorsCheckpointIO` — a Lightning ``CheckpointIO`` plugin that stores the whole
+  training state (weights, optimizer, schedulers, loop progress, callbacks) in ONE safetensors
+  file: every tensor as a safetensors tensor, the rest of the structure as JSON in the file's
+  metadata. Loading never unpickles anything. Files are written to a temporary name and renamed,
+  so a killed run leaves the previous checkpoint intact; ``fit(ckpt_path="last")`` resumes.
+* :func:`export_model` / :func:`load_exported` — the inference checkpoint: a folder with
+  ``model.safetensors`` (weights only) and ``config.yaml`` (architecture, preprocessing, training
+  config, metrics), enough to rebuild and run the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from leadlift.errors import CorruptFileError, DataNotFoundError
+
+_STATE_KEY = "leadlift_state"
+
+
+def _atomic_target(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Replace tensors by references, tuples by tagged lists; reject anything not JSON-able."""
+    if isinstance(obj, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        if not all(isinstance(k, (str, int)) for k in obj):
+            raise TypeError(f"checkpoint dict with non-string keys: {list(obj)[:3]}")
+        return {"__dict__": [[k, _flatten(v, tensors)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten(v, tensors) for v in obj]}
+    if isinstance(obj, list):
+        return [_flatten(v, tensors) for v in obj]
+    if isinstance(obj, (np.integer, np.floating, np.bool_)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return _flatten(torch.from_numpy(obj), tensors)
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a safetensors checkpoint")
+
+
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__tuple__" in obj:
+            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+        if "__dict__" in obj:
+            return {k: _unflatten(v, tensors) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    return obj
+
+
+def save_state(state: dict[str, Any], path: str | Path) -> None:
+    """Write a nested training-state dict to one safetensors file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _flatten(state, tensors)
+    tmp = _atomic_target(path)
+    try:
+        save_file(tensors, str(tmp), metadata={_STATE_KEY: json.dumps(skeleton)})
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a file written by :func:`save_state` (no pickle involved)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataNotFoundError(f"checkpoint {path} not found")
+    try:
+        with safe_open(str(path), framework="pt", device=str(map_location)) as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:
+        raise CorruptFileError(f"checkpoint {path} is not a readable safetensors file ({exc}); "
+                               "delete it and resume from an earlier one") from None
+    if _STATE_KEY not in meta:
+        raise CorruptFileError(f"{path} holds weights only, not a training state; use it for inference")
+    return _unflatten(json.loads(meta[_STATE_KEY]), tensors)
+
+
+class SafetensorsCheckpointIO(CheckpointIO):
+    """Lightning ``CheckpointIO`` that writes :func:`save_state` files instead of pickles."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        save_state(checkpoint, path)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict:
+        return load_state(path, map_location if isinstance(map_location, (str, torch.device)) else "cpu")
+
+    def remove_checkpoint(self, path: Any) -> None:
+        Path(path).unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------ inference export
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_model(model: torch.nn.Module, config: dict[str, Any], folder: str | Path) -> Path:
+    """Write ``model.safetensors`` + ``config.yaml`` into ``folder`` (atomically, file by file).
+
+    ``config`` must hold everything needed to rebuild the model and preprocess its input; the
+    SHA256 of the weights is added as ``weights_sha256`` so loading can verify them.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = folder / "model.safetensors"
+    tmp = _atomic_target(weights)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    try:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+        digest = file_sha256(tmp)
+        os.replace(tmp, weights)
+    finally:
+        tmp.unlink(missing_ok=True)
+    cfg = dict(config, weights_sha256=digest)
+    text = yaml.safe_dump(cfg, sort_keys=False)
+    cfg_path = folder / "config.yaml"
+    tmp_cfg = _atomic_target(cfg_path)
+    tmp_cfg.write_text(text)
+    os.replace(tmp_cfg, cfg_path)
+    return folder
+
+
+def load_exported(folder: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read an exported checkpoint: ``(state_dict, config)``; verifies the SHA256 of the weights."""
+    folder = Path(folder)
+    if folder.is_file():
+        folder = folder.parent
+    weights, cfg_path = folder / "model.safetensors", folder / "config.yaml"
+    if not weights.exists() or not cfg_path.exists():
+        raise DataNotFoundError(f"{folder} is not a leadlift checkpoint (needs model.safetensors and "
+                                "config.yaml); pass the folder written by `leadlift pretrain`")
+    cfg = yaml.safe_load(cfg_path.read_text())
+    if verify and cfg.get("weights_sha256") and file_sha256(weights) != cfg["weights_sha256"]:
+        raise CorruptFileError(f"{weights} does not match the checksum in config.yaml; the file is "
+                               "damaged — re-download or re-export it")
+    return load_file(str(weights)), cfg

@@ -1,0 +1,125 @@
+"""Lightning data module for pretraining on a prepared store.
+
+Randomness is a pure function of ``(seed, epoch, position)``: the sampler draws the epoch's
+order from ``(seed, epoch)`` and hands every index together with its own crop seed, so a run
+resumed from a checkpoint sees exactly the batches an uninterrupted run would have seen, and
+DDP ranks split the same global order without overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from leadlift.config import DataConfig
+from leadlift.datasets import CropDataset
+from leadlift.errors import DataNotFoundError
+from leadlift.preprocessing import zscore
+from leadlift.splits import ptbxl_folds
+from leadlift.store import PreparedStore, prepare
+
+
+class SeededSampler(Sampler):
+    """Epoch-seeded order, split across DDP ranks; yields ``(index, crop_seed)`` pairs.
+
+    Args:
+        n: dataset length.
+        seed: experiment seed.
+        shuffle: random order (train) or fixed order (validation).
+        rank, world_size: this process's share (every ``world_size``-th item from ``rank``);
+            the order is padded by wrapping so every rank gets the same number of items.
+    """
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1) -> None:
+        self.n, self.seed, self.shuffle = n, int(seed), shuffle
+        self.rank, self.world_size = rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of every epoch."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.world_size)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+        seeds = rng.integers(0, 2**31 - 1, size=self.n)
+        total = len(self) * self.world_size
+        order = np.resize(order, total)  # wrap to a multiple of world_size
+        for pos in range(self.rank, total, self.world_size):
+            i = int(order[pos])
+            yield i, int(seeds[i] if self.shuffle else i)
+
+
+class _SeededCrops(Dataset):
+    """Random crops whose start is drawn from the per-item seed given by the sampler."""
+
+    def __init__(self, base: CropDataset, random: bool, eps: float) -> None:
+        self.base, self.random, self.eps = base, random, eps
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, Any]:
+        i, seed = key if isinstance(key, tuple) else (key, key)
+        row = int(self.base.indices[i])
+        slack = max(int(self.base.n_valid[row]) - self.base.crop, 0)
+        start = int(np.random.default_rng(seed).integers(0, slack + 1)) if self.random else slack // 2
+        item = self.base._item(row, start, self.base.crop)
+        item["signal"] = zscore(item["signal"], eps=self.eps)
+        return item
+
+
+class PretrainDataModule(L.LightningDataModule):
+    """PTB-XL windows for MAE pretraining: train folds with random crops, val fold(s) centred.
+
+    The store is prepared (or reused) in :meth:`prepare_data` on rank 0 only.
+    """
+
+    def __init__(self, cfg: DataConfig, data_dir: str | Path, seed: int,
+                 store_dir: str | Path | None = None) -> None:
+        super().__init__()
+        self.cfg, self.data_dir, self.seed, self.store_dir = cfg, Path(data_dir), seed, store_dir
+        self.store: PreparedStore | None = None
+
+    def prepare_data(self) -> None:
+        prepare(self.cfg.dataset, self.cfg.fs, self.data_dir, store_dir=self.store_dir, progress=True)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.store is None:
+            self.store = prepare(self.cfg.dataset, self.cfg.fs, self.data_dir, store_dir=self.store_dir,
+                                 progress=False)
+        parts = ptbxl_folds(self.store.meta["strat_fold"], train=self.cfg.train_folds, val=self.cfg.val_folds,
+                            test=[f for f in range(1, 11) if f not in self.cfg.train_folds + self.cfg.val_folds])
+        if len(parts["train"]) == 0:
+            raise DataNotFoundError(f"no PTB-XL records of folds {self.cfg.train_folds} in {self.data_dir}")
+        leads = self.cfg.lead_names
+        self.train_set = _SeededCrops(CropDataset(self.store, parts["train"], crop=self.cfg.n_times, leads=leads),
+                                      random=True, eps=self.cfg.zscore_eps)
+        self.val_set = _SeededCrops(CropDataset(self.store, parts["val"], crop=self.cfg.n_times, leads=leads),
+                                    random=False, eps=self.cfg.zscore_eps)
+
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
+    def train_dataloader(self) -> DataLoader:
+        rank, world = self._rank()
+        sampler = SeededSampler(len(self.train_set), self.seed, shuffle=True, rank=rank, world_size=world)
+        return DataLoader(self.train_set, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=True,
+                          num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0)
+
+    def val_dataloader(self) -> DataLoader:
+        rank, world = self._rank()
+        sampler = SeededSampler(len(self.val_set), self.seed, shuffle=False, rank=rank, world_size=world)
+        return DataLoader(self.val_set, batch_size=self.cfg.batch_size, sampler=sampler,
+                          num_workers=self.cfg.num_workers)

@@ -1,0 +1,173 @@
+"""Run a pretraining experiment: config → Lightning Trainer → checkpoints + exported model.
+
+Output folder layout (``--out DIR``)::
+
+    DIR/config.yaml, DIR/model.safetensors   # the exported model (inference checkpoint)
+    DIR/checkpoints/last.safetensors         # full training state (resume), no pickle
+    DIR/checkpoints/epoch=N.safetensors
+    DIR/logs/csv/metrics.csv                 # every loss term, curriculum weights, lr
+    DIR/logs/tensorboard/                    # if tensorboard is installed
+    DIR/ranks/rank-R.json                    # per-rank weight checksum (DDP sanity check)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+import leadlift
+from leadlift.config import PretrainConfig, config_to_dict
+from leadlift.training.checkpoint import SafetensorsCheckpointIO, export_model
+from leadlift.training.data import PretrainDataModule
+from leadlift.training.mae_module import MAEPretrainModule
+
+
+class SafetensorsModelCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose files end in ``.safetensors`` (they are written by
+    :class:`~leadlift.training.checkpoint.SafetensorsCheckpointIO`)."""
+
+    FILE_EXTENSION = ".safetensors"
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA256 over all parameters and buffers (name, dtype, bytes), in name order."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+class ExportCallback(Callback):
+    """Exports ``model.safetensors`` + ``config.yaml`` after every validation and at the end
+    (rank 0 only), and writes every rank's weight checksum at the end of training."""
+
+    def __init__(self, out: Path, cfg: PretrainConfig) -> None:
+        self.out, self.cfg = out, cfg
+        self.t0 = time.perf_counter()
+        self.epoch_times: list[float] = []
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.epoch_times.append(time.perf_counter() - self._epoch_start)
+
+    def _export(self, trainer: L.Trainer, pl_module: MAEPretrainModule) -> None:
+        if not trainer.is_global_zero or trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        config = {
+            "format": "leadlift-mae/1",
+            "model": {"class": type(pl_module.model).__name__, "kwargs": pl_module.model.get_config()},
+            "preprocessing": self.cfg.preprocessing(),
+            "training": config_to_dict(self.cfg),
+            "epoch": int(trainer.current_epoch),
+            "global_step": int(trainer.global_step),
+            "metrics": metrics,
+            "epoch_seconds": [round(t, 2) for t in self.epoch_times],
+            "n_parameters": sum(p.numel() for p in pl_module.model.parameters()),
+            "leadlift_version": leadlift.__version__,
+        }
+        export_model(pl_module.model, config, self.out)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._export(trainer, pl_module)  # type: ignore[arg-type]
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._export(trainer, pl_module)  # type: ignore[arg-type]
+        ranks = self.out / "ranks"
+        ranks.mkdir(parents=True, exist_ok=True)
+        (ranks / f"rank-{trainer.global_rank}.json").write_text(json.dumps({
+            "rank": trainer.global_rank, "world_size": trainer.world_size,
+            "global_step": trainer.global_step, "weights_sha256": weights_digest(pl_module.model),
+        }))
+
+
+def _precision(cfg: PretrainConfig, accelerator: str) -> str:
+    if cfg.trainer.precision != "auto":
+        return cfg.trainer.precision
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def pretrain(
+    cfg: PretrainConfig,
+    data_dir: str | Path,
+    out: str | Path,
+    resume: bool = True,
+    store_dir: str | Path | None = None,
+    progress: bool = True,
+    extra_callbacks: list[Callback] | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg`` on the prepared store of ``data_dir`` and write everything under ``out``.
+
+    Resumes from ``out/checkpoints/last.safetensors`` when it exists and ``resume`` is True.
+
+    Returns:
+        A summary: output folder, epochs, steps, final metrics, seconds per epoch.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    tc = cfg.trainer
+    accelerator = tc.accelerator
+    ckpt_dir = out / "checkpoints"
+    checkpoint = SafetensorsModelCheckpoint(dirpath=ckpt_dir, filename="epoch={epoch}", auto_insert_metric_name=False,
+                                            save_last=True, save_top_k=-1, every_n_epochs=1)
+    export = ExportCallback(out, cfg)
+    loggers: list[Any] = [CSVLogger(out / "logs", name="csv", version="")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        loggers.append(TensorBoardLogger(out / "logs", name="tensorboard", version=""))
+    callbacks: list[Callback] = [checkpoint, export, *(extra_callbacks or [])]
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=5))
+    trainer = L.Trainer(
+        max_epochs=tc.max_epochs,
+        accelerator=accelerator,
+        devices=tc.devices,
+        num_nodes=tc.num_nodes,
+        strategy=tc.strategy,
+        precision=_precision(cfg, accelerator),
+        gradient_clip_val=cfg.optim.grad_clip,
+        log_every_n_steps=tc.log_every_n_steps,
+        limit_train_batches=tc.limit_train_batches,
+        limit_val_batches=tc.limit_val_batches,
+        check_val_every_n_epoch=tc.check_val_every_n_epoch,
+        callbacks=callbacks,
+        logger=loggers,
+        plugins=[SafetensorsCheckpointIO()],
+        use_distributed_sampler=False,  # SeededSampler splits ranks itself
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        deterministic=False,
+        default_root_dir=out,
+    )
+    module = MAEPretrainModule(config_to_dict(cfg))
+    data = PretrainDataModule(cfg.data, data_dir, cfg.seed, store_dir=store_dir)
+    last = ckpt_dir / "last.safetensors"
+    resumed_from = str(last) if resume and last.exists() else None
+    t0 = time.perf_counter()
+    trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    return {
+        "out": str(out),
+        "epochs": int(trainer.current_epoch),
+        "global_step": int(trainer.global_step),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "epoch_seconds": [round(t, 1) for t in export.epoch_times],
+        "metrics": metrics,
+        "resumed_from": resumed_from,
+        "is_global_zero": bool(trainer.is_global_zero),
+    }
