@@ -33,16 +33,12 @@ from leadlift.download import (
 )
 from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError
 
-SHARED = Path(os.environ.get("LEADLIFT_DATA", "/work/shared/data"))
+SHARED = Path(os.environ.get("LEADLIFT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 SOURCE = SHARED / "ecgiddb"
 FILES = ["RECORDS", "Person_01/rec_1.hea", "Person_01/rec_1.dat", "Person_01/rec_2.dat"]
 MISSING_ON_SERVER = "Person_01/rec_1.atr"  # listed in SHA256SUMS.txt but not served -> 404
 PREFIX = "/ecgiddb/1.0.0/"
 
-pytestmark = pytest.mark.skipif(
-    not (SOURCE / "SHA256SUMS.txt").is_file(),
-    reason=f"real ECG-ID files not found in {SOURCE} (set LEADLIFT_DATA)",
-)
 
 
 class PhysioNetHandler(http.server.SimpleHTTPRequestHandler):
@@ -440,3 +436,22 @@ def test_verify_without_checksum_list(data_dir: Path) -> None:
         verify_dataset("ecgid", data_dir)
     with pytest.raises(DataNotFoundError, match="--data-dir"):
         verify_dataset("ptbxl", data_dir)
+
+
+def test_cli_download_then_read_and_offline_message(server: PhysioNetServer, data_dir: Path, capsys) -> None:
+    """`leadlift download` end to end against the local server, then the reader uses the files."""
+    from leadlift.cli import main
+    from leadlift.readers import ECGIDReader
+
+    with pytest.raises(SystemExit) as info:
+        main(["download", "ecgid", "--data-dir", str(data_dir), "--base-url", server.url,
+              *[arg for f in FILES for arg in ("--file", f)]])
+    assert info.value.code in (0, None)
+    assert "downloaded" in capsys.readouterr().out
+    reader = ECGIDReader(data_dir)
+    assert reader.metadata()["record_id"].tolist() == ["Person_01/rec_1"]  # rec_2 has no header here
+    assert reader.read(0).n_samples == 10000
+    with pytest.raises(SystemExit) as info:
+        main(["download", "ecgid", "--data-dir", str(data_dir), "--base-url", f"http://127.0.0.1:{_free_port()}"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert info.value.code == 2 and "error:" in err and "LEADLIFT_DATA" in err
