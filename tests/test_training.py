@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import Callback
 
 from leadlift.config import load_config, parse_config
 from leadlift.errors import ConfigError, CorruptFileError
+from leadlift.readers import PTBXLReader
 from leadlift.training.checkpoint import export_model, load_exported, load_state, save_state
 from leadlift.training.data import PretrainDataModule, SeededSampler
 from leadlift.training.mae_module import build_model
@@ -106,6 +107,17 @@ def test_smoke_run_losses_fall_and_info_reads_checkpoint(data_dir, stores, tmp_p
     with torch.no_grad():
         emb = model.embed(torch.randn(2, 12, 200))
     assert emb.shape == (2, 12, 16)
+    # cross-lead reconstruction from lead I on fold 10, with the one-line CLI
+    res = subprocess.run([sys.executable, "-m", "leadlift.cli", "cross-recon", str(tmp_path / "run"), "--inputs", "I",
+                          "--out", str(tmp_path / "xr"), "--data-dir", str(data_dir), "--store-dir", str(stores)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-1500:]
+    results = json.loads((tmp_path / "xr" / "results.json").read_text())
+    table = results["models"]["run"]["mV"]
+    assert list(table) == ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    assert all(np.isfinite(m["rmse"]) and -1 <= m["pearson_r"] <= 1 for m in table.values())
+    n_fold10 = int((PTBXLReader(data_dir).metadata()["strat_fold"] == 10).sum())
+    assert results["models"]["run"]["n_test_records"] == n_fold10
 
 
 class _Kill(Callback):

@@ -214,6 +214,29 @@ def pretrain(
     out.print(f"checkpoint: {target}  (inspect with `leadlift info {target}`)")
 
 
+# --------------------------------------------------------------------------------------- cross-recon
+@app.command("cross-recon")
+def cross_recon(
+    checkpoint: Annotated[Path, typer.Argument(help="Aligned per-lead MAE checkpoint folder.")],
+    baseline: Annotated[Optional[list[Path]], typer.Option(help="More checkpoints to compare (e.g. no-alignment).")] = None,  # noqa: UP045,E501
+    inputs: Annotated[str, typer.Option(help="Input lead(s), e.g. I or I,II.")] = "I",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results.json / results.md.")] = Path("cross_recon"),
+    data_dir: DataDirOpt = None,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+) -> None:
+    """Reconstruct all 12 leads from INPUTS on PTB-XL fold 10 with MAE checkpoints; per-lead r and RMSE."""
+    from leadlift.ecg import parse_leads
+    from leadlift.evaluation.cross_lead import cross_lead_report
+    from leadlift.paths import resolve_data_dir
+
+    ckpts = {checkpoint.name or str(checkpoint): str(checkpoint)}
+    for b in baseline or []:
+        ckpts[b.name if b.name not in ckpts else str(b)] = str(b)
+    res = cross_lead_report(ckpts, resolve_data_dir(data_dir), parse_leads(inputs), out_dir, store_dir=store_dir)
+    out.print((out_dir / "results.md").read_text(), highlight=False)
+    out.print(f"wrote {out_dir / 'results.json'} and results.md in {res['seconds']} s")
+
+
 # --------------------------------------------------------------------------------------- info
 @app.command()
 def info(checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (or its model.safetensors).")]) -> None:

@@ -1,0 +1,1 @@
+"""Evaluation: metrics and protocols on frozen models (no training code here)."""

@@ -1,0 +1,44 @@
+"""Reconstruction metrics against hand-computed values and scipy/sklearn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import pearsonr
+from sklearn.metrics import r2_score
+
+from leadlift.errors import InputError
+from leadlift.evaluation.metrics import lead_metrics, pearson_per_window, reconstruction_table
+
+
+def test_pearson_per_window_matches_scipy() -> None:
+    rng = np.random.default_rng(0)
+    t, p = rng.normal(size=(5, 50)), rng.normal(size=(5, 50))
+    p[1] = 2 * t[1] + 3  # perfectly correlated
+    r = pearson_per_window(t, p)
+    for i in range(5):
+        assert r[i] == pytest.approx(pearsonr(t[i], p[i]).statistic, abs=1e-12)
+    assert r[1] == pytest.approx(1.0)
+    assert np.isnan(pearson_per_window(np.ones((1, 10)), p[:1, :10]))[0]
+
+
+def test_lead_metrics_hand_computed() -> None:
+    true = np.array([[0.0, 1.0, 0.0, -1.0], [1.0, 1.0, 1.0, 1.0]])
+    pred = np.array([[0.0, 0.5, 0.0, -0.5], [1.5, 1.5, 1.5, 1.5]])
+    m = lead_metrics(true, pred)
+    err = pred - true
+    assert m["rmse"] == pytest.approx(np.sqrt((err**2).mean()))  # sqrt((0.25*2 + 0.25*4)/8)
+    assert m["rmse"] == pytest.approx(np.sqrt(1.5 / 8))
+    assert m["bias"] == pytest.approx(err.mean())
+    assert m["pearson_r"] == pytest.approx(1.0)  # window 2 is flat -> excluded
+    assert m["n_flat_windows"] == 1
+    assert m["var_ratio"] == pytest.approx(0.5)  # only the non-flat window counts
+    assert m["r2"] == pytest.approx(r2_score(true.ravel(), pred.ravel()))
+
+
+def test_reconstruction_table_shapes() -> None:
+    x = np.random.default_rng(1).normal(size=(3, 2, 20))
+    table = reconstruction_table(x, x, ["I", "V1"])
+    assert table["V1"]["rmse"] == 0 and table["I"]["pearson_r"] == pytest.approx(1)
+    with pytest.raises(InputError):
+        reconstruction_table(x, x[:, :1], ["I", "V1"])
