@@ -125,6 +125,8 @@ class DatasetReader(ABC):
     download_name: ClassVar[str | None] = None
     #: extension of the signal files next to the ``.hea`` headers
     signal_suffix: ClassVar[str] = ".dat"
+    #: glob of the record headers, used when the dataset has no ``RECORDS`` index
+    record_glob: ClassVar[str] = "**/*.hea"
 
     def __init__(self, data_dir: str | Path) -> None:
         data_dir = Path(data_dir).expanduser()
@@ -183,6 +185,26 @@ class DatasetReader(ABC):
     def index_files(self) -> list[Path]:
         """Dataset-level index/label files (overridden by readers that have them)."""
         return []
+
+    def _headers(self) -> Iterator[tuple[str, Any, dict[str, str]]]:
+        """``(record path, WFDB header, parsed comment fields)`` of every present record.
+
+        Records come from the dataset's ``RECORDS`` index when it exists, else from
+        :attr:`record_glob`; missing ones are skipped with one warning (:func:`present_records`).
+        """
+        index = self.root / "RECORDS"
+        if index.exists():
+            paths = [ln.strip() for ln in index.read_text().splitlines() if ln.strip()]
+        else:
+            paths = sorted(str(p.relative_to(self.root).with_suffix("")) for p in self.root.glob(self.record_glob))
+        ok = present_records(self.root, paths, self.title, signal_suffixes=(self.signal_suffix,))
+        for path in (p for p, keep in zip(paths, ok, strict=True) if keep):
+            try:
+                hdr = wfdb.rdheader(str(self.root / path))
+            except Exception as exc:
+                raise CorruptFileError(f"cannot parse header {self.root / path}.hea ({exc}); "
+                                       "re-download the record") from None
+            yield path, hdr, header_fields(hdr.comments or [])
 
     # ------------------------------------------------------------------ to implement
     @abstractmethod

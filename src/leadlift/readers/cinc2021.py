@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
-import wfdb
 
 from leadlift.ecg import ECG
-from leadlift.errors import CorruptFileError
-from leadlift.readers.base import DatasetReader, header_fields, present_records
+from leadlift.readers.base import DatasetReader
 
 
 class CinC2021Reader(DatasetReader):
@@ -44,17 +42,9 @@ class CinC2021Reader(DatasetReader):
         return dict(zip(table["snomed_code"], table["abbreviation"], strict=True))
 
     def _load_metadata(self) -> pd.DataFrame:
-        paths = sorted(str(p.relative_to(self.root).with_suffix("")) for p in self.root.rglob("*.hea"))
-        ok = present_records(self.root, paths, "CinC 2021", signal_suffixes=(self.signal_suffix,))
         names = self.dx_mapping()
         rows = []
-        for path in (p for p, keep in zip(paths, ok, strict=True) if keep):
-            try:
-                hdr = wfdb.rdheader(str(self.root / path))
-            except Exception as exc:
-                raise CorruptFileError(f"cannot parse header {self.root / path}.hea ({exc}); "
-                                       "re-download the record") from None
-            fields = header_fields(hdr.comments or [])
+        for path, hdr, fields in self._headers():
             dx = [c.strip() for c in fields.get("dx", "").split(",") if c.strip()]
             rows.append({
                 "record_id": path,

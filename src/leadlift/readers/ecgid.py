@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
-import wfdb
 
 from leadlift.ecg import ECG
-from leadlift.errors import CorruptFileError, InputError
-from leadlift.readers.base import DatasetReader, header_fields, present_records
+from leadlift.errors import InputError
+from leadlift.readers.base import DatasetReader
 
 
 class ECGIDReader(DatasetReader):
@@ -34,6 +33,7 @@ class ECGIDReader(DatasetReader):
     folder: ClassVar[str] = "ecgiddb"
     title: ClassVar[str] = "ECG-ID Database"
     download_name: ClassVar[str | None] = "ecgid"
+    record_glob: ClassVar[str] = "Person_*/rec_*.hea"
 
     def __init__(self, data_dir: str | Path, signal: str = "filtered") -> None:
         if signal not in ("filtered", "raw"):
@@ -45,20 +45,8 @@ class ECGIDReader(DatasetReader):
         return [self.root / "RECORDS"]
 
     def _load_metadata(self) -> pd.DataFrame:
-        index = self.root / "RECORDS"
-        if index.exists():
-            paths = [ln.strip() for ln in index.read_text().splitlines() if ln.strip()]
-        else:
-            paths = sorted(str(p.relative_to(self.root).with_suffix("")) for p in self.root.glob("Person_*/rec_*.hea"))
-        ok = present_records(self.root, paths, "ECG-ID")
         rows = []
-        for path in (p for p, keep in zip(paths, ok, strict=True) if keep):
-            try:
-                hdr = wfdb.rdheader(str(self.root / path))
-            except Exception as exc:
-                raise CorruptFileError(f"cannot parse header {self.root / path}.hea ({exc}); "
-                                       "re-download the record") from None
-            fields = header_fields(hdr.comments or [])
+        for path, hdr, fields in self._headers():
             person, rec = path.split("/")
             rows.append({
                 "record_id": path,

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
-import wfdb
 
 from leadlift.ecg import ECG, STANDARD_LEADS, normalize_lead_name
 from leadlift.errors import CorruptFileError
-from leadlift.readers.base import DatasetReader, header_fields, present_records
+from leadlift.readers.base import DatasetReader
 
 
 class PTBDiagnosticReader(DatasetReader):
@@ -31,27 +30,14 @@ class PTBDiagnosticReader(DatasetReader):
     folder: ClassVar[str] = "ptbdb"
     title: ClassVar[str] = "PTB Diagnostic ECG Database"
     download_name: ClassVar[str | None] = "ptbdb"
+    record_glob: ClassVar[str] = "patient*/s*.hea"
 
     def index_files(self) -> list[Path]:
         return [self.root / "RECORDS"]
 
-    def _record_list(self) -> list[str]:
-        index = self.root / "RECORDS"
-        if index.exists():
-            return [ln.strip() for ln in index.read_text().splitlines() if ln.strip()]
-        return sorted(str(p.relative_to(self.root).with_suffix("")) for p in self.root.glob("patient*/s*.hea"))
-
     def _load_metadata(self) -> pd.DataFrame:
-        paths = self._record_list()
-        ok = present_records(self.root, paths, "PTB Diagnostic")
         rows = []
-        for path in (p for p, keep in zip(paths, ok, strict=True) if keep):
-            try:
-                hdr = wfdb.rdheader(str(self.root / path))
-            except Exception as exc:
-                raise CorruptFileError(f"cannot parse header {self.root / path}.hea ({exc}); "
-                                       "re-download the record") from None
-            fields = header_fields(hdr.comments or [])
+        for path, hdr, fields in self._headers():
             reason = fields.get("reason for admission", "")
             low = reason.lower()
             mi = int("myocardial infarction" in low)
