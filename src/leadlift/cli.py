@@ -273,6 +273,166 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (or 
     out.print(f"weights sha256: {cfg.get('weights_sha256')}")
 
 
+# --------------------------------------------------------------------------------------- use on your own recordings
+_LeadsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--leads", help="Input lead(s), e.g. I or I,II,V2: selects leads of files that name theirs, names the columns "
+                    "of files that do not (.npy, CSV without header).")]
+_FsOpt = Annotated[Optional[float], typer.Option(  # noqa: UP045
+    "--fs", help="Sampling rate in Hz, for files that store none (.npy, CSV without time column).")]
+_UnitsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--units", help="mV, uV or V, for files that do not declare units (default: mV after a plausibility check).")]
+_ModelOpt = Annotated[str, typer.Option(
+    "--model", "-m", help="Bundled model name, checkpoint folder, or org/name repo id.")]
+
+
+@app.command("reconstruct")
+def reconstruct_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Recording(s): WFDB (.hea), .csv, .npy, .npz or .edf.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Output: OUT.csv, OUT.npz, OUT.edf or a WFDB record "
+                                           "path without extension; a folder when several files are given.")],
+    leads: _LeadsOpt = None,
+    fs: _FsOpt = None,
+    units: _UnitsOpt = None,
+    model: _ModelOpt = "mae-cpu",
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG of the result (a folder for several files).")] = None,  # noqa: UP045,E501
+    plot_seconds: Annotated[float, typer.Option(help="Seconds shown in the plot.")] = 10.0,
+    out_format: Annotated[str, typer.Option("--format", help="Output format with several files: csv, npz, edf, wfdb.")] = "csv",  # noqa: E501
+    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Warn about bad files and go on.")] = False,
+) -> None:
+    """Reconstruct the 12-lead ECG (mV, at the input's sampling rate) from the lead(s) of each recording."""
+    from leadlift.api import LeadLift
+    from leadlift.batch import reconstruct_files
+
+    lift = LeadLift.from_pretrained(model)
+    written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, plot=plot,
+                                plot_seconds=plot_seconds, out_format=out_format, skip_errors=skip_errors,
+                                on_skip=lambda msg: console.print(f"[yellow]skipped:[/yellow] {msg}", highlight=False))
+    for p in written:
+        out.print(f"wrote {p}", highlight=False)
+
+
+@app.command("embed")
+def embed_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Recording(s): WFDB (.hea), .csv, .npy, .npz or .edf.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Parquet file: one row per file and window.")],
+    leads: _LeadsOpt = None,
+    fs: _FsOpt = None,
+    units: _UnitsOpt = None,
+    model: _ModelOpt = "mae-cpu",
+    hop_s: Annotated[Optional[float], typer.Option(help="Step between windows in s (default: one window).")] = None,  # noqa: UP045
+    pooled: Annotated[bool, typer.Option("--pooled", help="One row per file (mean over windows).")] = False,
+    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Warn about bad files and go on.")] = False,
+) -> None:
+    """Embed recordings with an aligned MAE: a Parquet table with one row per file and window (emb_0...)."""
+    from leadlift.api import LeadLift
+    from leadlift.batch import embed_files
+
+    lift = LeadLift.from_pretrained(model)
+    path, rows = embed_files(files, out_path, lift, leads=leads, fs=fs, units=units, hop_s=hop_s, pooled=pooled,
+                             skip_errors=skip_errors,
+                             on_skip=lambda msg: console.print(f"[yellow]skipped:[/yellow] {msg}", highlight=False))
+    out.print(f"wrote {path} ({rows} rows)", highlight=False)
+
+
+@app.command("model-card")
+def model_card_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="Aligned-MAE checkpoint folder.")],
+    data_dir: DataDirOpt = None,
+    inputs: Annotated[Optional[list[str]], typer.Option("--inputs", help="Input lead set(s) to evaluate (repeat).")] = None,  # noqa: UP045,E501
+    name: Annotated[Optional[str], typer.Option(help="Model name in the card (default: folder name).")] = None,  # noqa: UP045
+    latency: Annotated[Optional[Path], typer.Option(help="inference_latency.json to include.")] = None,  # noqa: UP045
+    store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+) -> None:
+    """Calibrate amplitudes (PTB-XL folds 1-8), evaluate on fold 10 and write MODEL_CARD.md next to a checkpoint."""
+    from leadlift.ecg import parse_leads
+    from leadlift.paths import resolve_data_dir
+    from leadlift.release import (
+        DEFAULT_EVAL_INPUTS,
+        calibrate_mae_checkpoint,
+        command_line,
+        evaluate_checkpoint,
+        summary_metrics,
+        write_model_card,
+    )
+
+    root = resolve_data_dir(data_dir)
+    sets = [parse_leads(s) for s in inputs] if inputs else list(DEFAULT_EVAL_INPUTS)
+    calibrate_mae_checkpoint(checkpoint, root, store_dir=store_dir)
+    ev = evaluate_checkpoint(checkpoint, root, input_sets=sets, store_dir=store_dir, command=command_line())
+    for key, res in ev["inputs"].items():
+        m = summary_metrics(res)
+        out.print(f"inputs {key}: mean r {m['pearson_r']:.3f}, RMSE {m['rmse']:.3f} mV over reconstructed leads")
+    card = write_model_card(checkpoint, name=name, latency=latency)
+    out.print(f"wrote {card}", highlight=False)
+
+
+# --------------------------------------------------------------------------------------- evaluate / quickstart
+def _headline_table(headline: dict[str, dict[str, object]], labels: dict[str, str]) -> Table:
+    rows = [("lead-I probe macro AUROC (PTB-XL)", "lead_I_probe_macro_auroc"),
+            ("12-lead probe macro AUROC (PTB-XL)", "twelve_lead_probe_macro_auroc"),
+            ("ECG-ID cross-record top-1 (NN)", "ecgid_cross_record_nn_top1"),
+            ("ECG-ID cross-record top-1 (linear)", "ecgid_cross_record_linear_top1"),
+            ("lead agreement gap (cosine)", "agreement_gap"),
+            ("lead I -> 12 mean r", "lead_I_to_12_mean_r")]
+    table = Table("metric", *labels.values())
+    for name, key in rows:
+        vals = [headline.get(role, {}).get(key) for role in labels]
+        table.add_row(name, *("-" if v is None else f"{v:.3f}" for v in vals))
+    return table
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `leadlift pretrain`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results.json, report.html and PNGs.")] = Path("evaluation"),  # noqa: E501
+    baseline: Annotated[Optional[Path], typer.Option(help="Baseline checkpoint shown beside it (e.g. no-alignment).")] = None,  # noqa: UP045,E501
+    data_dir: DataDirOpt = None,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    sections: Annotated[str, typer.Option(help="Comma-separated subset of agreement,probes,mi,ecgid,reconstruction.")] = "all",  # noqa: E501
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the random-init encoder and the bootstrap.")] = 0,
+    benchmark_dir: Annotated[Optional[Path], typer.Option(help="A reconstruct-benchmark output folder to include.")] = None,  # noqa: UP045,E501
+) -> None:
+    """Evaluate frozen embeddings of a checkpoint (agreement, probes, MI, ECG-ID, reconstruction) beside a
+    random-initialised encoder; write results.json and a self-contained report.html."""
+    from leadlift.evaluation.evaluate import SECTIONS, benchmark_block, evaluate
+    from leadlift.paths import resolve_data_dir
+
+    chosen = SECTIONS if sections == "all" else tuple(s.strip() for s in sections.split(",") if s.strip())
+    if n_boot < 0:
+        raise InputError(f"--n-boot {n_boot} must be >= 0")
+    bench = benchmark_block(benchmark_dir) if benchmark_dir is not None else None
+    res = evaluate(checkpoint, resolve_data_dir(data_dir), out_dir, baseline=baseline, store_dir=store_dir,
+                   sections=chosen, seed=seed, n_boot=n_boot, benchmark=bench,
+                   say=lambda m: console.print(m, highlight=False))
+    out.print(_headline_table(res["headline"], {r: m["label"] for r, m in res["models"].items()}))
+    out.print(f"report: {out_dir / 'report.html'}", highlight=False)
+
+
+@app.command("quickstart")
+def quickstart_cmd(
+    data_dir: DataDirOpt = None,
+    minutes: Annotated[float, typer.Option(help="Pretraining time limit in minutes.")] = 10.0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("quickstart"),
+    store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also pretrain the no-alignment baseline (shares --minutes).")] = False,  # noqa: E501
+    benchmark: Annotated[bool, typer.Option("--benchmark/--no-benchmark", help="Run the I,II,V2 reconstruction benchmark if available.")] = True,  # noqa: E501
+    benchmark_minutes: Annotated[float, typer.Option(help="Time limit of the reconstruction benchmark.")] = 10.0,
+) -> None:
+    """Prepare the data, pretrain the CPU-default aligned MAE for a bounded time, benchmark, evaluate, report."""
+    from leadlift.paths import resolve_data_dir
+    from leadlift.quickstart import quickstart
+
+    if minutes <= 0 or benchmark_minutes <= 0:
+        raise InputError("--minutes and --benchmark-minutes must be positive")
+    res = quickstart(resolve_data_dir(data_dir), out_dir, minutes=minutes, store_dir=store_dir, baseline=baseline,
+                     benchmark=benchmark, benchmark_minutes=benchmark_minutes,
+                     say=lambda m: console.print(m, highlight=False))
+    labels = {"checkpoint": "aligned MAE", "baseline": "no alignment", "random": "random init"}
+    out.print(_headline_table(res["headline"], {r: labels[r] for r in res["headline"]}))
+    out.print(f"done in {res['seconds'] / 60:.1f} min; open the report: {res['report']}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turn leadlift errors into one-line messages."""
     _setup_logging()

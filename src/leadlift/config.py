@@ -113,6 +113,8 @@ class TrainerConfig(_Strict):
     limit_train_batches: float | int = 1.0
     limit_val_batches: float | int = 1.0
     check_val_every_n_epoch: int = 1
+    max_time_minutes: float | None = Field(None, gt=0, description="stop training after this many minutes "
+                                           "(Lightning max_time; the checkpoint is still exported)")
 
 
 class PretrainConfig(_Strict):

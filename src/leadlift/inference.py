@@ -14,14 +14,15 @@ from leadlift.training.checkpoint import load_exported
 _MODEL_CLASSES: dict[str, type[nn.Module]] = {"LeadBankMAE": LeadBankMAE, "MultiChannelMAE": MultiChannelMAE}
 
 
-def load_mae(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+def load_mae(path: str | Path, verify: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild an MAE from a checkpoint folder written by ``leadlift pretrain``.
 
     Returns:
         ``(model in eval mode, config dict)``; ``config["preprocessing"]`` says what the input
-        must look like (fs, window, lead order, normalisation).
+        must look like (fs, window, lead order, normalisation). ``verify`` checks the weights'
+        SHA256 against ``config.yaml``.
     """
-    state, cfg = load_exported(path)
+    state, cfg = load_exported(path, verify=verify)
     spec = cfg.get("model", {})
     cls = _MODEL_CLASSES.get(spec.get("class", ""))
     if cls is None:

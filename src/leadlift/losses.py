@@ -202,3 +202,83 @@ def combine_losses(
     """``w_r·l_recon + w_a·l_align`` with the weights of :func:`curriculum_weights`."""
     w_r, w_a = curriculum_weights(epoch, max_epochs, kind, recon_weight, align_weight)
     return w_r * l_recon + w_a * l_align
+
+
+# ------------------------------------------------------------------------------------------------
+# Paper 2 (pathology-aware reconstruction): supervised contrastive loss and the mV reconstruction loss.
+def label_similarity(labels: Tensor) -> Tensor:
+    """Pairwise positive weights from labels, ``[N, N]`` in ``[0, 1]``.
+
+    * 1-D integer labels ``[N]`` (single-label): ``w_ij = 1`` if ``labels[i] == labels[j]`` else 0.
+    * 2-D multi-hot labels ``[N, C]`` (multi-label, e.g. PTB-XL superclasses): the Jaccard index
+      ``|L_i ∩ L_j| / |L_i ∪ L_j|`` of the two label sets; two **empty** sets count as identical
+      (``w = 1``: "no diagnostic label" is treated as a class of its own). With one-hot rows this
+      reduces to the single-label case.
+    """
+    if labels.dim() == 1:
+        return (labels[:, None] == labels[None, :]).to(torch.float32)
+    if labels.dim() == 2:
+        m = (labels > 0).to(torch.float32)
+        inter = m @ m.T
+        union = m.sum(1, keepdim=True) + m.sum(1)[None, :] - inter
+        return torch.where(union > 0, inter / union.clamp_min(1.0), torch.ones_like(inter))
+    raise InputError(f"labels have shape {tuple(labels.shape)}; pass [N] class ids or [N, C] multi-hot labels")
+
+
+def supervised_contrastive_loss(features: Tensor, labels: Tensor, temperature: float = 0.07) -> Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020, the "L_out" form), multi-label aware.
+
+    Every row is an anchor ``i``; every other row ``j`` is weighted as a positive by
+    ``w_ij`` from :func:`label_similarity` (1/0 for single labels, Jaccard for label sets).
+    With ``s_ij = <f_i, f_j> / τ`` (features L2-normalised here) and
+    ``log p_ij = s_ij - log Σ_{k≠i} exp(s_ik)``::
+
+        L_i  = - Σ_{j≠i} w_ij · log p_ij / Σ_{j≠i} w_ij
+        loss = mean of L_i over anchors with Σ_{j≠i} w_ij > 0
+
+    The views of one sample always share its labels, so they are positives of each other.
+
+    Args:
+        features: ``[N, D]`` (views stacked along the batch, e.g. ``cat([view1, view2])`` with
+            ``N = 2B``) or ``[B, V, D]`` (V views per sample; flattened view-major internally).
+        labels: ``[N]`` / ``[N, C]`` for 2-D features, or ``[B]`` / ``[B, C]`` for 3-D features.
+        temperature: τ (0.07 in the paper).
+    Returns:
+        Scalar loss (dimensionless); 0 when no anchor has a positive.
+    """
+    if temperature <= 0:
+        raise InputError(f"temperature={temperature} must be positive")
+    if features.dim() == 3:
+        b, v, d = features.shape
+        features = features.transpose(0, 1).reshape(v * b, d)
+        labels = labels.repeat(v) if labels.dim() == 1 else labels.repeat(v, 1)
+    if features.dim() != 2 or labels.shape[0] != features.shape[0]:
+        raise InputError(f"features {tuple(features.shape)} and labels {tuple(labels.shape)} do not match; pass "
+                         "[N, D] with [N] or [N, C] labels, or [B, V, D] with [B] or [B, C] labels")
+    n = features.shape[0]
+    if n < 2:
+        raise InputError("the contrastive loss needs at least 2 rows (2 views of 1 sample)")
+    f = torch.nn.functional.normalize(features, dim=-1)
+    logits = f @ f.T / temperature
+    eye = torch.eye(n, dtype=torch.bool, device=f.device)
+    logits = logits.masked_fill(eye, float("-inf"))
+    log_p = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    w = label_similarity(labels.to(f.device)).to(f.dtype).masked_fill(eye, 0.0)
+    w_sum = w.sum(1)
+    has_pos = w_sum > 0
+    if not bool(has_pos.any()):
+        return features.sum() * 0.0
+    per_anchor = -(w * log_p.masked_fill(eye, 0.0)).sum(1) / w_sum.clamp_min(1e-12)
+    return per_anchor[has_pos].mean()
+
+
+def mse_l1_loss(pred: Tensor, target: Tensor, mse_weight: float = 0.8, l1_weight: float = 0.2) -> Tensor:
+    """``mse_weight·MSE + l1_weight·L1`` of ``pred`` vs ``target`` (same shape, in mV, so the
+    loss is in mV² / mV); the reconstruction loss of paper 2 (0.8 and 0.2)."""
+    if pred.shape != target.shape:
+        raise InputError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    mse = torch.nn.functional.mse_loss(pred, target)
+    return mse_weight * mse + l1_weight * torch.nn.functional.l1_loss(pred, target)
+
+
+__all__ += ["label_similarity", "mse_l1_loss", "supervised_contrastive_loss"]

@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ def pretrain(
         limit_train_batches=tc.limit_train_batches,
         limit_val_batches=tc.limit_val_batches,
         check_val_every_n_epoch=tc.check_val_every_n_epoch,
+        max_time=timedelta(minutes=tc.max_time_minutes) if tc.max_time_minutes else None,
         callbacks=callbacks,
         logger=loggers,
         plugins=[SafetensorsCheckpointIO()],
