@@ -97,7 +97,7 @@ def test_bank_equals_loop(bank: LeadBankMAE, x: torch.Tensor) -> None:
     assert torch.allclose(a.tokens, b.tokens, atol=1e-5)
     assert torch.allclose(bank.embed(x), loop.embed(x), atol=1e-5)
     src, dst = ["I", "V2"], ["V1", "V5", "I"]
-    assert torch.allclose(bank.cross_reconstruct(x[:, [0, 7]], src, dst),
+    assert torch.allclose(bank.cross_reconstruct(x[:, [0, 7]], src, dst, n_views=1),
                           loop.cross_reconstruct(x[:, [0, 7]], src, dst), atol=1e-5)
     # same loss and same gradients for one weight of lead V3's first block
     for model in (bank, loop):
@@ -171,9 +171,10 @@ def test_alignment_gradients_reach_only_anchor_encoder(x: torch.Tensor) -> None:
 
 
 def test_cross_reconstruct(bank: LeadBankMAE, x: torch.Tensor) -> None:
-    out = bank.cross_reconstruct(x[:, [1, 6]], ["II", "V1"], ["V1", "V2", "V3", "V4"])
-    assert out.shape == (B, 4, 200)
-    one = bank.cross_reconstruct(x[:, [1]], ["II"], ["V3"])
+    assert bank.cross_reconstruct(x[:, [1, 6]], ["II", "V1"], ["V1", "V2", "V3", "V4"]).shape == (B, 4, 200)
+    # single pass with every patch visible (n_views=1), checked against encode/decode
+    out = bank.cross_reconstruct(x[:, [1, 6]], ["II", "V1"], ["V1", "V2", "V3", "V4"], n_views=1)
+    one = bank.cross_reconstruct(x[:, [1]], ["II"], ["V3"], n_views=1)
     # mean over a single input lead == decoding that lead's tokens directly
     tok = bank.encode(x[:, [1]], ["II"])
     direct = unpatchify(bank.decode(tok, ["V3"], torch.arange(N).expand(B, -1)))
@@ -255,3 +256,20 @@ def test_unet_refiner() -> None:
         net(torch.randn(2, 2, 100))
     with pytest.raises(InputError):
         UNet1dRefiner(kernel_size=4)
+
+
+def test_cross_reconstruct_decodes_every_patch_as_masked(bank: LeadBankMAE, x: torch.Tensor) -> None:
+    """With n_views=2, even patches come from the pass that showed only the odd patches."""
+    src, dst = ["II"], ["V3"]
+    out = bank.cross_reconstruct(x[:, [1]], src, dst, n_views=2)
+    n, p = bank.n_patches, bank.patch_size
+    visible = torch.arange(1, n, 2)
+    order = torch.cat([visible, torch.arange(0, n, 2)])
+    ids_restore = torch.argsort(order).expand(x.shape[0], -1)
+    tok = bank.encode(x[:, [1]], src, ids_keep=visible.expand(x.shape[0], -1))
+    pred = bank.decode(tok, dst, ids_restore)  # [B, 1, N, P]
+    torch.testing.assert_close(out[:, 0, :p], pred[:, 0, 0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out[:, 0, 2 * p:3 * p], pred[:, 0, 2], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out, bank.cross_reconstruct(x[:, [1]], src, dst, n_views=1))
+    with pytest.raises(InputError, match="n_views"):
+        bank.cross_reconstruct(x[:, [1]], src, dst, n_views=0)

@@ -38,6 +38,12 @@ def record_windows(store: PreparedStore, indices: Sequence[int] | np.ndarray, n_
     return np.stack(out).astype(np.float32)
 
 
+def decoding_views(config: dict[str, Any]) -> int:
+    """Decoding passes matching the training mask ratio: 1 / (1 − mask_ratio), e.g. 4 for 0.75."""
+    ratio = float(config.get("training", {}).get("loss", {}).get("mask_ratio", 0.75))
+    return max(1, round(1.0 / max(1.0 - ratio, 1e-6)))
+
+
 def amplitude_calibration(windows: np.ndarray, in_idx: Sequence[int]) -> dict[str, np.ndarray]:
     """Median per-lead ratio std(lead)/mean std(inputs) and median per-lead mean (training windows)."""
     std = windows.std(axis=-1)  # [N, L]
@@ -49,13 +55,14 @@ def amplitude_calibration(windows: np.ndarray, in_idx: Sequence[int]) -> dict[st
 @torch.no_grad()
 def cross_reconstruct_windows(model: LeadBankMAE, windows: np.ndarray, store_leads: Sequence[str],
                               from_leads: Sequence[str], batch_size: int = 128,
-                              eps: float = 1e-6) -> np.ndarray:
-    """Z-domain predictions of the 12 standard leads ``[N, 12, T]`` from ``from_leads``."""
+                              eps: float = 1e-6, n_views: int = 4) -> np.ndarray:
+    """Z-domain predictions of the 12 standard leads ``[N, 12, T]`` from ``from_leads``
+    (``n_views``: see :meth:`LeadBankMAE.cross_reconstruct`)."""
     in_idx = [list(store_leads).index(n) for n in from_leads]
     preds = []
     for s in range(0, len(windows), batch_size):
         x = torch.from_numpy(zscore(windows[s:s + batch_size][:, in_idx], eps=eps))
-        preds.append(model.cross_reconstruct(x, from_leads, STANDARD_LEADS).numpy())
+        preds.append(model.cross_reconstruct(x, from_leads, STANDARD_LEADS, n_views=n_views).numpy())
     return np.concatenate(preds)
 
 
@@ -78,7 +85,7 @@ def evaluate_cross_lead(model: LeadBankMAE, config: dict[str, Any], store: Prepa
     train = record_windows(store, train_idx, n_times)
     in_idx = [leads.index(n) for n in src]
     calib = amplitude_calibration(train, in_idx)
-    pred_z = cross_reconstruct_windows(model, test, leads, src, eps=eps)
+    pred_z = cross_reconstruct_windows(model, test, leads, src, eps=eps, n_views=decoding_views(config))
     ref = test[:, in_idx].std(axis=-1).mean(axis=1)[:, None, None]
     pred_mv = pred_z * ref * calib["ratio"][None, :, None] + calib["mean"][None, :, None]
     if "I" in src and "II" in src:

@@ -633,36 +633,61 @@ class LeadBankMAE(nn.Module):
         from_leads: Sequence[str] | str,
         to_leads: Sequence[str] | str,
         combine: str = "mean",
+        n_views: int = 4,
     ) -> Tensor:
         """Reconstruct ``to_leads`` from ``from_leads`` through the aligned token space.
 
-        Each input lead is encoded by its own encoder without masking; the aligned token
-        sequences are combined across input leads (position by position) and decoded by each
-        target lead's decoder.
+        Each input lead is encoded by its own encoder; the aligned token sequences are combined
+        across input leads (position by position) and decoded by each target lead's decoder.
+
+        The decoders were trained to predict *masked* patches only, so by default every patch is
+        decoded as a masked one (``n_views`` passes): the patches are split into ``n_views``
+        interleaved groups, pass ``v`` lets the encoders see group ``v`` and the decoders
+        predict the rest, and each patch's output is the mean over the passes that hid it.
+        With a training mask ratio of 0.75 the encoders see 1/4 of the patches per pass, as in
+        training (``n_views=4``). ``n_views=1`` is a single pass with every patch visible.
 
         Args:
             x: ``[B, len(from_leads), n_times]`` z-scored input leads.
             from_leads: names of ``x``'s rows.
             to_leads: leads to reconstruct (may overlap ``from_leads``).
             combine: ``"mean"`` (default) or ``"median"`` over input leads.
+            n_views: decoding passes (see above); ``1`` = all patches visible.
 
         Returns:
             ``[B, len(to_leads), n_times]`` in the z-scored domain of each target lead.
         """
         src, dst = _parse_lead_arg(from_leads), _parse_lead_arg(to_leads)
         self._check_x(x, src)
-        tok = self._encode(x, self._lead_index(src, x.device), None)  # [Lf, B, 1+N, D]
-        if combine == "mean":
-            z = tok.mean(dim=0)
-        elif combine == "median":
-            z = tok.median(dim=0).values
-        else:
+        if combine not in ("mean", "median"):
             raise InputError(f"combine={combine!r} is not supported; use 'mean' or 'median'")
-        n_to = len(dst)
-        b = x.shape[0]
-        z = z.unsqueeze(0).expand(n_to, *z.shape)
-        ids_restore = torch.arange(self.n_patches, device=x.device).expand(b, -1)
-        pred = self._decode(z, self._lead_index(dst, x.device), ids_restore)  # [Lt, B, N, P]
+        n, b = self.n_patches, x.shape[0]
+        if not 1 <= int(n_views) <= n:
+            raise InputError(f"n_views={n_views} must be between 1 and the number of patches ({n})")
+        src_idx, dst_idx = self._lead_index(src, x.device), self._lead_index(dst, x.device)
+
+        def run(ids_keep: Tensor | None, ids_restore: Tensor) -> Tensor:
+            tok = self._encode(x, src_idx, ids_keep)  # [Lf, B, 1+k, D]
+            z = tok.mean(dim=0) if combine == "mean" else tok.median(dim=0).values
+            z = z.unsqueeze(0).expand(len(dst), *z.shape)
+            return self._decode(z, dst_idx, ids_restore)  # [Lt, B, N, P]
+
+        positions = torch.arange(n, device=x.device)
+        if int(n_views) == 1:
+            pred = run(None, positions.expand(b, -1))
+        else:
+            total = x.new_zeros(len(dst), b, n, self.patch_size)
+            count = x.new_zeros(n)
+            for v in range(int(n_views)):
+                visible = positions[v::n_views]
+                hidden = positions[(positions % n_views) != v]
+                order = torch.cat([visible, hidden])
+                ids_restore = torch.argsort(order).expand(b, -1)
+                masked = torch.zeros(n, device=x.device, dtype=x.dtype)
+                masked[hidden] = 1
+                total = total + run(visible.expand(b, -1), ids_restore) * masked.view(1, 1, n, 1)
+                count = count + masked
+            pred = total / count.view(1, 1, n, 1)
         return unpatchify(pred.transpose(0, 1))
 
 
