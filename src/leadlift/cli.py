@@ -122,7 +122,7 @@ def prepare(
     store_dir: Annotated[Optional[Path], typer.Option(help="Where to write stores (default DATA_DIR/leadlift-prepared).")] = None,  # noqa: UP045,E501
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
 ) -> None:
-    """Read a dataset once into a memory-mapped store [n_records, n_leads, n_samples] (mV) + metadata."""
+    """Read a dataset once into a memory-mapped store (records x leads x samples, mV) + metadata."""
     from leadlift.paths import resolve_data_dir
     from leadlift.store import prepare as do_prepare
 
@@ -342,23 +342,34 @@ def model_card_cmd(
     name: Annotated[Optional[str], typer.Option(help="Model name in the card (default: folder name).")] = None,  # noqa: UP045
     latency: Annotated[Optional[Path], typer.Option(help="inference_latency.json to include.")] = None,  # noqa: UP045
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    command: Annotated[Optional[str], typer.Option(help="Reconstructor checkpoints: the train-recon command that "  # noqa: UP045
+                                                   "measured its test metrics.")] = None,
 ) -> None:
-    """Calibrate amplitudes (PTB-XL folds 1-8), evaluate on fold 10 and write MODEL_CARD.md next to a checkpoint."""
+    """MAE: calibrate amplitudes (PTB-XL folds 1-8) and evaluate on fold 10; reconstructor: take its fold-10
+    metrics; then write MODEL_CARD.md next to the checkpoint."""
     from leadlift.ecg import parse_leads
     from leadlift.paths import resolve_data_dir
     from leadlift.release import (
         DEFAULT_EVAL_INPUTS,
+        adopt_recon_metrics,
         calibrate_mae_checkpoint,
         command_line,
         evaluate_checkpoint,
+        read_config,
         summary_metrics,
         write_model_card,
     )
 
     root = resolve_data_dir(data_dir)
-    sets = [parse_leads(s) for s in inputs] if inputs else list(DEFAULT_EVAL_INPUTS)
-    calibrate_mae_checkpoint(checkpoint, root, store_dir=store_dir)
-    ev = evaluate_checkpoint(checkpoint, root, input_sets=sets, store_dir=store_dir, command=command_line())
+    if str(read_config(checkpoint).get("format", "")).startswith("leadlift-recon/"):
+        if not command:
+            raise InputError("pass --command with the `leadlift train-recon ...` command that trained this "
+                             "reconstructor (its metrics are quoted with it)")
+        ev = adopt_recon_metrics(checkpoint, command)
+    else:
+        sets = [parse_leads(s) for s in inputs] if inputs else list(DEFAULT_EVAL_INPUTS)
+        calibrate_mae_checkpoint(checkpoint, root, store_dir=store_dir)
+        ev = evaluate_checkpoint(checkpoint, root, input_sets=sets, store_dir=store_dir, command=command_line())
     for key, res in ev["inputs"].items():
         m = summary_metrics(res)
         out.print(f"inputs {key}: mean r {m['pearson_r']:.3f}, RMSE {m['rmse']:.3f} mV over reconstructed leads")
@@ -392,6 +403,7 @@ def evaluate_cmd(
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random-init encoder and the bootstrap.")] = 0,
     benchmark_dir: Annotated[Optional[Path], typer.Option(help="A reconstruct-benchmark output folder to include.")] = None,  # noqa: UP045,E501
+    threads: Annotated[int, typer.Option(help="Torch/BLAS threads (0 = library default; 1 is fastest on a busy machine).")] = 1,  # noqa: E501
 ) -> None:
     """Evaluate frozen embeddings of a checkpoint (agreement, probes, MI, ECG-ID, reconstruction) beside a
     random-initialised encoder; write results.json and a self-contained report.html."""
@@ -403,7 +415,7 @@ def evaluate_cmd(
         raise InputError(f"--n-boot {n_boot} must be >= 0")
     bench = benchmark_block(benchmark_dir) if benchmark_dir is not None else None
     res = evaluate(checkpoint, resolve_data_dir(data_dir), out_dir, baseline=baseline, store_dir=store_dir,
-                   sections=chosen, seed=seed, n_boot=n_boot, benchmark=bench,
+                   sections=chosen, seed=seed, n_boot=n_boot, benchmark=bench, threads=threads or None,
                    say=lambda m: console.print(m, highlight=False))
     out.print(_headline_table(res["headline"], {r: m["label"] for r, m in res["models"].items()}))
     out.print(f"report: {out_dir / 'report.html'}", highlight=False)
@@ -431,6 +443,107 @@ def quickstart_cmd(
     labels = {"checkpoint": "aligned MAE", "baseline": "no alignment", "random": "random init"}
     out.print(_headline_table(res["headline"], {r: labels[r] for r in res["headline"]}))
     out.print(f"done in {res['seconds'] / 60:.1f} min; open the report: {res['report']}", highlight=False)
+
+
+# --------------------------------------------------------------------------------------- reconstruction (paper 2)
+_ReconConfigOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--config", "-c", help="Reconstruction YAML (configs/recon_*.yaml); default: the CPU default (recon_cpu.yaml).")]
+_ThreadsOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--threads", help="torch CPU threads (default: torch's choice; 1 is often faster on a busy shared machine).")]
+
+
+def _recon_setup(config: Path | None, inputs: str | None, max_epochs: int | None, threads: int | None,
+                 extra: dict[str, object] | None = None) -> tuple[object, list[str]]:
+    """Load the reconstruction config with CLI overrides; returns (config, the options as given)."""
+    import torch
+
+    from leadlift.ecg import parse_leads
+    from leadlift.recon_config import load_recon_config
+
+    overrides: dict[str, object] = dict(extra or {})
+    given: list[str] = []
+    if config is not None:
+        given += ["--config", str(config)]
+    if inputs is not None:
+        overrides["data.inputs"] = list(parse_leads(inputs))
+        given += ["--inputs", inputs]
+    if max_epochs is not None:
+        overrides["train.max_epochs"] = max_epochs
+        given += ["--max-epochs", str(max_epochs)]
+    if threads is not None:
+        if threads < 1:
+            raise InputError(f"--threads {threads}; pass a positive number of threads")
+        torch.set_num_threads(threads)
+        given += ["--threads", str(threads)]
+    return load_recon_config(config, overrides), given
+
+
+@app.command("reconstruct-benchmark")
+def reconstruct_benchmark_cmd(
+    inputs: Annotated[str, typer.Option(help="Input leads, e.g. I,II,V2 (paper), I,II or I.")] = "I,II,V2",
+    config: _ReconConfigOpt = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", help="Patient-grouped CV folds on train+val (0 = none; default from the config).")] = None,  # noqa: UP045,E501
+    mae: Annotated[Optional[Path], typer.Option("--mae", help="Aligned per-lead MAE checkpoint: adds its cross-lead reconstruction as a baseline.")] = None,  # noqa: UP045,E501
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (results.json, results.md, figures).")] = Path("recon_benchmark"),  # noqa: E501
+    data_dir: DataDirOpt = None,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    max_epochs: Annotated[Optional[int], typer.Option(help="Override train.max_epochs.")] = None,  # noqa: UP045
+    threads: _ThreadsOpt = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Lightning progress bars.")] = False,
+) -> None:
+    """Train every reconstruction method (linear, U-Net, fusion with and without the pathology-aware
+    embedding; the aligned MAE if given) on the same PTB-XL split and compare them per lead."""
+    import time
+
+    from leadlift.evaluation.recon_benchmark import run_benchmark
+    from leadlift.paths import resolve_data_dir
+
+    extra: dict[str, object] = {}
+    if folds is not None:
+        if folds == 1 or folds < 0:
+            raise InputError(f"--folds {folds}; pass 0 (no cross-validation) or at least 2 folds")
+        extra["benchmark.cv_folds"] = folds
+    cfg, given = _recon_setup(config, inputs, max_epochs, threads, extra)
+    if folds is not None:
+        given += ["--folds", str(folds)]
+    if mae is not None:
+        given += ["--mae", str(mae)]
+    command = " ".join(["leadlift reconstruct-benchmark", *given, "--out", str(out_dir)])
+    t0 = time.perf_counter()
+    res = run_benchmark(cfg, resolve_data_dir(data_dir), out_dir, mae_checkpoint=mae, store_dir=store_dir,  # type: ignore[arg-type]
+                        progress=progress, say=lambda m: console.print(m, highlight=False), command=command)
+    md = (out_dir / "results.md").read_text()
+    head = md.split("\n## Test fold: every metric")[0]
+    out.print(head, highlight=False)
+    out.print(f"wrote {out_dir / 'results.json'}, results.md and {len(res.get('figures', []))} figures in "
+              f"{time.perf_counter() - t0:.0f} s", highlight=False)
+
+
+@app.command("train-recon")
+def train_recon_cmd(
+    config: _ReconConfigOpt = None,
+    inputs: Annotated[Optional[str], typer.Option(help="Input leads (default: from the config, I,II,V2).")] = None,  # noqa: UP045
+    method: Annotated[str, typer.Option(help="fusion (pathology-aware), fusion_noemb, unet or linear.")] = "fusion",
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default runs/recon-METHOD).")] = None,  # noqa: UP045
+    data_dir: DataDirOpt = None,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    max_epochs: Annotated[Optional[int], typer.Option(help="Override train.max_epochs.")] = None,  # noqa: UP045
+    threads: _ThreadsOpt = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Lightning progress bars.")] = True,
+) -> None:
+    """Train one reconstructor on PTB-XL folds 1-8 (early stopping on fold 9) and export it
+    (model.safetensors + config.yaml with the preprocessing)."""
+    from leadlift.evaluation.recon_benchmark import train_recon
+    from leadlift.paths import resolve_data_dir
+
+    cfg, _ = _recon_setup(config, inputs, max_epochs, threads)
+    target = out_dir or Path("runs") / f"recon-{method}"
+    res = train_recon(cfg, resolve_data_dir(data_dir), target, method=method, store_dir=store_dir,  # type: ignore[arg-type]
+                      progress=progress, say=lambda m: console.print(m, highlight=False))
+    m = res["test_mean_reconstructed"]
+    out.print(f"done in {res['seconds']} s: test fold mean over reconstructed leads r {m['pearson_r']:.3f}, "
+              f"RMSE {m['rmse']:.4f} mV", highlight=False)
+    out.print(f"checkpoint: {target}  (inspect with `leadlift info {target}`)", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ Bad arguments raise :class:`~leadlift.errors.InputError` with a one-line message
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import warnings
@@ -191,6 +192,18 @@ def _resampling_ratio(fs_in: float, fs_out: float) -> tuple[int, int]:
     return ratio.numerator, ratio.denominator
 
 
+@functools.lru_cache(maxsize=64)
+def _poly_filter(up: int, down: int) -> np.ndarray:
+    """The anti-aliasing FIR that :func:`scipy.signal.resample_poly` designs by default (Kaiser
+    window, beta 5), cached: designing it costs more than filtering a 10-s ECG."""
+    from scipy import signal
+
+    max_rate = max(up, down) // math.gcd(up, down)
+    h = signal.firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+    h.setflags(write=False)
+    return h
+
+
 def resample(x: ArrayT, fs_in: float, fs_out: float) -> ArrayT:
     """Resample along the last axis from ``fs_in`` to ``fs_out`` (Hz) with a polyphase filter.
 
@@ -219,7 +232,7 @@ def resample(x: ArrayT, fs_in: float, fs_out: float) -> ArrayT:
     up, down = _resampling_ratio(fs_in, fs_out)
     from scipy import signal  # lazy: scipy.signal takes ~1 s to import
 
-    y = signal.resample_poly(_to_numpy64(x), up, down, axis=-1, padtype="line")
+    y = signal.resample_poly(_to_numpy64(x), up, down, axis=-1, window=_poly_filter(up, down), padtype="line")
     if y.shape[-1] >= n_out:
         y = y[..., :n_out]
     else:  # only possible when up/down approximates the ratio: extend by the last sample

@@ -1,0 +1,654 @@
+"""Readers for users' own recordings: WFDB, CSV, NumPy ``.npy``/``.npz`` and EDF/EDF+.
+
+Every reader returns an :class:`~leadlift.ecg.ECG` (signal ``[n_leads, n_samples]`` float32 in
+**mV**, ``fs`` in Hz, standard lead names) and follows the same rules:
+
+**Sampling rate.** Taken from the file when it stores one (WFDB/EDF header, ``fs`` in an
+``.npz``, a time column in a CSV); otherwise ``fs=`` is required. When both are given they must
+agree (within 0.1 %), so a wrong ``fs`` is refused rather than silently used.
+
+**Leads.** When the file names its channels (WFDB/EDF labels, CSV header, ``leads`` in an
+``.npz``), ``leads=`` *selects* (and orders) channels; channels that are not standard ECG leads
+(respiration, "ECG I filtered"...) are dropped with a warning. When the file has no names
+(``.npy``, a CSV without header), ``leads=`` names the rows and is required.
+
+**Units.** Files that declare their unit (WFDB, EDF, an ``.npz`` with ``units``) are converted
+to mV from that declaration, and an explicit ``units=`` must agree with it. Otherwise the values
+are taken in ``units=`` (``"mV"``, ``"uV"``/``"µV"`` or ``"V"``) when given, and when it is not,
+they are assumed to be mV **after a plausibility check**: an ECG in mV has a robust amplitude
+(99.5th percentile of ``|x - median|``, largest lead) between 0.002 and 25 mV, so a larger one
+is refused as "looks like µV" and a smaller one as "looks like V" (pass ``units=`` to override).
+
+Bad files raise :class:`~leadlift.errors.DataNotFoundError` (missing),
+:class:`~leadlift.errors.CorruptFileError` (unparseable) or :class:`~leadlift.errors.InputError`
+(parseable but unusable: NaN, too short, unknown leads, wrong fs, implausible units), each with a
+one-line message that names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leadlift.ecg import ECG, MAX_PLAUSIBLE_MV, amplitude_scale_mv, normalize_lead_name, parse_leads
+from leadlift.errors import CorruptFileError, DataNotFoundError, InputError, LeadliftError
+
+log = logging.getLogger("leadlift.io")
+
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "parse_units",
+    "read_csv",
+    "read_ecg",
+    "read_edf",
+    "read_npy",
+    "read_npz",
+    "read_wfdb",
+]
+
+FORMATS: tuple[str, ...] = ("wfdb", "csv", "npy", "npz", "edf")
+"""File formats :func:`read_ecg` understands."""
+
+MIN_PLAUSIBLE_MV = 2e-3
+"""Robust amplitudes below this (mV) look like a signal in V (see :data:`leadlift.ecg.MAX_PLAUSIBLE_MV`)."""
+
+FS_TOLERANCE = 1e-3
+"""Relative tolerance when a given ``fs`` is compared with the rate stored in a file."""
+
+_UNIT_ALIASES = {
+    "mv": "mV", "millivolt": "mV", "millivolts": "mV",
+    "uv": "uV", "µv": "uV", "μv": "uV", "microvolt": "uV", "microvolts": "uV",
+    "v": "V", "volt": "V", "volts": "V",
+}
+_UNIT_FACTOR = {"mV": 1.0, "uV": 1e-3, "V": 1e3}
+
+_TIME_NAMES = {"time", "t", "seconds", "second", "sec", "secs", "s"}
+_MS_NAMES = {"ms", "msec", "milliseconds", "millisecond"}
+
+
+# --------------------------------------------------------------------------------------- helpers
+def parse_units(units: str | None) -> str | None:
+    """Normalise a unit name (``"mV"``, ``"uV"``/``"µV"``/``"microvolt"``, ``"V"``) or None.
+
+    Raises:
+        InputError: for anything else.
+    """
+    if units is None:
+        return None
+    key = str(units).strip().lower()
+    if key not in _UNIT_ALIASES:
+        raise InputError(f"unknown unit {units!r}; use mV, uV (µV) or V")
+    return _UNIT_ALIASES[key]
+
+
+def _declared_unit(raw: str) -> str | None:
+    """Unit of a file's channel declaration, or None when it declares none we know."""
+    try:
+        return parse_units(raw.strip()) if raw and raw.strip() else None
+    except InputError:
+        return None
+
+
+def _check_fs_arg(fs: Any) -> float | None:
+    if fs is None:
+        return None
+    try:
+        value = float(fs)
+    except (TypeError, ValueError):
+        raise InputError(f"fs={fs!r} is not a number; pass the sampling rate in Hz, e.g. fs=500") from None
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"fs={fs!r} is not a positive sampling rate; pass the rate in Hz, e.g. fs=500")
+    return value
+
+
+def _agree_fs(given: float | None, stored: float, source: str, where: str) -> float:
+    """The file's rate, after checking that a given ``fs`` agrees with it."""
+    if given is not None and abs(given - stored) > FS_TOLERANCE * stored:
+        raise InputError(
+            f"{source}: fs={given:g} Hz contradicts the {stored:g} Hz stored in its {where}; "
+            "drop fs/--fs (the file's rate is used) or fix the file"
+        )
+    return stored
+
+
+def _plausibility(signal: np.ndarray, source: str) -> None:
+    """Refuse amplitudes that do not look like mV (see the module docstring)."""
+    scale = amplitude_scale_mv(signal) if np.isfinite(signal).all() else 0.0
+    if scale > MAX_PLAUSIBLE_MV:
+        raise InputError(
+            f"{source}: amplitudes up to {scale:.4g} look like µV, not mV (an ECG is a few mV); "
+            "pass units='uV' (CLI: --units uV), or units='mV' if they really are mV"
+        )
+    if 0 < scale < MIN_PLAUSIBLE_MV:
+        raise InputError(
+            f"{source}: amplitudes of only {scale:.3g} look like V, not mV; "
+            "pass units='V' (CLI: --units V), or units='mV' if they really are mV"
+        )
+
+
+def _make_ecg(signal: np.ndarray, fs: float, leads: Sequence[str], *, source: str, units: str | None,
+              declared: bool, record_id: str | None = None, labels: dict[str, Any] | None = None) -> ECG:
+    """Convert to mV (unless ``declared``: already mV), check plausibility, build the ECG."""
+    signal = np.asarray(signal, dtype=np.float64)
+    if not declared:
+        if units is None:
+            _plausibility(signal, source)
+        else:
+            signal = signal * _UNIT_FACTOR[units]
+    try:
+        return ECG(signal, fs, tuple(leads), record_id=record_id, labels=labels or {}, check_units=False)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
+
+
+def _select(signal: np.ndarray, names: list[str | None], leads: Sequence[str] | str | None,
+            source: str) -> tuple[np.ndarray, list[str]]:
+    """Apply the lead rule to a signal whose rows have (normalised or None) ``names``.
+
+    Rows named None are not standard leads: they are dropped (with a warning) unless ``leads``
+    selects only named rows anyway.
+    """
+    if leads is not None:
+        wanted = list(parse_leads(leads))
+        have = {n: i for i, n in enumerate(names) if n is not None}
+        missing = [n for n in wanted if n not in have]
+        if missing:
+            present = ", ".join(n for n in names if n) or "none"
+            raise InputError(
+                f"{source}: lead(s) {', '.join(missing)} not in the file (it has {present}); "
+                "pass leads that are present"
+            )
+        return signal[[have[n] for n in wanted]], wanted
+    keep = [i for i, n in enumerate(names) if n is not None]
+    if not keep:
+        raise InputError(f"{source}: none of its channels is a standard ECG lead; rename them "
+                         "(I, II, ..., V6) or pass leads=")
+    if len(keep) < len(names):
+        log.debug("%s: ignored %d channel(s) that are not standard leads", source, len(names) - len(keep))
+    return signal[keep], [names[i] for i in keep]  # type: ignore[misc]
+
+
+def _lead_or_none(name: str) -> str | None:
+    try:
+        return normalize_lead_name(name)
+    except InputError:
+        return None
+
+
+def _dedupe(names: list[str | None], raw: Sequence[str], source: str) -> list[str | None]:
+    """Keep the first channel of each lead name (later duplicates become None, with a warning)."""
+    seen: set[str] = set()
+    out: list[str | None] = []
+    for n, r in zip(names, raw, strict=True):
+        if n is not None and n in seen:
+            log.warning("%s: channel %r repeats lead %s; ignored", source, r, n)
+            out.append(None)
+            continue
+        if n is not None:
+            seen.add(n)
+        out.append(n)
+    return out
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise DataNotFoundError(f"{path} not found; check the path")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass a recording file (.csv, .npy, .npz, .edf, .hea)")
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of ``path`` from its extension (``.hea``/``.dat``/none with a ``.hea`` → WFDB).
+
+    Raises:
+        InputError: for an extension leadlift cannot read.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in {".hea", ".dat", ".mat"} or (suffix == "" and path.with_name(path.name + ".hea").exists()):
+        return "wfdb"
+    if suffix in {".csv", ".txt", ".tsv"}:
+        return "csv"
+    if suffix in {".npy", ".npz", ".edf"}:
+        return suffix[1:]
+    if suffix == ".bdf":
+        return "edf"
+    raise InputError(
+        f"{path}: unknown file type {suffix or '(no extension)'!r}; leadlift reads WFDB (.hea), "
+        ".csv, .npy, .npz and .edf (or pass format=)"
+    )
+
+
+# --------------------------------------------------------------------------------------- WFDB
+def read_wfdb(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
+              units: str | None = None) -> ECG:
+    """Read a WFDB record (``RECORD.hea`` + its signal file) as an :class:`ECG` in mV.
+
+    Args:
+        path: the record path with or without ``.hea``/``.dat``.
+        fs: optional; must agree with the header's rate.
+        leads: optional selection of leads (the header names the channels).
+        units: optional; must agree with the header's units (which are applied).
+    """
+    from leadlift.readers.base import read_wfdb as _read
+
+    path = Path(path)
+    if path.suffix.lower() in {".hea", ".dat", ".mat"}:
+        path = path.with_suffix("")
+    source = str(path)
+    fs_arg, units = _check_fs_arg(fs), parse_units(units)
+    signal, file_fs, raw_names, raw_units, _ = _read(path)
+    if units is not None:
+        declared = {_declared_unit(u) or "mV" for u in raw_units}
+        if declared != {units}:
+            raise InputError(f"{source}: the header declares its units ({', '.join(sorted(declared))}); "
+                             "drop units/--units")
+    names = _dedupe([_lead_or_none(n) for n in raw_names], raw_names, source)
+    signal, lead_names = _select(signal, names, leads, source)
+    return _make_ecg(signal, _agree_fs(fs_arg, file_fs, source, "header"), lead_names, source=source,
+                     units=None, declared=True, record_id=path.name)
+
+
+# --------------------------------------------------------------------------------------- CSV
+def _time_column_scale(name: str) -> float | None:
+    """Seconds per unit if ``name`` names a time column (``time``, ``t``, ``seconds``,
+    ``time_s``, ``time (s)``, ``time_ms``, ``time [ms]``...), else None."""
+    key = name.strip().lower()
+    match = re.fullmatch(r"([a-z]+)\s*(?:[_\s]\s*([a-z]+)|[(\[]\s*([a-z]+)\s*[)\]])?", key)
+    if not match:
+        return None
+    base, unit = match.group(1), match.group(2) or match.group(3)
+    if unit is None:
+        if base in _TIME_NAMES:
+            return 1.0
+        if base in _MS_NAMES:
+            return 1e-3
+        return None
+    if base not in {"time", "t"}:
+        return None
+    if unit in {"s", "sec", "secs", "seconds"}:
+        return 1.0
+    if unit in _MS_NAMES:
+        return 1e-3
+    return None
+
+
+def _sniff_delimiter(first_line: str) -> str | None:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else None  # None: whitespace-separated
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _snap_rate(fs: float) -> float:
+    """A rate computed as samples / duration, with the float noise removed (499.99999999999994 → 500)."""
+    nearest = round(fs)
+    if nearest > 0 and abs(fs - nearest) < 1e-6 * fs + 1e-9:
+        return float(nearest)
+    return round(fs, 6)
+
+
+def _fs_from_time(t: np.ndarray, source: str) -> float:
+    if len(t) < 2 or not np.isfinite(t).all():
+        raise InputError(f"{source}: the time column has missing or non-numeric values; fix it or drop it "
+                         "and pass fs=")
+    dt = np.diff(t)
+    if (dt <= 0).any():
+        raise InputError(f"{source}: the time column is not increasing; sort the rows or drop the column "
+                         "and pass fs=")
+    step = float(np.median(dt))
+    if np.max(np.abs(dt - step)) > 0.01 * step:
+        raise InputError(f"{source}: the time column is not evenly spaced (gaps or jitter); resample to a "
+                         "constant rate first")
+    return _snap_rate((len(t) - 1) / float(t[-1] - t[0]))
+
+
+def read_csv(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
+             units: str | None = None) -> ECG:
+    """Read a CSV/TSV with one column per lead and one row per sample.
+
+    The delimiter (``,``, ``;``, tab or whitespace) is detected from the first line; lines
+    starting with ``#`` are comments. The first line is a header when it is not all numbers:
+    lead names (any spelling, e.g. ``I,II,V1`` or ``ECG I``) and optionally a time column named
+    ``time``/``t``/``seconds`` (``time_ms`` / ``time (ms)`` for milliseconds), which gives ``fs``.
+    Without a header, ``leads=`` names the columns.
+
+    Args:
+        path: the ``.csv`` file.
+        fs: sampling rate in Hz; required unless a time column gives it (then they must agree).
+        leads: names of the columns (no header / header without lead names) or a selection of
+            the header's leads.
+        units: unit of the values (default: mV after the plausibility check).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    source = str(path)
+    _require_file(path)
+    fs_arg, units = _check_fs_arg(fs), parse_units(units)
+    try:
+        with open(path, encoding="utf-8-sig", errors="strict") as fh:
+            first = ""
+            for line in fh:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    first = line.rstrip("\r\n")
+                    break
+    except UnicodeDecodeError:
+        raise CorruptFileError(f"{source} is not a text file; pass a CSV with one column per lead") from None
+    if not first:
+        raise InputError(f"{source} is empty; pass a CSV with one column per lead and one row per sample")
+    delim = _sniff_delimiter(first)
+    cells = [c.strip().strip('"').strip("'") for c in (first.split(delim) if delim else first.split())]
+    has_header = not all(_is_number(c) for c in cells if c)
+    try:
+        frame = pd.read_csv(path, sep=delim if delim else r"\s+", header=0 if has_header else None,
+                            comment="#", skipinitialspace=True, encoding="utf-8-sig",
+                            engine="c" if delim else "python")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptFileError(f"{source} is not a readable CSV ({msg}); use one column per lead, one row "
+                               "per sample") from None
+    frame = frame.dropna(axis=1, how="all")  # a trailing delimiter makes an empty column
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise InputError(f"{source} has no data rows; pass a CSV with one row per sample")
+    columns = [str(c).strip() for c in frame.columns]
+    values = frame.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & frame.notna()
+    if bad.any().any():
+        col = columns[int(np.flatnonzero(bad.any().to_numpy())[0])]
+        row = int(np.flatnonzero(bad[frame.columns[columns.index(col)]].to_numpy())[0])
+        raise CorruptFileError(
+            f"{source}: non-numeric value {frame.iloc[row][frame.columns[columns.index(col)]]!r} in column "
+            f"{col!r} (data row {row + 1}); fix the file (decimal point, not comma)"
+        )
+    data = values.to_numpy(dtype=np.float64)
+
+    time_idx = None
+    if has_header:
+        for i, c in enumerate(columns):
+            if _time_column_scale(c) is not None:
+                time_idx = i
+                break
+    file_fs: float | None = None
+    if time_idx is not None:
+        file_fs = _fs_from_time(data[:, time_idx] * _time_column_scale(columns[time_idx]), source)  # type: ignore[operator]
+        data = np.delete(data, time_idx, axis=1)
+        columns.pop(time_idx)
+    signal = data.T  # [n_columns, n_samples]
+
+    if has_header:
+        names: list[str | None] = [_lead_or_none(c) for c in columns]
+        if all(n is None for n in names):  # a header without lead names (ch1, ch2...)
+            if leads is None:
+                raise InputError(
+                    f"{source}: header columns {columns[:4]} are not lead names; rename them (I, II, ..., V6) "
+                    "or pass leads= (CLI: --leads I,II)"
+                )
+            names = list(_named_rows(signal, leads, source))
+            leads = None
+        names = _dedupe(names, columns, source)
+        if leads is None and any(n is None for n in names):
+            unknown = [c for c, n in zip(columns, names, strict=True) if n is None]
+            raise InputError(
+                f"{source}: column(s) {', '.join(map(repr, unknown[:4]))} are neither leads nor a time "
+                "column; rename them, remove them, or pass leads= to select columns"
+            )
+        signal, lead_names = _select(signal, names, leads, source)
+    else:
+        if leads is None:
+            raise InputError(f"{source} has no header; pass leads= (CLI: --leads I,II) naming its "
+                             f"{signal.shape[0]} column(s), or add a header line")
+        lead_names = list(_named_rows(signal, leads, source))
+    if file_fs is not None:
+        rate = _agree_fs(fs_arg, file_fs, source, "time column")
+    elif fs_arg is not None:
+        rate = fs_arg
+    else:
+        raise InputError(f"{source}: sampling rate unknown; pass fs= (CLI: --fs 500) or add a time column "
+                         "named 'time' (seconds)")
+    return _make_ecg(signal, rate, lead_names, source=source, units=units, declared=False,
+                     record_id=path.stem)
+
+
+def _named_rows(signal: np.ndarray, leads: Sequence[str] | str, source: str) -> tuple[str, ...]:
+    names = parse_leads(leads)
+    if len(names) != signal.shape[0]:
+        raise InputError(f"{source} has {signal.shape[0]} signal column(s) but {len(names)} lead name(s) "
+                         f"were given ({', '.join(names)}); pass one name per column")
+    return names
+
+
+# --------------------------------------------------------------------------------------- NumPy
+def _orient(arr: np.ndarray, n_leads: int, source: str) -> np.ndarray:
+    """``[n_leads, n_samples]`` from a 1-D array or either orientation of a 2-D one."""
+    if arr.ndim == 1:
+        if n_leads != 1:
+            raise InputError(f"{source} holds a 1-D array but {n_leads} leads were named; pass one lead name")
+        return arr[None, :]
+    if arr.ndim != 2:
+        raise InputError(f"{source} holds an array of shape {arr.shape}; expected [n_leads, n_samples] "
+                         "or [n_samples, n_leads]")
+    if arr.shape[0] == n_leads:
+        return arr
+    if arr.shape[1] == n_leads:
+        return arr.T
+    raise InputError(f"{source} holds an array of shape {arr.shape}, which does not fit {n_leads} lead name(s); "
+                     "pass one name per row (or column)")
+
+
+def _numeric(arr: np.ndarray, source: str) -> np.ndarray:
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+        raise CorruptFileError(f"{source} holds {arr.dtype} data, not numbers; save the signal as a float array")
+    return arr.astype(np.float64)
+
+
+def read_npy(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
+             units: str | None = None) -> ECG:
+    """Read a ``.npy`` array ``[n_leads, n_samples]`` (or ``[n_samples, n_leads]``, or 1-D for one lead).
+
+    ``fs`` and ``leads`` are required (a ``.npy`` stores neither). Never unpickles.
+    """
+    path = Path(path)
+    source = str(path)
+    _require_file(path)
+    fs_arg, units = _check_fs_arg(fs), parse_units(units)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise CorruptFileError(f"{source} is not a readable .npy array ({str(exc).splitlines()[0][:80]}); "
+                               "save it with numpy.save") from None
+    if not isinstance(arr, np.ndarray):
+        raise CorruptFileError(f"{source} is an .npz archive, not .npy; rename it to .npz")
+    if leads is None:
+        raise InputError(f"{source}: a .npy file stores no lead names; pass leads= (CLI: --leads I)")
+    if fs_arg is None:
+        raise InputError(f"{source}: a .npy file stores no sampling rate; pass fs= (CLI: --fs 500)")
+    names = parse_leads(leads)
+    signal = _orient(_numeric(arr, source), len(names), source)
+    return _make_ecg(signal, fs_arg, names, source=source, units=units, declared=False, record_id=path.stem)
+
+
+def _npz_scalar(archive: Any, key: str, source: str) -> Any:
+    value = archive[key]
+    if value.ndim != 0 and value.size != 1:
+        raise CorruptFileError(f"{source}: '{key}' must be a single value, got shape {value.shape}")
+    return value.reshape(()).item()
+
+
+def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
+             units: str | None = None) -> ECG:
+    """Read a ``.npz`` archive (as written by :func:`leadlift.io.write_npz`).
+
+    Keys: ``signal`` (``[n_leads, n_samples]``; an archive with a single array may name it
+    anything), and optionally ``fs`` (Hz), ``leads`` (strings), ``units`` and ``record_id``.
+    ``fs``/``leads`` arguments are required when the archive lacks them, and must agree with
+    (``fs``) or select from (``leads``) what it stores. Never unpickles.
+    """
+    path = Path(path)
+    source = str(path)
+    _require_file(path)
+    fs_arg, units = _check_fs_arg(fs), parse_units(units)
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not hasattr(archive, "files"):
+            raise CorruptFileError(f"{source} is a .npy array, not an .npz archive; rename it to .npy")
+        with archive:
+            keys = list(archive.files)
+            meta_keys = {"fs", "leads", "units", "record_id"}
+            if "signal" in keys:
+                sig_key = "signal"
+            else:
+                arrays = [k for k in keys if k not in meta_keys]
+                if len(arrays) != 1:
+                    raise InputError(f"{source}: archive has arrays {arrays}; name the signal 'signal'")
+                sig_key = arrays[0]
+            arr = _numeric(archive[sig_key], source)
+            stored_fs = float(_npz_scalar(archive, "fs", source)) if "fs" in keys else None
+            stored_leads = [str(x) for x in archive["leads"].reshape(-1)] if "leads" in keys else None
+            stored_units = str(_npz_scalar(archive, "units", source)) if "units" in keys else None
+            record_id = str(_npz_scalar(archive, "record_id", source)) if "record_id" in keys else path.stem
+    except LeadliftError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError) as exc:
+        raise CorruptFileError(f"{source} is not a readable .npz archive ({str(exc).splitlines()[0][:80]}); "
+                               "save it with numpy.savez") from None
+
+    if stored_fs is not None:
+        rate = _agree_fs(fs_arg, stored_fs, source, "'fs' entry")
+    elif fs_arg is not None:
+        rate = fs_arg
+    else:
+        raise InputError(f"{source} stores no 'fs'; pass fs= (CLI: --fs 500)")
+    declared = False
+    if stored_units is not None:
+        file_units = parse_units(stored_units)
+        if units is not None and units != file_units:
+            raise InputError(f"{source} declares units={stored_units}; drop units/--units")
+        arr, units, declared = arr * _UNIT_FACTOR[file_units], None, True  # type: ignore[index]
+    if stored_leads is not None:
+        raw = stored_leads
+        names = _dedupe([_lead_or_none(n) for n in raw], raw, source)
+        signal = _orient(arr, len(names), source)
+        signal, lead_names = _select(signal, names, leads, source)
+    else:
+        if leads is None:
+            raise InputError(f"{source} stores no 'leads'; pass leads= (CLI: --leads I)")
+        lead_names = list(parse_leads(leads))
+        signal = _orient(arr, len(lead_names), source)
+    return _make_ecg(signal, rate, lead_names, source=source, units=units, declared=declared,
+                     record_id=record_id)
+
+
+# --------------------------------------------------------------------------------------- EDF
+def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
+             units: str | None = None) -> ECG:
+    """Read an EDF/EDF+ (continuous) or BDF file with :mod:`edfio`.
+
+    Signal labels are lead names (``ECG I``, ``II``, ``V1``...); other signals (and EDF+
+    annotations) are ignored. The physical dimension of each lead (mV, uV/µV, V) converts it to
+    mV; leads without a known dimension are taken in ``units=`` or checked for plausibility.
+    All selected leads must share one sampling rate.
+    """
+    import edfio
+
+    path = Path(path)
+    source = str(path)
+    _require_file(path)
+    fs_arg, units = _check_fs_arg(fs), parse_units(units)
+    try:
+        edf = edfio.read_bdf(path) if path.suffix.lower() == ".bdf" else edfio.read_edf(path)
+        signals = list(edf.signals)
+    except Exception as exc:  # edfio raises ValueError/... on malformed headers
+        msg = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise CorruptFileError(f"{source} is not a readable EDF file ({msg}); re-export it as EDF/EDF+") from None
+    if not signals:
+        raise InputError(f"{source} holds no signals")
+    raw = [s.label for s in signals]
+    names = _dedupe([_lead_or_none(n) for n in raw], raw, source)
+    idx = list(range(len(signals)))
+    if leads is not None:
+        wanted = list(parse_leads(leads))
+        have = {n: i for i, n in enumerate(names) if n is not None}
+        missing = [n for n in wanted if n not in have]
+        if missing:
+            raise InputError(f"{source}: lead(s) {', '.join(missing)} not in the file (it has "
+                             f"{', '.join(n for n in names if n) or 'none'}); pass leads that are present")
+        idx = [have[n] for n in wanted]
+        lead_names = wanted
+    else:
+        idx = [i for i, n in enumerate(names) if n is not None]
+        if not idx:
+            raise InputError(f"{source}: none of its signals {raw[:4]} is a standard ECG lead; rename them "
+                             "(I, II, ..., V6) or pass leads=")
+        if len(idx) < len(signals):
+            log.debug("%s: ignored %d signal(s) that are not standard leads", source, len(signals) - len(idx))
+        lead_names = [names[i] for i in idx]  # type: ignore[misc]
+    rates = {float(signals[i].sampling_frequency) for i in idx}
+    if len(rates) > 1:
+        raise InputError(f"{source}: the selected leads have different sampling rates ({sorted(rates)} Hz); "
+                         "select leads of one rate with leads=")
+    file_fs = _snap_rate(rates.pop())
+    lengths = {len(signals[i].data) for i in idx}
+    n = min(lengths)
+    dims = [_declared_unit(signals[i].physical_dimension) for i in idx]
+    if units is not None and any(d is not None and d != units for d in dims):
+        raise InputError(f"{source} declares units {sorted({d for d in dims if d})}; drop units/--units")
+    rows = []
+    for i, d in zip(idx, dims, strict=True):
+        data = np.asarray(signals[i].data[:n], dtype=np.float64)
+        rows.append(data * _UNIT_FACTOR[d] if d is not None else data * (_UNIT_FACTOR[units] if units else 1.0))
+    signal = np.stack(rows)
+    all_declared = all(d is not None for d in dims)
+    if not all_declared and units is None:
+        _plausibility(signal, source)
+    return _make_ecg(signal, _agree_fs(fs_arg, file_fs, source, "header"), lead_names, source=source,
+                     units=None, declared=True, record_id=path.stem)
+
+
+# --------------------------------------------------------------------------------------- dispatch
+_READERS = {"wfdb": read_wfdb, "csv": read_csv, "npy": read_npy, "npz": read_npz, "edf": read_edf}
+
+
+def read_ecg(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
+             units: str | None = None, format: str | None = None) -> ECG:
+    """Read a recording in any supported format (chosen by extension, or ``format=``).
+
+    Args:
+        path: a WFDB record (``.hea`` or the path without extension), ``.csv``, ``.npy``,
+            ``.npz`` or ``.edf``/``.bdf`` file.
+        fs: sampling rate in Hz (required where the file stores none; must agree otherwise).
+        leads: lead names (``"I"``, ``"I,II,V2"`` or a list): names the columns of files that
+            store none, selects leads from files that do.
+        units: ``"mV"``, ``"uV"`` or ``"V"`` for files that do not declare their unit
+            (default: mV after a plausibility check; see the module docstring).
+        format: one of :data:`FORMATS` to override the extension.
+
+    Returns:
+        The recording as an :class:`~leadlift.ecg.ECG` (float32 mV).
+    """
+    path = Path(path).expanduser()
+    if format is None:
+        fmt = detect_format(path)
+    else:
+        fmt = format.lower()
+        if fmt not in _READERS:
+            raise InputError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "wfdb":
+        base = path.with_suffix("") if path.suffix.lower() in {".hea", ".dat", ".mat"} else path
+        if not base.with_name(base.name + ".hea").exists():
+            raise DataNotFoundError(f"WFDB header {base}.hea not found; check the path")
+    return _READERS[fmt](path, fs=fs, leads=leads, units=units)

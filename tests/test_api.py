@@ -1,0 +1,423 @@
+"""The Python API (leadlift.api.LeadLift) with a tiny MAE trained in the test session: loading
+(local folder, bundled name, repo id over a loopback HTTP server, checksums), reconstruction and
+embeddings of real recordings of any duration and sampling rate, the release helpers."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import leadlift
+from leadlift import LeadLift
+from leadlift.api import Embeddings, available_models, resolve_model
+from leadlift.ecg import ECG, STANDARD_LEADS
+from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError
+from leadlift.evaluation.metrics import pearson_per_window
+from leadlift.io import read_ecg
+from leadlift.preprocessing import resample
+from leadlift.release import (
+    bundle_checkpoint,
+    model_card_markdown,
+    read_config,
+    update_config,
+    write_model_card,
+)
+
+
+@pytest.fixture(scope="module")
+def model(tiny_mae_checkpoint: Path) -> LeadLift:
+    return LeadLift.from_pretrained(tiny_mae_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def ecgid(data_dir: Path) -> ECG:
+    """ECG-ID Person_01/rec_1: lead I, 500 Hz, 20 s."""
+    return read_ecg(data_dir / "ecgiddb" / "Person_01" / "rec_1.hea")
+
+
+@pytest.fixture(scope="module")
+def ptbxl(data_dir: Path) -> ECG:
+    """PTB-XL 00009 (fold 10) at 500 Hz: 12 leads, 10 s."""
+    return read_ecg(data_dir / "ptb-xl" / "records500" / "00000" / "00009_hr.hea")
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("checkpoints", "logs", "ranks"))
+    return dst
+
+
+# --------------------------------------------------------------------------------------- loading
+def test_exported_from_package() -> None:
+    assert leadlift.LeadLift is LeadLift
+
+
+def test_load_local_folder(model: LeadLift, tiny_mae_checkpoint: Path) -> None:
+    assert model.kind == "mae" and model.fs == 100 and model.window_samples == 200
+    assert model.leads == STANDARD_LEADS and model.path == tiny_mae_checkpoint
+    assert "mae" in repr(model)
+    # a file inside the folder works too
+    assert LeadLift.from_pretrained(tiny_mae_checkpoint / "model.safetensors").fs == 100
+
+
+def test_checksum_mismatch_is_refused(tiny_mae_checkpoint: Path, tmp_path: Path) -> None:
+    bad = _copy(tiny_mae_checkpoint, tmp_path / "bad")
+    data = bytearray((bad / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (bad / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="does not match the checksum"):
+        LeadLift.from_pretrained(bad)
+
+
+def test_unknown_model_and_formats(tiny_mae_checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="not a bundled name") as exc:
+        LeadLift.from_pretrained("no-such-model")
+    assert "\n" not in str(exc.value)
+    recon = _copy(tiny_mae_checkpoint, tmp_path / "recon")
+    update_config(recon, {"format": "leadlift-recon/1"})  # dispatched to the reconstructor loader
+    with pytest.raises(CorruptFileError, match="unknown reconstructor class 'LeadBankMAE'"):
+        LeadLift.from_pretrained(recon)
+    update_config(recon, {"format": "something-else/3"})
+    with pytest.raises(CorruptFileError, match="unknown checkpoint format"):
+        LeadLift.from_pretrained(recon)
+
+
+def test_bundled_name(tiny_mae_checkpoint: Path, tmp_path: Path, monkeypatch, data_dir: Path) -> None:
+    ckpt = _copy(tiny_mae_checkpoint, tmp_path / "ckpt")
+    with pytest.raises(DataNotFoundError, match=r"MODEL_CARD\.md"):
+        bundle_checkpoint(ckpt, "tiny", dest_root=tmp_path / "weights")
+    update_config(ckpt, {"evaluation": _fake_evaluation()})
+    write_model_card(ckpt, name="tiny")
+    dest = bundle_checkpoint(ckpt, "tiny", dest_root=tmp_path / "weights")
+    assert sorted(p.name for p in dest.iterdir()) == ["MODEL_CARD.md", "config.yaml", "model.safetensors"]
+    monkeypatch.setattr("leadlift.api.bundled_weights_dir", lambda: tmp_path / "weights")
+    assert available_models() == ["tiny"]
+    assert resolve_model("tiny") == (dest, "bundled")
+    assert LeadLift.from_pretrained("tiny").path == dest
+    # bundled/downloaded models must carry a checksum
+    cfg = yaml.safe_load((dest / "config.yaml").read_text())
+    cfg.pop("weights_sha256")
+    (dest / "config.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(CorruptFileError, match="no weights_sha256"):
+        LeadLift.from_pretrained("tiny")
+
+
+@pytest.fixture()
+def hub_server(tiny_mae_checkpoint: Path, tmp_path: Path) -> Iterator[str]:
+    """A loopback HTTP server laid out like a model hub: /org/tiny/resolve/main/<file>."""
+    root = tmp_path / "hub"
+    _copy(tiny_mae_checkpoint, root / "org" / "tiny" / "resolve" / "main")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_repo_id_download_and_offline(hub_server: str, tmp_path: Path, monkeypatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("HF_ENDPOINT", hub_server)
+    monkeypatch.delenv("LEADLIFT_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    lift = LeadLift.from_pretrained("org/tiny", cache_dir=cache)
+    assert lift.path == cache / "hub" / "org--tiny" / "main"
+    assert not [p for p in lift.path.iterdir() if p.name.startswith(".")]
+    with pytest.raises(DataNotFoundError, match="not found at"):
+        LeadLift.from_pretrained("org/missing", cache_dir=cache)
+    # cached: works offline; not cached + offline: a clear error
+    monkeypatch.setenv("LEADLIFT_OFFLINE", "1")
+    assert LeadLift.from_pretrained("org/tiny", cache_dir=cache).fs == 100
+    with pytest.raises(DataNotFoundError, match="offline mode is on"):
+        LeadLift.from_pretrained("org/other", cache_dir=cache)
+    # no network: a one-line DownloadError (port 9 on loopback: nothing listens)
+    monkeypatch.delenv("LEADLIFT_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(DownloadError, match="no network") as exc:
+        LeadLift.from_pretrained("org/other", cache_dir=cache)
+    assert "\n" not in str(exc.value)
+
+
+# --------------------------------------------------------------------------------------- reconstruct
+def test_reconstruct_lead_i_at_input_rate(model: LeadLift, ecgid: ECG) -> None:
+    rec = model.reconstruct(ecgid)
+    assert rec.leads == STANDARD_LEADS and rec.fs == 500 and rec.n_samples == ecgid.n_samples
+    assert np.isfinite(rec.signal).all()
+    np.testing.assert_array_equal(rec["I"], ecgid["I"])  # the measured lead is kept
+    assert rec.labels["reconstructed_from"] == ["I"]
+    amp = rec.signal.std(axis=1)
+    assert (amp > 0.01).all() and (amp < 2).all()  # mV from the calibration, not z-scores
+
+
+def test_reconstruct_derives_limb_leads(model: LeadLift, ptbxl: ECG) -> None:
+    rec = model.reconstruct(ptbxl, leads="I,II,V2")
+    for lead in ("III", "aVR", "aVL", "aVF"):  # exact from I and II (file values are rounded to 1 µV)
+        np.testing.assert_allclose(rec[lead], ptbxl[lead], atol=2e-3)
+    np.testing.assert_array_equal(rec["V2"], ptbxl["V2"])
+    auto = model.reconstruct(ptbxl, leads="I", keep_inputs=False)
+    assert not np.array_equal(auto["I"], ptbxl["I"])  # re-synthesised by the model
+
+
+@pytest.mark.parametrize(("seconds", "fs"), [(0.5, 500), (1.3, 257), (2.0, 100), (7.77, 360), (61.0, 128)])
+def test_any_duration_and_rate(model: LeadLift, ecgid: ECG, seconds: float, fs: float) -> None:
+    x = resample(ecgid.signal[0], 500, fs)
+    n = round(seconds * fs)
+    x = np.tile(x, 1 + n // len(x))[:n]  # 61 s: the 20-s record repeated
+    rec = model.reconstruct(x, fs=fs, leads="I")
+    assert rec.fs == fs and rec.n_samples == n and rec.leads == STANDARD_LEADS
+    assert np.isfinite(rec.signal).all()
+    emb = model.embed(x, fs=fs, leads="I")
+    n_model = round(n * 100 / fs)
+    expected = 1 if n_model <= 200 else -(-(n_model - 200) // 200) + 1
+    assert emb.windows.shape == (expected, 16) and emb.pooled.shape == (16,)
+    assert emb.starts_s[0] == 0 and emb.starts_s[-1] <= seconds - min(2.0, seconds) + 1e-9
+
+
+def test_resampled_input_matches_100hz_version(model: LeadLift, data_dir: Path) -> None:
+    """PTB-XL publishes every record at 500 Hz (records500) and 100 Hz (records100): feeding either
+    gives the same reconstruction (compared at 100 Hz)."""
+    hi = read_ecg(data_dir / "ptb-xl" / "records500" / "00000" / "00009_hr.hea", leads="I")
+    lo = read_ecg(data_dir / "ptb-xl" / "records100" / "00000" / "00009_lr.hea", leads="I")
+    from_hi = resample(model.reconstruct(hi).signal, 500, 100)
+    from_lo = model.reconstruct(lo).signal
+    own = model.reconstruct(resample(hi.signal, 500, 100), fs=100, leads="I").signal
+    assert from_hi.shape == from_lo.shape == (12, 1000)
+    recon = slice(1, None)  # II..V6 (lead I is the input itself)
+    # our own 100 Hz version: identical up to resampling round trips
+    assert pearson_per_window(own[recon], from_hi[recon]).min() > 0.97
+    assert np.sqrt(((own - from_hi) ** 2).mean()) < 0.03
+    # PhysioNet's 100 Hz version (filtered differently by its publishers)
+    assert pearson_per_window(from_lo[recon], from_hi[recon]).min() > 0.95
+    assert np.sqrt(((from_lo - from_hi) ** 2).mean()) < 0.04
+
+
+def test_uncalibrated_checkpoint_refuses_mv(tiny_mae_checkpoint: Path, tmp_path: Path, ecgid: ECG) -> None:
+    raw = _copy(tiny_mae_checkpoint, tmp_path / "raw")
+    cfg = read_config(raw)
+    cfg.pop("calibration")
+    (raw / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    lift = LeadLift.from_pretrained(raw)
+    with pytest.raises(InputError, match="no amplitude calibration"):
+        lift.reconstruct(ecgid)
+    assert lift.embed(ecgid).windows.shape[0] == 10  # embeddings need no calibration
+
+
+@pytest.mark.parametrize(("kwargs", "pattern"), [
+    ({"fs": None}, "fs= is required"),
+    ({"leads": None}, "leads= is required"),
+    ({"fs": 10}, "too low for an ECG"),
+    ({"fs": 0}, "not a positive sampling rate"),
+    ({"leads": "X1"}, "unknown lead name 'X1'"),
+    ({"units": "uV"}, "look like V"),
+])
+def test_bad_array_inputs(model: LeadLift, ecgid: ECG, kwargs: dict, pattern: str) -> None:
+    args = {"fs": 500, "leads": "I", "units": "mV"} | kwargs
+    with pytest.raises(InputError, match=pattern) as exc:
+        model.reconstruct(ecgid.signal[0], **args)
+    assert "\n" not in str(exc.value)
+
+
+def test_bad_signals(model: LeadLift, ecgid: ECG) -> None:
+    x = ecgid.signal[0].copy()
+    x[5] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        model.embed(x, fs=500, leads="I")
+    with pytest.raises(InputError, match="too short"):
+        model.embed(ecgid.signal[0, :100], fs=500, leads="I")
+    with pytest.raises(InputError, match="look like µV"):
+        model.embed(ecgid.signal[0] * 1000, fs=500, leads="I")
+    with pytest.raises(InputError, match="contradicts the ECG's own fs"):
+        model.embed(ecgid, fs=250)
+
+
+# --------------------------------------------------------------------------------------- embed
+def test_embed_shapes_and_consistency(model: LeadLift, ecgid: ECG, ptbxl: ECG) -> None:
+    emb = model.embed(ecgid)
+    assert isinstance(emb, Embeddings) and len(emb) == 10 and emb.dim == 16
+    assert emb.per_lead.shape == (10, 1, 16) and emb.leads == ("I",)
+    np.testing.assert_allclose(emb.starts_s, np.arange(10) * 2.0)
+    np.testing.assert_allclose(emb.pooled, emb.windows.mean(axis=0), rtol=1e-5, atol=1e-6)
+    same = model.embed(ecgid.signal[0], fs=500, leads="I")
+    np.testing.assert_allclose(same.windows, emb.windows, rtol=1e-5, atol=1e-6)
+    multi = model.embed(ptbxl, leads="I,II,V2")
+    assert multi.per_lead.shape == (5, 3, 16)
+    np.testing.assert_allclose(multi.windows, multi.per_lead.mean(axis=1), rtol=1e-5, atol=1e-6)
+    batch = model.embed_batch([ecgid, ptbxl.select("I")])
+    np.testing.assert_allclose(batch[0].windows, emb.windows, rtol=1e-4, atol=1e-5)
+    overlap = model.embed(ecgid, hop_s=1.0)
+    assert len(overlap) == 19
+    with pytest.raises(InputError, match="hop_s"):
+        model.embed(ecgid, hop_s=5.0)
+
+
+def test_reconstruct_batch_matches_single(model: LeadLift, ecgid: ECG, ptbxl: ECG) -> None:
+    singles = [model.reconstruct(ecgid), model.reconstruct(ptbxl, leads="I")]
+    batch = model.reconstruct_batch([ecgid, ptbxl.select("I")])
+    for a, b in zip(singles, batch, strict=True):
+        np.testing.assert_allclose(a.signal, b.signal, rtol=1e-4, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------- reconstructor
+@pytest.fixture(scope="module")
+def recon_checkpoint(tmp_path_factory) -> Path:
+    """A randomly initialised pathology-aware reconstructor (inputs I), exported as `leadlift
+    train-recon` does (architecture + preprocessing + lead plan, safetensors): the API wiring needs
+    no trained weights."""
+    from leadlift.models.recon import LeadPlan, build_recon_net, recon_net_spec
+    from leadlift.recon_config import load_recon_config
+    from leadlift.training.checkpoint import export_model
+
+    cfg = load_recon_config(Path(__file__).resolve().parents[1] / "configs" / "recon_tiny.yaml")
+    cfg.data.inputs = ["I"]
+    plan = LeadPlan.from_inputs(["I"])
+    net = build_recon_net({
+        "class": "FusionReconstructor",
+        "kwargs": {"n_inputs": 1, "n_outputs": len(plan.learned), "embed_dim": 16, "branch_dim": 4, "hidden": 4},
+        "encoder": {"in_channels": 1, "stem_channels": 8, "widths": [8, 16], "strides": [2, 2], "proj_dim": 16},
+    })
+    folder = tmp_path_factory.mktemp("recon_i")
+    export_model(net, {"format": "leadlift-recon/1", "model": recon_net_spec(net),
+                       "preprocessing": cfg.preprocessing(), "leads": plan.describe()}, folder)
+    return folder
+
+
+def test_reconstructor_checkpoint(recon_checkpoint: Path, ecgid: ECG, ptbxl: ECG) -> None:
+    lift = LeadLift.from_pretrained(recon_checkpoint)
+    assert lift.kind == "recon" and lift.leads == ("I",) and lift.window_samples == 256 and lift.fs == 100
+    rec = lift.reconstruct(ecgid)
+    assert rec.leads == STANDARD_LEADS and rec.fs == 500 and rec.n_samples == ecgid.n_samples
+    assert np.isfinite(rec.signal).all()
+    np.testing.assert_array_equal(rec["I"], ecgid["I"])
+    # limb leads follow Einthoven/Goldberger from the output's I (measured) and II (learned)
+    np.testing.assert_allclose(rec["III"], rec["II"] - rec["I"], atol=1e-5)
+    np.testing.assert_allclose(rec["aVR"], -(rec["I"] + rec["II"]) / 2, atol=1e-5)
+    # a 12-lead file: its lead I is picked automatically; other lead sets are refused
+    assert lift.reconstruct(ptbxl).labels["reconstructed_from"] == ["I"]
+    with pytest.raises(InputError, match="reconstructs from I only"):
+        lift.reconstruct(ptbxl, leads="I,II")
+    with pytest.raises(InputError, match="does not produce per-lead embeddings"):
+        lift.embed(ecgid)
+    short = lift.reconstruct(ecgid.signal[0, :400], fs=500, leads="I")  # 0.8 s < one 2.56-s window
+    assert short.n_samples == 400 and np.isfinite(short.signal).all()
+
+
+# --------------------------------------------------------------------------------------- release helpers
+def _fake_evaluation() -> dict:
+    """A structurally complete evaluation entry (numbers irrelevant: only used to exercise bundling)."""
+    table = {lead: {"rmse": 0.1, "pearson_r": 0.5, "r2": 0.2, "bias": 0.0, "var_ratio": 0.8,
+                    "n_windows": 1, "n_flat_windows": 0} for lead in STANDARD_LEADS}
+    return {"split": "test", "command": "test", "inputs": {"I": {"inputs": ["I"], "n_test_windows": 1,
+                                                               "window_samples": 200, "fs": 100.0,
+                                                               "n_test_records": 1, "mV": table}}}
+
+
+def test_reconstructor_model_card(recon_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    from leadlift.cli import main
+
+    ckpt = _copy(recon_checkpoint, tmp_path / "recon")
+    table = _fake_evaluation()["inputs"]["I"]["mV"]
+    update_config(ckpt, {"metrics": {"test": table, "n_test_windows": 7}})
+    with pytest.raises(SystemExit):
+        main(["model-card", str(ckpt)])  # needs --command
+    assert "pass --command" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["model-card", str(ckpt), "--command", "leadlift train-recon -c x.yaml"])
+    assert exc.value.code in (0, None)
+    text = (ckpt / "MODEL_CARD.md").read_text()
+    assert "leadlift train-recon -c x.yaml" in text and "input leads: I." in text and "emb = " not in text
+    assert "### Inputs I: 7 windows of 256 samples" in text
+
+
+def test_calibration_is_stored_and_weights_stay_verifiable(tiny_mae_checkpoint: Path) -> None:
+    cfg = read_config(tiny_mae_checkpoint)
+    cal = cfg["calibration"]
+    assert cal["leads"] == list(STANDARD_LEADS) and "1,2,3,4,5,6,7,8" in cal["data"]
+    assert {"I", "I,II", "I,II,V2", "V6"} <= set(cal["input_sets"])
+    assert all(len(v["ratio"]) == 12 for v in cal["input_sets"].values())
+    assert cal["input_sets"]["I"]["ratio"][0] == pytest.approx(1.0, abs=1e-6)
+    assert list(cfg)[-1] == "weights_sha256"
+    from leadlift.training.checkpoint import load_exported
+
+    load_exported(tiny_mae_checkpoint, verify=True)  # still matches after the rewrite
+    with pytest.raises(InputError, match="weights_sha256"):
+        update_config(tiny_mae_checkpoint, {"weights_sha256": "0" * 64})
+
+
+def test_model_card_needs_measured_numbers(tiny_mae_checkpoint: Path, tmp_path: Path) -> None:
+    ckpt = _copy(tiny_mae_checkpoint, tmp_path / "ckpt")
+    with pytest.raises(InputError, match="no evaluation"):
+        model_card_markdown(ckpt)
+    update_config(ckpt, {"evaluation": _fake_evaluation()})
+    text = write_model_card(ckpt, name="tiny").read_text()
+    for part in ("# Model card: `tiny`", "Not a medical device", "## Training data", "## Intended use",
+                 "## Limits", "| V1 | 0.500 | 0.100 |", read_config(ckpt)["weights_sha256"]):
+        assert part in text
+
+
+def _api_mean_r_on_fold10(lift: LeadLift, data_dir: Path, inputs: tuple[str, ...], scored: list[str]) -> float:
+    """Mean Pearson r (per lead: per model window, averaged; then over ``scored`` leads) of API
+    reconstructions of every PTB-XL fold-10 record (100 Hz) from ``inputs``; the truth gets the
+    model's own input cleaning (none for the MAE, band-pass + baseline for the reconstructor)."""
+    from leadlift.splits import ptbxl_folds
+    from leadlift.store import prepare
+
+    store = prepare("ptbxl", 100, data_dir, progress=False)
+    w = lift.window_samples
+    rows = [STANDARD_LEADS.index(n) for n in scored]
+    per_lead: list[list[np.ndarray]] = [[] for _ in rows]
+    for i in ptbxl_folds(store.meta["strat_fold"])["test"]:
+        ecg = store.ecg(int(i))
+        rec = lift.reconstruct(ecg.select(",".join(inputs)))
+        n = w * (ecg.n_samples // w)
+        truth = lift._backend.filter(ecg.signal.astype(np.float64))  # scored as in training (filtered for recon)
+        for k, row in enumerate(rows):
+            per_lead[k].append(pearson_per_window(truth[row, :n].reshape(-1, w), rec.signal[row, :n].reshape(-1, w)))
+    return float(np.mean([np.nanmean(np.concatenate(r)) for r in per_lead]))
+
+
+def _scored(res: dict) -> list[str]:
+    inputs = set(res["inputs"])
+    derived = {"III", "aVR", "aVL", "aVF"} if {"I", "II"} <= inputs else set()
+    return [ld for ld in STANDARD_LEADS if ld not in inputs and ld not in derived]
+
+
+@pytest.mark.slow
+def test_model_card_r_matches_api_on_fold10(tiny_mae_checkpoint: Path, data_dir: Path, tmp_path: Path) -> None:
+    """The Pearson r the model card states (fold 10, from lead I) is what the API delivers on those
+    records (within tolerance): API reconstructions of every fold-10 record, scored per window."""
+    from leadlift.release import evaluate_checkpoint, summary_metrics
+
+    ckpt = _copy(tiny_mae_checkpoint, tmp_path / "ckpt")
+    ev = evaluate_checkpoint(ckpt, data_dir, input_sets=[("I",)])
+    card_r = summary_metrics(ev["inputs"]["I"])["pearson_r"]
+    assert f"{card_r:.3f}" in write_model_card(ckpt).read_text()
+    api_r = _api_mean_r_on_fold10(LeadLift.from_pretrained(ckpt), data_dir, ("I",), _scored(ev["inputs"]["I"]))
+    assert abs(api_r - card_r) < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", available_models() or [
+    pytest.param(None, marks=pytest.mark.skip(reason="this checkout bundles no weights yet"))])
+def test_bundled_model_card_r_matches_api(name: str, data_dir: Path) -> None:
+    """For every bundled model: its MODEL_CARD.md exists and the fold-10 Pearson r it states for
+    each input set is what the API delivers (within 0.05)."""
+    from leadlift.release import summary_metrics
+
+    lift = LeadLift.from_pretrained(name)
+    assert (lift.path / "MODEL_CARD.md").exists()
+    for key, res in lift.config["evaluation"]["inputs"].items():
+        card_r = summary_metrics(res)["pearson_r"]
+        assert f"{card_r:.3f}" in (lift.path / "MODEL_CARD.md").read_text()
+        api_r = _api_mean_r_on_fold10(lift, data_dir, tuple(key.split(",")), _scored(res))
+        assert abs(api_r - card_r) < 0.05, f"{name} inputs {key}: card r {card_r:.3f}, API r {api_r:.3f}"
