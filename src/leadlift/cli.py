@@ -429,7 +429,7 @@ def quickstart_cmd(
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also pretrain the no-alignment baseline (shares --minutes).")] = False,  # noqa: E501
     benchmark: Annotated[bool, typer.Option("--benchmark/--no-benchmark", help="Run the I,II,V2 reconstruction benchmark if available.")] = True,  # noqa: E501
-    benchmark_minutes: Annotated[float, typer.Option(help="Time limit of the reconstruction benchmark.")] = 10.0,
+    benchmark_minutes: Annotated[float, typer.Option(help="Time limit of the reconstruction benchmark.")] = 12.0,
 ) -> None:
     """Prepare the data, pretrain the CPU-default aligned MAE for a bounded time, benchmark, evaluate, report."""
     from leadlift.paths import resolve_data_dir
@@ -511,12 +511,13 @@ def reconstruct_benchmark_cmd(
     command = " ".join(["leadlift reconstruct-benchmark", *given, "--out", str(out_dir)])
     t0 = time.perf_counter()
     res = run_benchmark(cfg, resolve_data_dir(data_dir), out_dir, mae_checkpoint=mae, store_dir=store_dir,  # type: ignore[arg-type]
-                        progress=progress, say=lambda m: console.print(m, highlight=False), command=command)
+                        progress=progress, say=lambda m: console.print(m, highlight=False, markup=False),
+                        command=command)
     md = (out_dir / "results.md").read_text()
     head = md.split("\n## Test fold: every metric")[0]
-    out.print(head, highlight=False)
+    out.print(head, highlight=False, markup=False)
     out.print(f"wrote {out_dir / 'results.json'}, results.md and {len(res.get('figures', []))} figures in "
-              f"{time.perf_counter() - t0:.0f} s", highlight=False)
+              f"{time.perf_counter() - t0:.0f} s", highlight=False, markup=False)
 
 
 @app.command("train-recon")
@@ -539,7 +540,7 @@ def train_recon_cmd(
     cfg, _ = _recon_setup(config, inputs, max_epochs, threads)
     target = out_dir or Path("runs") / f"recon-{method}"
     res = train_recon(cfg, resolve_data_dir(data_dir), target, method=method, store_dir=store_dir,  # type: ignore[arg-type]
-                      progress=progress, say=lambda m: console.print(m, highlight=False))
+                      progress=progress, say=lambda m: console.print(m, highlight=False, markup=False))
     m = res["test_mean_reconstructed"]
     out.print(f"done in {res['seconds']} s: test fold mean over reconstructed leads r {m['pearson_r']:.3f}, "
               f"RMSE {m['rmse']:.4f} mV", highlight=False)

@@ -39,7 +39,7 @@ def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """Replace tensors by references, tuples by tagged lists; reject anything not JSON-able."""
     if isinstance(obj, torch.Tensor):
         key = f"t{len(tensors)}"
-        tensors[key] = obj.detach().cpu().contiguous()
+        tensors[key] = obj.detach().cpu().clone()  # own storage: safetensors refuses shared memory
         return {"__tensor__": key}
     if isinstance(obj, dict):
         if not all(isinstance(k, (str, int)) for k in obj):

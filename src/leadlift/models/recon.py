@@ -1,0 +1,619 @@
+"""12-lead reconstruction from a reduced lead set (Youssef & Singla, paper 2) and its baselines.
+
+Conventions:
+
+* Signals are ``[B, n_leads, T]`` float32 in **millivolts**; ``T`` is the window length in
+  samples (256 at 100 Hz in the paper).
+* :class:`LeadPlan` says which leads are inputs, which are *learned* (predicted by a model) and
+  which limb leads are *derived* from I and II (exactly when both are inputs). Every method
+  predicts only the learned leads; :meth:`LeadPlan.assemble` builds the full 12 leads.
+* Networks see the input leads **z-scored jointly** per window (one mean and one std over all
+  input leads and samples). With ``output_scale="input_std"`` (default) the network output is
+  multiplied by that std, so predictions are in mV and scale with the input amplitude.
+
+Modules:
+
+* :class:`ResNet1dEncoder` + :class:`ProjectionHead` = :class:`PathologyEncoder` — the
+  pathology-aware encoder (128-d embedding ``h``; L2-normalised projection for SupCon).
+* :class:`FusionReconstructor` — multi-view fusion decoder: a time-domain view of the inputs and
+  an embedding view (``h`` broadcast along time) are projected, concatenated, fused by a conv and
+  decoded, one independent decoder per target lead (grouped convolutions). ``embed_dim=0`` gives
+  the paper's ablation without the embedding view.
+* :class:`UNet1d` — 1-D U-Net baseline (inputs → all learned leads).
+* :class:`LinearLeadMap` — closed-form per-target-lead least squares ``y = W x + b``.
+* :class:`ReconNet` — normalisation + optional frozen encoder + reconstructor + de-normalisation:
+  ``mV inputs → mV learned leads``. This is what ``leadlift train-recon`` exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from leadlift.ecg import LIMB_LEADS, STANDARD_LEADS, derive_limb_leads, parse_leads
+from leadlift.errors import CorruptFileError, InputError
+
+__all__ = [
+    "LIMB_COEFFICIENTS",
+    "FusionReconstructor",
+    "LeadPlan",
+    "LinearLeadMap",
+    "PathologyEncoder",
+    "ProjectionHead",
+    "ReconNet",
+    "ResNet1dEncoder",
+    "UNet1d",
+    "joint_zscore",
+    "load_reconstructor",
+    "reconstruct_ecg",
+]
+
+LIMB_COEFFICIENTS: dict[str, tuple[float, float]] = {
+    "I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0),
+    "aVR": (-0.5, -0.5), "aVL": (1.0, -0.5), "aVF": (-0.5, 1.0),
+}
+"""Every limb lead as ``a·I + b·II`` (Einthoven and Goldberger): ``lead → (a, b)``."""
+
+
+def _rank(leads: Sequence[str]) -> int:
+    if not leads:
+        return 0
+    return int(np.linalg.matrix_rank(np.array([LIMB_COEFFICIENTS[n] for n in leads])))
+
+
+# ----------------------------------------------------------------------------- lead plan
+@dataclass(frozen=True)
+class LeadPlan:
+    """Which of the 12 leads are inputs, learned, or derived.
+
+    Rule: the limb leads span a 2-D space (every limb lead is ``a·I + b·II``). If the input limb
+    leads span it (e.g. I and II), every other limb lead is derived **exactly** from the inputs.
+    Otherwise the missing basis lead(s) are learned (II if it completes the basis with the one
+    input limb lead, else I; both I and II when no limb lead is an input) and the remaining limb
+    leads are derived from inputs and learned leads (no longer exact). Every precordial lead that
+    is not an input is learned.
+
+    Attributes:
+        inputs: input leads in the order given.
+        learned: leads a model predicts, in :data:`STANDARD_LEADS` order.
+        derived: limb leads computed from I and II.
+        exact: True when the derived leads follow from the inputs alone.
+    """
+
+    inputs: tuple[str, ...]
+    learned: tuple[str, ...]
+    derived: tuple[str, ...]
+    exact: bool
+
+    @classmethod
+    def from_inputs(cls, inputs: Sequence[str] | str) -> LeadPlan:
+        """Build the plan for an input lead set (e.g. ``"I,II,V2"`` or ``("I",)``)."""
+        ins = parse_leads(inputs) if isinstance(inputs, str) else parse_leads(list(inputs))
+        if len(ins) == len(STANDARD_LEADS):
+            raise InputError("all 12 leads are inputs: there is nothing to reconstruct; pass fewer leads")
+        limb_in = [n for n in ins if n in LIMB_LEADS]
+        extra: list[str] = []
+        exact = _rank(limb_in) >= 2
+        if not exact:
+            if not limb_in:
+                extra = ["I", "II"]
+            else:
+                extra = ["II"] if _rank([*limb_in, "II"]) == 2 else ["I"]
+        learned = tuple(n for n in STANDARD_LEADS
+                        if n not in ins and (n in extra or n not in LIMB_LEADS))
+        derived = tuple(n for n in LIMB_LEADS if n not in ins and n not in learned)
+        return cls(inputs=ins, learned=learned, derived=derived, exact=exact)
+
+    @property
+    def scored(self) -> tuple[str, ...]:
+        """Leads that count as reconstructed in averages: learned leads, plus derived leads when
+        they are not exact (they then carry reconstruction error)."""
+        return tuple(n for n in STANDARD_LEADS if n in self.learned or (n in self.derived and not self.exact))
+
+    def index(self, leads: Sequence[str], of: Sequence[str] = STANDARD_LEADS) -> list[int]:
+        return [list(of).index(n) for n in leads]
+
+    def assemble(self, inputs: Any, learned: Any) -> Any:
+        """All 12 leads from the inputs and the learned leads.
+
+        Args:
+            inputs: ``[..., n_inputs, T]`` in mV (NumPy array or torch tensor), rows in
+                ``self.inputs`` order.
+            learned: ``[..., n_learned, T]`` in mV, rows in ``self.learned`` order.
+        Returns:
+            ``[..., 12, T]`` in :data:`STANDARD_LEADS` order, same type as the inputs: inputs
+            copied, learned leads as given, limb leads derived from I and II.
+        """
+        is_torch = isinstance(inputs, Tensor)
+        if inputs.shape[-2] != len(self.inputs) or learned.shape[-2] != len(self.learned):
+            raise InputError(f"expected {len(self.inputs)} input rows and {len(self.learned)} learned rows, got "
+                             f"{inputs.shape[-2]} and {learned.shape[-2]}")
+        rows: dict[str, Any] = {}
+        for i, n in enumerate(self.inputs):
+            rows[n] = inputs[..., i, :]
+        for i, n in enumerate(self.learned):
+            rows[n] = learned[..., i, :]
+        if self.derived:
+            have = [n for n in LIMB_LEADS if n in rows]
+            if "I" in rows and "II" in rows:
+                lead_i, lead_ii = rows["I"], rows["II"]
+            else:  # solve [I, II] from the available limb leads (least squares, exact if consistent)
+                a = np.array([LIMB_COEFFICIENTS[n] for n in have])
+                p = np.linalg.pinv(a)  # [2, k]
+                lead_i = sum(float(p[0, k]) * rows[n] for k, n in enumerate(have))
+                lead_ii = sum(float(p[1, k]) * rows[n] for k, n in enumerate(have))
+            derived = derive_limb_leads(lead_i, lead_ii)
+            derived.update({"I": lead_i, "II": lead_ii})
+            for n in self.derived:
+                rows[n] = derived[n]
+        ordered = [rows[n] for n in STANDARD_LEADS]
+        if is_torch:
+            return torch.stack(ordered, dim=-2)
+        return np.stack(ordered, axis=-2)
+
+    def describe(self) -> dict[str, Any]:
+        return {"inputs": list(self.inputs), "learned": list(self.learned), "derived": list(self.derived),
+                "derived_exact": self.exact, "scored": list(self.scored)}
+
+
+# ----------------------------------------------------------------------------- normalisation
+def joint_zscore(x: Tensor, eps: float = 1e-6) -> tuple[Tensor, Tensor, Tensor]:
+    """Z-score each window jointly over its leads and samples.
+
+    Args:
+        x: ``[B, C, T]`` in mV.
+    Returns:
+        ``(z [B, C, T], mean [B, 1, 1] mV, std [B, 1, 1] mV)`` with ``z = (x - mean) / (std + eps)``.
+    """
+    mean = x.mean(dim=(1, 2), keepdim=True)
+    std = x.std(dim=(1, 2), keepdim=True, correction=0)
+    return (x - mean) / (std + eps), mean, std
+
+
+def _check_bct(x: Any, channels: int, name: str = "x") -> None:
+    if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[1] != channels:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise InputError(f"{name} has shape {shape}; expected [B, {channels}, T]")
+
+
+# ----------------------------------------------------------------------------- encoder
+class ResidualBlock1d(nn.Module):
+    """Two ``kernel``-wide convs with batch norm and a (projected) identity shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int = 3, stride: int = 1) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv1 = nn.Conv1d(c_in, c_out, kernel_size, stride=stride, padding=pad, bias=False)
+        self.bn1 = nn.BatchNorm1d(c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, kernel_size, padding=pad, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.short: nn.Module = nn.Identity()
+        if c_in != c_out or stride != 1:
+            self.short = nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm1d(c_out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.short(x))
+
+
+class ResNet1dEncoder(nn.Module):
+    """1-D ResNet: stem conv (k7) + BN + ReLU + max-pool 2, residual blocks, global mean pool.
+
+    Args:
+        in_channels: number of input leads.
+        stem_channels: channels of the stem (32).
+        widths: output channels of each residual block (default 64, 64, 128, 128: 32→64→128).
+        strides: stride of each block.
+        stem_kernel, block_kernel: odd kernel sizes.
+    Input ``[B, in_channels, T]`` (jointly z-scored) → embedding ``h`` ``[B, widths[-1]]``.
+    """
+
+    def __init__(self, in_channels: int, stem_channels: int = 32, widths: Sequence[int] = (64, 64, 128, 128),
+                 strides: Sequence[int] = (1, 1, 1, 1), stem_kernel: int = 7, block_kernel: int = 3) -> None:
+        super().__init__()
+        if len(widths) != len(strides) or not widths:
+            raise InputError("widths and strides need one entry per residual block")
+        self.in_channels = int(in_channels)
+        self.embed_dim = int(widths[-1])
+        self.stem = nn.Sequential(
+            nn.Conv1d(in_channels, stem_channels, stem_kernel, padding=stem_kernel // 2, bias=False),
+            nn.BatchNorm1d(stem_channels), nn.ReLU(), nn.MaxPool1d(2),
+        )
+        blocks = []
+        c = stem_channels
+        for w, s in zip(widths, strides, strict=True):
+            blocks.append(ResidualBlock1d(c, int(w), block_kernel, int(s)))
+            c = int(w)
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_bct(x, self.in_channels)
+        return self.blocks(self.stem(x)).mean(dim=-1)
+
+
+class ProjectionHead(nn.Module):
+    """``h`` ``[B, D]`` → L2-normalised ``z`` ``[B, proj_dim]`` (Linear, BN, ReLU, Linear)."""
+
+    def __init__(self, in_dim: int = 128, hidden: int = 128, proj_dim: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                                 nn.Linear(hidden, proj_dim))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return F.normalize(self.net(h), dim=-1)
+
+
+class PathologyEncoder(nn.Module):
+    """The pathology-aware encoder: ResNet → ``h`` (128-d) and projection head → ``z`` (SupCon).
+
+    Args: see :class:`ResNet1dEncoder`; ``proj_dim`` is the SupCon space size.
+    """
+
+    def __init__(self, in_channels: int, stem_channels: int = 32, widths: Sequence[int] = (64, 64, 128, 128),
+                 strides: Sequence[int] = (1, 1, 1, 1), stem_kernel: int = 7, block_kernel: int = 3,
+                 proj_dim: int = 128) -> None:
+        super().__init__()
+        self._config = dict(in_channels=int(in_channels), stem_channels=int(stem_channels),
+                            widths=[int(w) for w in widths], strides=[int(s) for s in strides],
+                            stem_kernel=int(stem_kernel), block_kernel=int(block_kernel), proj_dim=int(proj_dim))
+        self.backbone = ResNet1dEncoder(in_channels, stem_channels, widths, strides, stem_kernel, block_kernel)
+        self.head = ProjectionHead(self.backbone.embed_dim, self.backbone.embed_dim, proj_dim)
+
+    @property
+    def embed_dim(self) -> int:
+        return self.backbone.embed_dim
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    def embed(self, z: Tensor) -> Tensor:
+        """Jointly z-scored inputs ``[B, C, T]`` → embedding ``h`` ``[B, embed_dim]``."""
+        return self.backbone(z)
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """``[B, C, T]`` → ``(h [B, embed_dim], projection [B, proj_dim], unit norm)``."""
+        h = self.backbone(z)
+        return h, self.head(h)
+
+
+# ----------------------------------------------------------------------------- fusion decoder
+class FusionReconstructor(nn.Module):
+    """Multi-view fusion decoder, one independent decoder per target lead.
+
+    For each of the ``n_outputs`` target leads (as one group of a grouped convolution):
+
+    * time view: the jointly z-scored inputs → Conv1d(k=1) → BN → GELU → Conv1d(k) → GELU
+      (``branch_dim`` channels);
+    * embedding view (if ``embed_dim > 0``): ``h`` → Linear → BN → GELU → Linear → GELU,
+      broadcast along time (``branch_dim`` channels);
+    * fusion: concatenation → Conv1d(k) → decoder Conv1d(k) → ReLU → Conv1d(k=1) → one lead.
+
+    ``per_lead=False`` shares one trunk for all target leads (a single group with
+    ``n_outputs`` output channels). ``embed_dim=0`` is the no-embedding ablation.
+
+    Input ``z`` ``[B, n_inputs, T]`` (and ``h`` ``[B, embed_dim]``) → ``[B, n_outputs, T]`` in the
+    units of ``z`` (the caller de-normalises).
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int, embed_dim: int = 128, branch_dim: int = 128,
+                 hidden: int = 64, kernel_size: int = 3, per_lead: bool = True) -> None:
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise InputError(f"kernel_size={kernel_size} must be odd so the output keeps its length")
+        self._config = dict(n_inputs=int(n_inputs), n_outputs=int(n_outputs), embed_dim=int(embed_dim),
+                            branch_dim=int(branch_dim), hidden=int(hidden), kernel_size=int(kernel_size),
+                            per_lead=bool(per_lead))
+        self.n_inputs, self.n_outputs, self.embed_dim = int(n_inputs), int(n_outputs), int(embed_dim)
+        g = self.n_outputs if per_lead else 1
+        self.groups = g
+        d, k, p = int(branch_dim), int(kernel_size), int(kernel_size) // 2
+        self.branch_dim = d
+        self.time_view = nn.Sequential(
+            nn.Conv1d(g * n_inputs, g * d, 1, groups=g, bias=False), nn.BatchNorm1d(g * d), nn.GELU(),
+            nn.Conv1d(g * d, g * d, k, padding=p, groups=g, bias=False), nn.GELU(),
+        )
+        n_views = 1
+        if self.embed_dim > 0:
+            n_views = 2
+            self.embed_in = nn.Linear(self.embed_dim, g * d, bias=False)
+            self.embed_bn = nn.BatchNorm1d(g * d)
+            # second layer per group: block-diagonal [g, d, d]
+            self.embed_w = nn.Parameter(torch.empty(g, d, d))
+            nn.init.kaiming_uniform_(self.embed_w.view(g * d, d), a=5 ** 0.5)
+        self.fuse = nn.Conv1d(g * n_views * d, g * d, k, padding=p, groups=g, bias=False)
+        n_out_per_group = 1 if per_lead else self.n_outputs
+        self.decoder = nn.Sequential(
+            nn.Conv1d(g * d, g * hidden, k, padding=p, groups=g), nn.ReLU(),
+            nn.Conv1d(g * hidden, g * n_out_per_group, 1, groups=g),
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    def forward(self, z: Tensor, h: Tensor | None = None) -> Tensor:
+        _check_bct(z, self.n_inputs, "z")
+        b, _, t = z.shape
+        g, d = self.groups, self.branch_dim
+        tv = self.time_view(z.repeat(1, g, 1) if g > 1 else z).view(b, g, d, t)
+        if self.embed_dim > 0:
+            if h is None or h.dim() != 2 or h.shape != (b, self.embed_dim):
+                raise InputError(f"the embedding view needs h of shape [{b}, {self.embed_dim}], got "
+                                 f"{None if h is None else tuple(h.shape)}")
+            e = F.gelu(self.embed_bn(self.embed_in(h))).view(b, g, d)
+            e = F.gelu(torch.einsum("bgd,gde->bge", e, self.embed_w))
+            feats = torch.cat([tv, e.unsqueeze(-1).expand(b, g, d, t)], dim=2).reshape(b, g * 2 * d, t)
+        else:
+            feats = tv.reshape(b, g * d, t)
+        return self.decoder(self.fuse(feats))
+
+
+# ----------------------------------------------------------------------------- U-Net baseline
+class _DoubleConv(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, k: int) -> None:
+        super().__init__(
+            nn.Conv1d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm1d(c_out), nn.ReLU(),
+            nn.Conv1d(c_out, c_out, k, padding=k // 2, bias=False), nn.BatchNorm1d(c_out), nn.ReLU(),
+        )
+
+
+class UNet1d(nn.Module):
+    """1-D U-Net: ``levels`` resolutions, channels ``base_channels·2^i``, max-pool down,
+    transposed-conv up, skip connections, 1×1 output conv.
+
+    Input ``[B, in_channels, T]`` → ``[B, out_channels, T]``. ``T`` must be a multiple of
+    ``2^(levels-1)`` (256 is, for up to 9 levels).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, levels: int = 4, base_channels: int = 16,
+                 kernel_size: int = 9) -> None:
+        super().__init__()
+        if kernel_size % 2 == 0 or levels < 1:
+            raise InputError("U-Net needs an odd kernel_size and levels >= 1")
+        self._config = dict(in_channels=int(in_channels), out_channels=int(out_channels), levels=int(levels),
+                            base_channels=int(base_channels), kernel_size=int(kernel_size))
+        self.in_channels, self.levels = int(in_channels), int(levels)
+        widths = [base_channels * 2**i for i in range(levels)]
+        self.down = nn.ModuleList()
+        c = in_channels
+        for w in widths:
+            self.down.append(_DoubleConv(c, w, kernel_size))
+            c = w
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for i in reversed(range(levels - 1)):
+            self.up.append(nn.ConvTranspose1d(widths[i + 1], widths[i], 2, stride=2))
+            self.merge.append(_DoubleConv(2 * widths[i], widths[i], kernel_size))
+        self.out = nn.Conv1d(widths[0], out_channels, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    def forward(self, z: Tensor, h: Tensor | None = None) -> Tensor:
+        _check_bct(z, self.in_channels, "z")
+        mult = 2 ** (self.levels - 1)
+        if z.shape[-1] % mult:
+            raise InputError(f"U-Net input length {z.shape[-1]} must be a multiple of {mult}")
+        skips = []
+        y = z
+        for i, block in enumerate(self.down):
+            if i > 0:
+                y = F.max_pool1d(y, 2)
+            y = block(y)
+            skips.append(y)
+        skips.pop()
+        for up, merge in zip(self.up, self.merge, strict=True):
+            y = merge(torch.cat([up(y), skips.pop()], dim=1))
+        return self.out(y)
+
+
+# ----------------------------------------------------------------------------- linear baseline
+class LinearLeadMap(nn.Module):
+    """Per-target-lead least-squares linear map ``y_k(t) = Σ_j W[k, j] x_j(t) + b[k]`` (mV).
+
+    Fitted in closed form (:meth:`fit`): normal equations accumulated in float64 over every sample
+    of every training window, solved with ``lstsq``. Each target lead has its own weights.
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int, intercept: bool = True) -> None:
+        super().__init__()
+        self._config = dict(n_inputs=int(n_inputs), n_outputs=int(n_outputs), intercept=bool(intercept))
+        self.intercept = bool(intercept)
+        self.register_buffer("weight", torch.zeros(n_outputs, n_inputs))
+        self.register_buffer("bias", torch.zeros(n_outputs))
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    @torch.no_grad()
+    def fit(self, x: np.ndarray | Tensor, y: np.ndarray | Tensor, chunk: int = 4096) -> LinearLeadMap:
+        """Fit on windows ``x`` ``[N, n_inputs, T]`` and ``y`` ``[N, n_outputs, T]`` (mV)."""
+        n = x.shape[0]
+        return self.fit_batches((x[s:s + chunk], y[s:s + chunk]) for s in range(0, n, chunk))
+
+    @torch.no_grad()
+    def fit_batches(self, batches: Iterable[tuple[np.ndarray | Tensor, np.ndarray | Tensor]]) -> LinearLeadMap:
+        """Fit from an iterable of ``(x [n, n_inputs, T], y [n, n_outputs, T])`` chunks (mV): the
+        normal equations are summed over all chunks, then solved once (float64)."""
+        n_in, n_out = self.weight.shape[1], self.weight.shape[0]
+        d = n_in + int(self.intercept)
+        xtx = np.zeros((d, d))
+        xty = np.zeros((d, n_out))
+        n_seen = 0
+        for x, y in batches:
+            x_np = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+            y_np = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
+            if x_np.ndim != 3 or y_np.ndim != 3 or x_np.shape[1] != n_in or y_np.shape[1] != n_out \
+                    or x_np.shape[0] != y_np.shape[0] or x_np.shape[2] != y_np.shape[2]:
+                raise InputError(f"fit needs x [N, {n_in}, T] and y [N, {n_out}, T], got {x_np.shape} and "
+                                 f"{y_np.shape}")
+            a = x_np.astype(np.float64).transpose(0, 2, 1).reshape(-1, n_in)
+            t = y_np.astype(np.float64).transpose(0, 2, 1).reshape(-1, n_out)
+            if self.intercept:
+                a = np.concatenate([a, np.ones((a.shape[0], 1))], axis=1)
+            xtx += a.T @ a
+            xty += a.T @ t
+            n_seen += x_np.shape[0]
+        if n_seen == 0:
+            raise InputError("no training windows to fit the linear map on")
+        coef = np.linalg.lstsq(xtx, xty, rcond=None)[0]  # [d, n_out]
+        self.weight.copy_(torch.from_numpy(coef[:n_in].T.copy()))
+        if self.intercept:
+            self.bias.copy_(torch.from_numpy(coef[n_in]))
+        return self
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        """``[B, n_inputs, T]`` mV → ``[B, n_outputs, T]`` mV."""
+        _check_bct(x, self.weight.shape[1])
+        return torch.einsum("kj,bjt->bkt", self.weight, x) + self.bias[None, :, None]
+
+
+# ----------------------------------------------------------------------------- full network
+class ReconNet(nn.Module):
+    """mV input leads → mV learned leads: joint z-score, (frozen) encoder, reconstructor, rescale.
+
+    Args:
+        reconstructor: a :class:`FusionReconstructor` or :class:`UNet1d` (works on z-scored inputs).
+        encoder: the :class:`PathologyEncoder` whose embedding feeds the embedding view (None for
+            models without one).
+        output_scale: ``"input_std"`` (output × the inputs' joint std), ``"none"`` (output taken
+            as mV) or ``"raw"`` (no normalisation at all: the reconstructor maps mV to mV, used for
+            :class:`LinearLeadMap`).
+        eps: std floor in mV.
+    """
+
+    def __init__(self, reconstructor: nn.Module, encoder: PathologyEncoder | None = None,
+                 output_scale: str = "input_std", eps: float = 1e-6) -> None:
+        super().__init__()
+        if output_scale not in ("input_std", "none", "raw"):
+            raise InputError(f"output_scale={output_scale!r}; use 'input_std', 'none' or 'raw'")
+        self.reconstructor = reconstructor
+        self.encoder = encoder
+        self.output_scale = output_scale
+        self.eps = float(eps)
+
+    def normalize(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``[B, C, T]`` mV → ``(z, std [B, 1, 1])``."""
+        z, _, std = joint_zscore(x, self.eps)
+        return z, std
+
+    @torch.no_grad()
+    def embed(self, x: Tensor) -> Tensor:
+        """The encoder's embedding ``h`` ``[B, E]`` of mV inputs (in eval mode)."""
+        if self.encoder is None:
+            raise InputError("this reconstructor has no encoder")
+        was = self.encoder.training
+        self.encoder.eval()
+        h = self.encoder.embed(self.normalize(x)[0])
+        self.encoder.train(was)
+        return h
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        """``x`` ``[B, n_inputs, T]`` mV (``h`` optional precomputed embedding) → ``[B, n_learned, T]`` mV."""
+        if self.output_scale == "raw":
+            return self.reconstructor(x, None)
+        z, std = self.normalize(x)
+        if self.encoder is not None and h is None:
+            h = self.embed(x)
+        y = self.reconstructor(z, h if self.encoder is not None else None)
+        return y * (std + self.eps) if self.output_scale == "input_std" else y
+
+
+_RECON_CLASSES: dict[str, type[nn.Module]] = {
+    "FusionReconstructor": FusionReconstructor, "UNet1d": UNet1d, "LinearLeadMap": LinearLeadMap,
+}
+
+
+def build_recon_net(spec: dict[str, Any]) -> ReconNet:
+    """Rebuild a :class:`ReconNet` from the ``model`` section of an exported config."""
+    cls = _RECON_CLASSES.get(spec.get("class", ""))
+    if cls is None:
+        raise CorruptFileError(f"unknown reconstructor class {spec.get('class')!r}; is this a leadlift "
+                               "reconstruction checkpoint?")
+    enc = PathologyEncoder(**spec["encoder"]) if spec.get("encoder") else None
+    return ReconNet(cls(**spec["kwargs"]), enc, output_scale=spec.get("output_scale", "input_std"),
+                    eps=float(spec.get("eps", 1e-6)))
+
+
+def recon_net_spec(net: ReconNet) -> dict[str, Any]:
+    """The ``model`` section of an exported config (class, kwargs, encoder, output scaling)."""
+    return {
+        "class": type(net.reconstructor).__name__,
+        "kwargs": net.reconstructor.get_config(),  # type: ignore[operator]
+        "encoder": net.encoder.get_config() if net.encoder is not None else None,
+        "output_scale": net.output_scale,
+        "eps": net.eps,
+    }
+
+
+def load_reconstructor(path: str | Path) -> tuple[ReconNet, LeadPlan, dict[str, Any]]:
+    """Load a reconstructor exported by ``leadlift train-recon`` (safetensors + config.yaml).
+
+    Returns:
+        ``(net in eval mode, lead plan, config)``; ``config["preprocessing"]`` says how to prepare
+        the input (fs, band-pass, baseline window, window/hop, input leads, normalisation).
+    """
+    from leadlift.training.checkpoint import load_exported
+
+    state, cfg = load_exported(path)
+    if "recon" not in str(cfg.get("format", "")):
+        raise CorruptFileError(f"{path} is not a reconstruction checkpoint (format {cfg.get('format')!r}); "
+                               "pass a folder written by `leadlift train-recon`")
+    net = build_recon_net(cfg["model"])
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CorruptFileError(f"{path}: weights do not fit the architecture (missing {missing[:3]}, "
+                               f"unexpected {unexpected[:3]}); re-export the checkpoint")
+    plan = LeadPlan.from_inputs(cfg["preprocessing"]["input_leads"])
+    return net.eval(), plan, cfg
+
+
+
+@torch.no_grad()
+def reconstruct_ecg(net: ReconNet, plan: LeadPlan, config: dict[str, Any], ecg: Any, batch_size: int = 256) -> Any:
+    """Reconstruct all 12 leads of an :class:`~leadlift.ecg.ECG` that holds the plan's input leads.
+
+    The input leads are resampled to the checkpoint's rate, band-passed and baseline-corrected as
+    in training (``config["preprocessing"]``), cut into windows with the training hop (the tail
+    padded by reflection), reconstructed window by window and stitched back by overlap-add.
+
+    Returns:
+        A new 12-lead ECG (mV, at the checkpoint's ``fs``): the preprocessed inputs, the learned
+        leads and the derived limb leads. Its labels record which leads were reconstructed.
+    """
+    from leadlift.ecg import ECG
+    from leadlift.preprocessing import bandpass, overlap_add, remove_baseline, resample, windows
+
+    pre = config["preprocessing"]
+    fs = float(pre["fs"])
+    src = ecg.select(plan.inputs, derive=True)
+    x = src.signal.astype(np.float64)
+    if abs(src.fs - fs) > 1e-9:
+        x = resample(x, src.fs, fs)
+    low, high = pre["bandpass_hz"]
+    x = bandpass(x, fs, low, high, int(pre["bandpass_order"]))
+    if pre.get("baseline_window_s"):
+        x = remove_baseline(x, fs, window_s=float(pre["baseline_window_s"]))
+    n = x.shape[-1]
+    win, hop = int(pre["window_samples"]), int(pre["hop_samples"])
+    if n < win:
+        raise InputError(f"the ECG has {n} samples at {fs:g} Hz but the model needs at least {win} "
+                         f"({win / fs:g} s); pass a longer recording")
+    w, starts = windows(x.astype(np.float32), fs, window=win, hop=hop, pad="reflect", return_starts=True)
+    w_t = torch.from_numpy(np.ascontiguousarray(w.transpose(1, 0, 2)))  # [W, n_in, win]
+    net.eval()
+    preds = [net(w_t[s:s + batch_size]) for s in range(0, len(w_t), batch_size)]
+    learned = torch.cat(preds).numpy().transpose(1, 0, 2)  # [n_learned, W, win]
+    stitched = overlap_add(learned, starts, n)
+    full = plan.assemble(x.astype(np.float32), stitched.astype(np.float32))
+    labels = dict(ecg.labels, reconstructed_from=list(plan.inputs), learned_leads=list(plan.learned),
+                  derived_leads=list(plan.derived))
+    return ECG(full, fs, STANDARD_LEADS, record_id=ecg.record_id, patient_id=ecg.patient_id, labels=labels,
+               check_units=False)

@@ -1,0 +1,439 @@
+"""Data of the reconstruction experiments (paper 2): preprocessing, windows, QC, labels,
+SupCon augmentations and the class-balanced batch sampler.
+
+Pipeline (all parameters in :class:`~leadlift.recon_config.ReconDataConfig`):
+
+1. every record of a prepared store is band-passed (Butterworth 0.5–45 Hz, order 4, zero-phase)
+   and then its baseline is removed (0.6-s running median), once, in float64
+   (:func:`preprocess_records`); signals stay in **mV**;
+2. windows of ``window`` samples with step ``hop`` inside each record's valid samples
+   (:func:`window_index`); batches are gathered from a zero-copy ``unfold`` view
+   (:func:`gather_windows`), so no window array is ever materialised;
+3. window QC (:class:`QCBounds`): per lead, the amplitude range (max − min) and RMS of a window
+   are compared with the ``[0.1, 99.9]`` percentiles of the **training** windows; a window with
+   more than 3 leads out of range (or a non-finite sample) is rejected. The bounds are fitted once
+   and applied unchanged to validation, test and zero-shot windows, so small evaluation sets are
+   not judged against themselves (on the training windows this is exactly
+   :func:`leadlift.preprocessing.percentile_outlier_mask`).
+
+Labels (:func:`record_labels`): PTB-XL diagnostic superclasses as a multi-hot ``[R, 5]`` matrix
+(default; the SupCon loss weights positives by the Jaccard index of the label sets and the
+balanced sampler treats each distinct label *set*, e.g. ``"MI;STTC"`` or ``"none"``, as a class),
+or the paper code's single most likely SCP statement (``scp_top``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.signal import find_peaks
+from torch import Tensor
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+
+from leadlift.errors import InputError
+from leadlift.preprocessing import bandpass, remove_baseline
+from leadlift.readers.ptbxl import SUPERCLASSES
+from leadlift.recon_config import AugmentConfig, ReconDataConfig
+
+__all__ = [
+    "ClassBalancedBatchSampler",
+    "QCBounds",
+    "ReconBatches",
+    "SupConBatches",
+    "ViewAugmenter",
+    "WindowIndex",
+    "batch_loader",
+    "gather_windows",
+    "preprocess_records",
+    "record_labels",
+    "window_index",
+]
+
+
+# ---------------------------------------------------------------------------------------- records
+def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray, fs: float,
+                       cfg: ReconDataConfig, rows: Sequence[int] | np.ndarray | None = None,
+                       chunk: int = 256) -> np.ndarray:
+    """Band-pass, then remove the baseline of every record (valid samples only).
+
+    Args:
+        signals: ``[R, L, T]`` in mV (e.g. a store's memmap).
+        n_valid: valid samples of each record (the rest is padding and stays 0).
+        fs: sampling rate in Hz; must equal ``cfg.fs``.
+        cfg: the data config (band-pass edges and order, baseline window).
+        rows: only these records (the others stay 0); default all.
+        chunk: records filtered at once (bounds the float64 working memory).
+    Returns:
+        ``[R, L, T]`` float32 in mV.
+    """
+    if abs(float(fs) - cfg.fs) > 1e-6:
+        raise InputError(f"records are at {fs:g} Hz but the config expects {cfg.fs:g} Hz; prepare the store "
+                         f"with --fs {cfg.fs:g}")
+    n_valid = np.asarray(n_valid, dtype=int)
+    use = np.zeros(len(n_valid), dtype=bool)
+    use[np.arange(len(n_valid)) if rows is None else np.asarray(rows, dtype=int)] = True
+    out = np.zeros(signals.shape, dtype=np.float32)
+    for length in np.unique(n_valid[use]):
+        rows = np.flatnonzero((n_valid == length) & use)
+        for s in range(0, len(rows), chunk):
+            r = rows[s:s + chunk]
+            x = np.asarray(signals[r, :, :length], dtype=np.float64)
+            x = bandpass(x, cfg.fs, cfg.bandpass_low_hz, cfg.bandpass_high_hz, cfg.bandpass_order)
+            if cfg.baseline_window_s is not None:
+                x = remove_baseline(x, cfg.fs, window_s=cfg.baseline_window_s)
+            out[r, :, :length] = x
+    return out
+
+
+@dataclass(frozen=True)
+class WindowIndex:
+    """Windows as (record row, start sample) pairs: ``rows`` and ``starts``, both ``[N]`` int64."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def subset(self, keep: np.ndarray) -> WindowIndex:
+        """The windows where ``keep`` (bool ``[N]`` or indices) selects."""
+        return WindowIndex(self.rows[keep], self.starts[keep])
+
+
+def window_index(n_valid: Sequence[int] | np.ndarray, rows: Sequence[int] | np.ndarray, window: int,
+                 hop: int) -> WindowIndex:
+    """Every window of ``window`` samples, step ``hop``, inside the valid part of each record in ``rows``."""
+    n_valid = np.asarray(n_valid, dtype=int)
+    r_out, s_out = [], []
+    for r in np.asarray(rows, dtype=int):
+        starts = np.arange(0, int(n_valid[r]) - window + 1, hop, dtype=np.int64)
+        r_out.append(np.full(len(starts), r, dtype=np.int64))
+        s_out.append(starts)
+    if not r_out:
+        return WindowIndex(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return WindowIndex(np.concatenate(r_out), np.concatenate(s_out))
+
+
+def gather_windows(records: Tensor, index: WindowIndex | tuple[np.ndarray, np.ndarray], window: int,
+                   leads: Sequence[int] | None = None) -> Tensor:
+    """Windows ``[N, n_leads, window]`` (mV) cut from ``records`` ``[R, L, T]`` (float32 tensor).
+
+    Uses a zero-copy ``unfold`` view; only the gathered batch is allocated.
+    """
+    rows, starts = (index.rows, index.starts) if isinstance(index, WindowIndex) else index
+    view = records.unfold(-1, window, 1)  # [R, L, T - window + 1, window]
+    r = torch.as_tensor(np.asarray(rows), dtype=torch.long)
+    s = torch.as_tensor(np.asarray(starts), dtype=torch.long)
+    if leads is None:
+        return view[r, :, s]
+    lead_t = torch.as_tensor(list(leads), dtype=torch.long)
+    return view[r[:, None], lead_t[None, :], s[:, None]]
+
+
+# ---------------------------------------------------------------------------------------- QC
+def _qc_features(windows: np.ndarray | Tensor) -> np.ndarray:
+    """``[2, N, L]``: amplitude range (max − min, mV) and RMS (mV) per window and lead."""
+    data = windows.numpy() if isinstance(windows, Tensor) else np.asarray(windows)
+    data = data.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        feats = np.stack([np.ptp(data, axis=-1), np.sqrt(np.mean(data**2, axis=-1))])
+    feats[~np.isfinite(feats)] = np.nan
+    return feats
+
+
+@dataclass(frozen=True)
+class QCBounds:
+    """Per-lead percentile bounds of window range and RMS, fitted on training windows.
+
+    Attributes:
+        low, high: ``[2, L]`` lower/upper bounds (row 0 range, row 1 RMS, mV).
+        max_bad_leads: a window with more bad leads than this is rejected.
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+    max_bad_leads: int
+
+    @classmethod
+    def fit(cls, windows: np.ndarray | Tensor, low_pct: float = 0.1, high_pct: float = 99.9,
+            max_bad_leads: int = 3) -> QCBounds:
+        """Fit on ``[N, L, T]`` windows (mV)."""
+        if windows.shape[0] == 0:
+            raise InputError("no windows to fit the QC bounds on; check the split and the window length")
+        f = _qc_features(windows)
+        return cls(np.nanpercentile(f, low_pct, axis=1), np.nanpercentile(f, high_pct, axis=1), int(max_bad_leads))
+
+    @classmethod
+    def fit_chunked(cls, records: Tensor, index: WindowIndex, window: int, low_pct: float = 0.1,
+                    high_pct: float = 99.9, max_bad_leads: int = 3, chunk: int = 8192) -> QCBounds:
+        """:meth:`fit` on windows gathered from ``records`` in chunks (bounded memory)."""
+        feats = [_qc_features(gather_windows(records, index.subset(slice(s, s + chunk)), window))
+                 for s in range(0, len(index), chunk)]
+        if not feats:
+            raise InputError("no windows to fit the QC bounds on; check the split and the window length")
+        f = np.concatenate(feats, axis=1)
+        return cls(np.nanpercentile(f, low_pct, axis=1), np.nanpercentile(f, high_pct, axis=1), int(max_bad_leads))
+
+    def reject(self, windows: np.ndarray | Tensor) -> np.ndarray:
+        """Bool ``[N]``, True = reject (too many out-of-range leads, or non-finite values)."""
+        f = _qc_features(windows)
+        bad = ~((f >= self.low[:, None, :]) & (f <= self.high[:, None, :]))  # NaN -> bad
+        data = windows.numpy() if isinstance(windows, Tensor) else np.asarray(windows)
+        nonfinite = ~np.isfinite(data).all(axis=(-2, -1))
+        return (bad.any(axis=0).sum(axis=-1) > self.max_bad_leads) | nonfinite
+
+    def reject_chunked(self, records: Tensor, index: WindowIndex, window: int, chunk: int = 8192) -> np.ndarray:
+        """:meth:`reject` on windows gathered from ``records`` in chunks."""
+        out = [self.reject(gather_windows(records, index.subset(slice(s, s + chunk)), window))
+               for s in range(0, len(index), chunk)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"range_mv": [self.low[0].tolist(), self.high[0].tolist()],
+                "rms_mv": [self.low[1].tolist(), self.high[1].tolist()], "max_bad_leads": self.max_bad_leads}
+
+
+# ---------------------------------------------------------------------------------------- labels
+def _top_statement(codes: str) -> str:
+    try:
+        d = json.loads(codes) if isinstance(codes, str) and codes else {}
+    except json.JSONDecodeError:
+        return "none"
+    if not d:
+        return "none"
+    best = max(d.values())
+    return next(k for k, v in d.items() if v == best)  # first listed among the most likely
+
+
+def record_labels(meta: pd.DataFrame, kind: str = "superclass") -> tuple[np.ndarray, np.ndarray]:
+    """SupCon labels of every record and the class key the balanced sampler uses.
+
+    Args:
+        meta: PTB-XL metadata (superclass 0/1 columns, ``scp_codes`` JSON).
+        kind: ``"superclass"`` — multi-hot ``[R, 5]`` over NORM, MI, STTC, CD, HYP; the class key
+            is the label *set* (``"MI;STTC"``, ``"none"`` when empty). ``"scp_top"`` — the single
+            most likely SCP statement (ties: the first listed) as an integer id ``[R]``; the key is
+            the statement.
+    Returns:
+        ``(labels, keys)``: labels as above (float32 multi-hot or int64 ids), keys ``[R]`` str.
+    """
+    if kind == "superclass":
+        missing = [c for c in SUPERCLASSES if c not in meta.columns]
+        if missing:
+            raise InputError(f"metadata lacks superclass columns {missing}; superclass labels need PTB-XL")
+        m = meta[list(SUPERCLASSES)].to_numpy(dtype=np.float32)
+        keys = np.array([";".join(c for c, v in zip(SUPERCLASSES, row, strict=True) if v > 0) or "none"
+                         for row in m])
+        return m, keys
+    if kind == "scp_top":
+        if "scp_codes" not in meta.columns:
+            raise InputError("metadata lacks scp_codes; scp_top labels need PTB-XL")
+        keys = np.array([_top_statement(c) for c in meta["scp_codes"]])
+        _, ids = np.unique(keys, return_inverse=True)
+        return ids.astype(np.int64), keys
+    raise InputError(f"label kind {kind!r} unknown; use 'superclass' or 'scp_top'")
+
+
+# ---------------------------------------------------------------------------------------- sampler
+class ClassBalancedBatchSampler(Sampler[list[int]]):
+    """Batches of ``classes_per_batch`` classes × ``samples_per_class`` items (16 × 4 in the paper).
+
+    Each batch draws its classes uniformly without replacement, then its items of each class
+    without replacement (with replacement when a class has fewer items). When there are fewer
+    classes than ``classes_per_batch``, every class is used and ``samples_per_class`` grows so the
+    batch size stays ``classes_per_batch × samples_per_class``. Deterministic for a seed: the
+    ``k``-th iteration uses ``seed + k``.
+
+    Args:
+        keys: class key of every item ``[N]`` (e.g. ``"MI;STTC"``).
+        n_batches: batches per iteration (default ``N // batch size``, at least 1).
+    """
+
+    def __init__(self, keys: Sequence[Any] | np.ndarray, classes_per_batch: int = 16, samples_per_class: int = 4,
+                 n_batches: int | None = None, seed: int = 0) -> None:
+        keys = np.asarray(keys)
+        if len(keys) == 0:
+            raise InputError("no items to sample batches from")
+        self.classes, inverse = np.unique(keys, return_inverse=True)
+        self.members = [np.flatnonzero(inverse == c) for c in range(len(self.classes))]
+        self.batch_size = int(classes_per_batch) * int(samples_per_class)
+        self.n_classes = min(int(classes_per_batch), len(self.classes))
+        self.per_class = math.ceil(self.batch_size / self.n_classes)
+        self.n_batches = int(n_batches) if n_batches else max(len(keys) // self.batch_size, 1)
+        self.seed = int(seed)
+        self._iteration = 0
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng(self.seed + self._iteration)
+        self._iteration += 1
+        for _ in range(self.n_batches):
+            chosen = rng.choice(len(self.classes), size=self.n_classes, replace=False)
+            batch = []
+            for c in chosen:
+                m = self.members[c]
+                batch.append(rng.choice(m, size=self.per_class, replace=len(m) < self.per_class))
+            idx = np.concatenate(batch)[: self.batch_size]
+            rng.shuffle(idx)
+            yield idx.tolist()
+
+
+# ---------------------------------------------------------------------------------------- augmentation
+def r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
+    """R-peak candidates of one lead ``[T]`` (mV): peaks of ``|x - median|`` at least 0.25 s apart
+    with a prominence of at least max(0.1 mV, 0.4·std)."""
+    a = np.abs(x - np.median(x))
+    peaks, _ = find_peaks(a, distance=max(int(0.25 * fs), 1), prominence=max(0.1, 0.4 * float(a.std())))
+    return peaks
+
+
+class ViewAugmenter:
+    """Two augmented views of a batch for SupCon (all operations vectorised in torch, mV).
+
+    * basic view: Gaussian noise (``noise_std`` mV), a per-lead amplitude factor
+      ``N(1, scale_std)``, a circular shift in ``[-shift_max, shift_max]`` samples and lead drop
+      (each lead zeroed with probability ``lead_drop_p``, at least one lead kept);
+    * beat-aligned view (``beat_aligned``): the window is first rolled so that a randomly chosen
+      R peak of the reference lead sits at the centre, then augmented with 5/8 of the shift and
+      4/5 of the other strengths.
+
+    Args:
+        cfg: augmentation strengths.
+        fs: sampling rate in Hz (R-peak spacing).
+        ref_lead: row of the lead used for R-peak detection.
+        seed: seed of the internal generators.
+    """
+
+    def __init__(self, cfg: AugmentConfig, fs: float, ref_lead: int = 0, seed: int = 0) -> None:
+        self.cfg, self.fs, self.ref_lead = cfg, float(fs), int(ref_lead)
+        self.gen = torch.Generator().manual_seed(int(seed))
+        self.rng = np.random.default_rng(int(seed))
+
+    def _roll(self, x: Tensor, shifts: Tensor) -> Tensor:
+        t = x.shape[-1]
+        idx = (torch.arange(t)[None, :] - shifts[:, None]) % t  # out[t] = x[t - shift]
+        return torch.gather(x, -1, idx[:, None, :].expand_as(x))
+
+    def basic(self, x: Tensor, strength: float = 1.0, shift_scale: float = 1.0) -> Tensor:
+        """``[B, C, T]`` mV → augmented copy."""
+        c = self.cfg
+        b, n_leads, _ = x.shape
+        y = x
+        if c.noise_std > 0:
+            y = y + torch.randn(y.shape, generator=self.gen) * (c.noise_std * strength)
+        if c.scale_std > 0:
+            y = y * (1 + torch.randn((b, n_leads, 1), generator=self.gen) * (c.scale_std * strength))
+        shift_max = round(c.shift_max * shift_scale)
+        if shift_max > 0:
+            y = self._roll(y, torch.randint(-shift_max, shift_max + 1, (b,), generator=self.gen))
+        if c.lead_drop_p > 0 and n_leads > 1:
+            drop = torch.rand((b, n_leads), generator=self.gen) < c.lead_drop_p * strength
+            all_dropped = drop.all(dim=1)
+            if all_dropped.any():  # keep one random lead
+                keep = torch.randint(0, n_leads, (b,), generator=self.gen)
+                drop[all_dropped, keep[all_dropped]] = False
+            y = y * (~drop)[..., None]
+        return y
+
+    def beat_align(self, x: Tensor) -> Tensor:
+        """Roll each window so that a random R peak of the reference lead is at the centre."""
+        ref = x[:, self.ref_lead].numpy()
+        t = x.shape[-1]
+        shifts = np.zeros(len(ref), dtype=np.int64)
+        for i, sig in enumerate(ref):
+            peaks = r_peaks(sig, self.fs)
+            if len(peaks):
+                shifts[i] = t // 2 - int(self.rng.choice(peaks))
+        return self._roll(x, torch.from_numpy(shifts))
+
+    def views(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Two views ``([B, C, T], [B, C, T])`` in mV."""
+        if self.cfg.beat_aligned:
+            v1 = self.basic(self.beat_align(x), strength=0.8, shift_scale=0.5)
+        else:
+            v1 = self.basic(x)
+        return v1, self.basic(x)
+
+
+# ---------------------------------------------------------------------------------------- datasets
+def _joint_zscore(x: Tensor, eps: float) -> Tensor:
+    mean = x.mean(dim=(1, 2), keepdim=True)
+    std = x.std(dim=(1, 2), keepdim=True, correction=0)
+    return (x - mean) / (std + eps)
+
+
+class SupConBatches(Dataset):
+    """Batch-level dataset for SupCon: ``dataset[list_of_window_ids]`` → ``{"views": [2B, C, T]``
+    (two views, jointly z-scored), ``"labels"``: ``[B]`` or ``[B, n_classes]``}``.
+
+    Args:
+        records: preprocessed records ``[R, L, T]`` (mV, float32 tensor).
+        index: the windows.
+        window: window length in samples.
+        leads: rows of ``records`` fed to the encoder (the input leads).
+        labels: per-window labels (``[N]`` int or ``[N, C]`` multi-hot).
+        augmenter: the view generator.
+        eps: std floor of the joint z-score.
+    """
+
+    def __init__(self, records: Tensor, index: WindowIndex, window: int, leads: Sequence[int],
+                 labels: np.ndarray, augmenter: ViewAugmenter, eps: float = 1e-6) -> None:
+        self.records, self.index, self.window, self.leads = records, index, int(window), list(leads)
+        self.labels = torch.as_tensor(labels)
+        self.augmenter, self.eps = augmenter, float(eps)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, ids: Sequence[int]) -> dict[str, Tensor]:
+        ids = np.asarray(ids, dtype=np.int64)
+        x = gather_windows(self.records, self.index.subset(ids), self.window, self.leads)
+        v1, v2 = self.augmenter.views(x)
+        views = torch.cat([_joint_zscore(v1, self.eps), _joint_zscore(v2, self.eps)])
+        return {"views": views, "labels": self.labels[torch.from_numpy(ids)]}
+
+
+class ReconBatches(Dataset):
+    """Batch-level dataset for reconstruction: ``dataset[list_of_window_ids]`` →
+    ``{"x": [B, n_inputs, T] mV, "y": [B, n_learned, T] mV, "h": [B, E] (if embeddings given)}``.
+    """
+
+    def __init__(self, records: Tensor, index: WindowIndex, window: int, inputs: Sequence[int],
+                 targets: Sequence[int], embeddings: Tensor | None = None) -> None:
+        self.records, self.index, self.window = records, index, int(window)
+        self.inputs, self.targets = list(inputs), list(targets)
+        if embeddings is not None and len(embeddings) != len(index):
+            raise InputError(f"{len(embeddings)} embeddings for {len(index)} windows")
+        self.embeddings = embeddings
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, ids: Sequence[int]) -> dict[str, Tensor]:
+        ids = np.asarray(ids, dtype=np.int64)
+        w = gather_windows(self.records, self.index.subset(ids), self.window)
+        item = {"x": w[:, self.inputs], "y": w[:, self.targets]}
+        if self.embeddings is not None:
+            item["h"] = self.embeddings[torch.from_numpy(ids)]
+        return item
+
+
+def batch_loader(dataset: Dataset, batch_size: int | None = None, shuffle: bool = False, seed: int = 0,
+                 sampler: Sampler[list[int]] | None = None, drop_last: bool = False) -> DataLoader:
+    """A ``DataLoader`` that hands whole index lists to a batch-level dataset (no per-item collate)."""
+    if sampler is None:
+        if batch_size is None:
+            raise InputError("pass batch_size or a batch sampler")
+        base = (RandomSampler(range(len(dataset)), generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
+                if shuffle else SequentialSampler(range(len(dataset))))  # type: ignore[arg-type]
+        sampler = BatchSampler(base, batch_size, drop_last=drop_last and len(dataset) >= batch_size)
+    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)

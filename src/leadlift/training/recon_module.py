@@ -1,0 +1,242 @@
+"""Lightning training of the reconstruction models (paper 2).
+
+* :class:`SupConModule` — stage A: the pathology-aware encoder with the supervised contrastive
+  loss on two augmented views (AdamW, fixed number of epochs as in the paper).
+* :class:`ReconModule` — stage B and the neural baselines: any :class:`~leadlift.models.recon.ReconNet`
+  trained with ``0.8·MSE + 0.2·L1`` on the learned leads **in mV**, AdamW, ReduceLROnPlateau on the
+  validation MSE, early stopping on the validation MSE, and the best-validation weights restored
+  at the end (the best weights are written by
+  :class:`~leadlift.training.checkpoint.SafetensorsCheckpointIO`, never pickle).
+
+:func:`fit_supcon` and :func:`fit_reconstructor` wrap the Trainer set-up used by the benchmark and
+by ``leadlift train-recon``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from leadlift.losses import mse_l1_loss, supervised_contrastive_loss
+from leadlift.models.recon import PathologyEncoder, ReconNet
+from leadlift.recon_config import ReconTrainConfig, SupConConfig
+from leadlift.training.checkpoint import SafetensorsCheckpointIO
+
+__all__ = ["ReconModule", "SupConModule", "fit_reconstructor", "fit_supcon"]
+
+
+class SupConModule(L.LightningModule):
+    """SupCon training of a :class:`PathologyEncoder`.
+
+    Batches: ``{"views": [2B, C, T]`` (view 1 then view 2, jointly z-scored), ``"labels"``:
+    ``[B]`` class ids or ``[B, n_classes]`` multi-hot}. Logs ``train/supcon`` per epoch.
+    """
+
+    def __init__(self, encoder: PathologyEncoder, cfg: SupConConfig) -> None:
+        super().__init__()
+        self.encoder, self.cfg = encoder, cfg
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        views, labels = batch["views"], batch["labels"]
+        _, z = self.encoder(views)
+        both = labels.repeat(2) if labels.dim() == 1 else labels.repeat(2, 1)
+        loss = supervised_contrastive_loss(z, both, temperature=self.cfg.temperature)
+        self.log("train/supcon", loss.detach(), on_step=False, on_epoch=True, batch_size=labels.shape[0])
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.encoder.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+
+class ReconModule(L.LightningModule):
+    """Training of a :class:`ReconNet` on the learned leads in mV.
+
+    Batches: ``{"x": [B, n_inputs, T]`` mV, ``"y": [B, n_learned, T]`` mV, optional ``"h"``
+    ``[B, E]`` precomputed embeddings}. Logs ``train/loss`` and, per validation epoch,
+    ``val/mse`` (mV², the early-stopping and LR-plateau criterion), ``val/loss`` and ``lr``.
+    The encoder inside the net (if any) is frozen.
+    """
+
+    def __init__(self, net: ReconNet, cfg: ReconTrainConfig) -> None:
+        super().__init__()
+        self.net, self.cfg = net, cfg
+        if net.encoder is not None:
+            net.encoder.requires_grad_(False)
+
+    def _pred(self, batch: dict[str, Tensor]) -> Tensor:
+        return self.net(batch["x"], batch.get("h"))
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        pred = self._pred(batch)
+        loss = mse_l1_loss(pred, batch["y"], self.cfg.mse_weight, self.cfg.l1_weight)
+        self.log("train/loss", loss.detach(), on_step=False, on_epoch=True, batch_size=pred.shape[0])
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        pred = self._pred(batch)
+        y = batch["y"]
+        n = pred.shape[0]
+        self.log("val/mse", torch.nn.functional.mse_loss(pred, y), on_epoch=True, batch_size=n)
+        self.log("val/loss", mse_l1_loss(pred, y, self.cfg.mse_weight, self.cfg.l1_weight), on_epoch=True,
+                 batch_size=n)
+
+    def on_train_epoch_start(self) -> None:
+        if self.net.encoder is not None:
+            self.net.encoder.eval()  # frozen: keep its batch-norm statistics
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=self.cfg.plateau_factor,
+                                                           patience=self.cfg.plateau_patience,
+                                                           min_lr=self.cfg.min_lr)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/mse", "interval": "epoch"}}
+
+
+class _History(Callback):
+    """Per-epoch metrics and wall time, kept in memory for the results file."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        row = {k: round(float(v), 6) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        row["epoch"] = int(trainer.current_epoch)
+        row["seconds"] = round(time.perf_counter() - self._t0, 2)
+        row["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
+        self.epochs.append(row)
+
+
+class _BestWeights(Callback):
+    """Writes the weights of the best validation epoch (lowest ``monitor``) to ``path`` with
+    :class:`SafetensorsCheckpointIO` (no pickle); :meth:`restore` loads them back."""
+
+    def __init__(self, path: Path, monitor: str = "val/mse") -> None:
+        self.path, self.monitor = Path(path), monitor
+        self.best = float("inf")
+        self.best_epoch = -1
+        self.io = SafetensorsCheckpointIO()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        score = float(trainer.callback_metrics[self.monitor])
+        if score < self.best:
+            self.best, self.best_epoch = score, int(trainer.current_epoch)
+            self.io.save_checkpoint({"state_dict": pl_module.state_dict(), "epoch": self.best_epoch,
+                                     self.monitor: score}, self.path)
+
+    def restore(self, pl_module: L.LightningModule) -> bool:
+        if not self.path.exists():
+            return False
+        pl_module.load_state_dict(self.io.load_checkpoint(self.path)["state_dict"])
+        return True
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's start-up banners and the CPU data-loader hints during a fit."""
+    names = ["lightning.pytorch", "lightning.fabric", "lightning"]
+    old = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="lightning")
+        try:
+            yield
+        finally:
+            for n, lvl in old.items():
+                logging.getLogger(n).setLevel(lvl)
+
+
+def _trainer(max_epochs: int, callbacks: list[Callback], grad_clip: float | None, workdir: Path | None,
+             progress: bool, limit_train_batches: int | None = None, validate: bool = True) -> L.Trainer:
+    return L.Trainer(
+        max_epochs=max_epochs,
+        accelerator="cpu" if not torch.cuda.is_available() else "auto",
+        devices=1,
+        precision="32-true",
+        logger=False,
+        callbacks=callbacks,
+        plugins=[SafetensorsCheckpointIO()],
+        enable_checkpointing=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        gradient_clip_val=grad_clip,
+        limit_train_batches=limit_train_batches if limit_train_batches else 1.0,
+        limit_val_batches=1.0 if validate else 0,
+        default_root_dir=str(workdir) if workdir is not None else None,
+        deterministic=False,
+    )
+
+
+def fit_supcon(encoder: PathologyEncoder, loader: DataLoader, cfg: SupConConfig, max_epochs: int | None = None,
+               seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Train ``encoder`` in place with SupCon for ``max_epochs`` (default ``cfg.max_epochs``).
+
+    Returns:
+        ``{"epochs", "seconds", "history": [per-epoch metrics], "final_loss"}``.
+    """
+    L.seed_everything(seed, workers=True, verbose=False)
+    hist = _History()
+    epochs = int(max_epochs or cfg.max_epochs)
+    with _quiet_lightning():
+        trainer = _trainer(epochs, [hist], cfg.grad_clip, None, progress, validate=False)
+        t0 = time.perf_counter()
+        trainer.fit(SupConModule(encoder, cfg), train_dataloaders=loader)
+    encoder.eval()
+    final = hist.epochs[-1].get("train/supcon", float("nan")) if hist.epochs else float("nan")
+    return {"epochs": len(hist.epochs), "seconds": round(time.perf_counter() - t0, 1), "history": hist.epochs,
+            "final_loss": final}
+
+
+def fit_reconstructor(net: ReconNet, train_loader: DataLoader, val_loader: DataLoader, cfg: ReconTrainConfig,
+                      workdir: str | Path, max_epochs: int | None = None, seed: int = 0,
+                      progress: bool = False) -> dict[str, Any]:
+    """Train ``net`` in place; early stopping on ``val/mse``; the best-validation weights are
+    restored from the safetensors checkpoint at the end.
+
+    Args:
+        workdir: folder of the training checkpoints (``best.safetensors``).
+        max_epochs: default ``cfg.max_epochs``.
+    Returns:
+        ``{"epochs", "best_epoch", "best_val_mse" (mV²), "seconds", "history", "stopped_early"}``.
+    """
+    L.seed_everything(seed, workers=True, verbose=False)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    hist = _History()
+    best = _BestWeights(workdir / "best.safetensors")
+    stop = EarlyStopping(monitor="val/mse", mode="min", patience=cfg.early_stop_patience)
+    epochs = int(max_epochs or cfg.max_epochs)
+    module = ReconModule(net, cfg)
+    with _quiet_lightning():
+        trainer = _trainer(epochs, [hist, best, stop], cfg.grad_clip, workdir, progress, cfg.limit_train_batches)
+        t0 = time.perf_counter()
+        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    seconds = round(time.perf_counter() - t0, 1)
+    best.restore(module)
+    net.eval()
+    return {"epochs": len(hist.epochs), "best_epoch": best.best_epoch,
+            "best_val_mse": best.best if math.isfinite(best.best) else float("nan"),
+            "seconds": seconds, "history": hist.epochs, "stopped_early": bool(stop.stopped_epoch > 0)}
