@@ -58,6 +58,8 @@ log = logging.getLogger("leadlift.api")
 
 __all__ = [
     "DEFAULT_MODEL",
+    "RECOMMENDED_RECONSTRUCTORS",
+    "recommended_model",
     "MIN_FS_HZ",
     "Embeddings",
     "LeadLift",
@@ -90,6 +92,20 @@ def available_models() -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "config.yaml").exists() and (p / "model.safetensors").exists())
+
+
+RECOMMENDED_RECONSTRUCTORS: dict[frozenset[str], str] = {
+    frozenset({"I"}): "recon-i",
+    frozenset({"I", "II", "V2"}): "recon-i-ii-v2",
+}
+"""Bundled pathology-aware reconstructors by input lead set (see their MODEL_CARD.md)."""
+
+
+def recommended_model(leads: Sequence[str]) -> str:
+    """The bundled model to reconstruct from ``leads``: the pathology-aware reconstructor trained
+    for exactly that lead set when one is bundled, else the aligned MAE (any lead subset)."""
+    name = RECOMMENDED_RECONSTRUCTORS.get(frozenset(leads))
+    return name if name is not None and name in available_models() else DEFAULT_MODEL
 
 
 def _cache_root(cache_dir: str | os.PathLike[str] | None) -> Path:

@@ -293,16 +293,22 @@ def reconstruct_cmd(
     leads: _LeadsOpt = None,
     fs: _FsOpt = None,
     units: _UnitsOpt = None,
-    model: _ModelOpt = "mae-cpu",
+    model: Annotated[str, typer.Option(
+        "--model", "-m", help="auto (the bundled reconstructor trained for the input leads: recon-i for I, "
+        "recon-i-ii-v2 for I,II,V2; else mae-cpu), a bundled name, a checkpoint folder or org/name.")] = "auto",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG of the result (a folder for several files).")] = None,  # noqa: UP045,E501
     plot_seconds: Annotated[float, typer.Option(help="Seconds shown in the plot.")] = 10.0,
     out_format: Annotated[str, typer.Option("--format", help="Output format with several files: csv, npz, edf, wfdb.")] = "csv",  # noqa: E501
     skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Warn about bad files and go on.")] = False,
 ) -> None:
     """Reconstruct the 12-lead ECG (mV, at the input's sampling rate) from the lead(s) of each recording."""
-    from leadlift.api import LeadLift
-    from leadlift.batch import reconstruct_files
+    from leadlift.api import LeadLift, recommended_model
+    from leadlift.batch import read_input, reconstruct_files
 
+    if model == "auto":
+        first, _ = read_input(files[0], fs, leads, units) if files else (None, None)
+        model = recommended_model(first.leads if first is not None else ())
+        out.print(f"model: {model}", highlight=False)
     lift = LeadLift.from_pretrained(model)
     written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, plot=plot,
                                 plot_seconds=plot_seconds, out_format=out_format, skip_errors=skip_errors,
