@@ -70,9 +70,14 @@ def test_ptbxl_missing_records_are_skipped_with_one_warning(data_dir, tmp_path, 
             shutil.copy(src / f"{p}{ext}", dst / f"{p}{ext}")
     (dst / f"{meta['path'][2]}.dat").unlink()  # header without signal: skipped too
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="leadlift.readers"):
-        small = PTBXLReader(tmp_path)
-        assert len(small) == 2
+    logger = logging.getLogger("leadlift")  # the CLI stops propagation to the root logger
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="leadlift.readers"):
+            small = PTBXLReader(tmp_path)
+            assert len(small) == 2
+    finally:
+        logger.removeHandler(caplog.handler)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "missing" in warnings[0].getMessage()
 
