@@ -58,14 +58,14 @@ log = logging.getLogger("leadlift.api")
 
 __all__ = [
     "DEFAULT_MODEL",
-    "RECOMMENDED_RECONSTRUCTORS",
-    "recommended_model",
     "MIN_FS_HZ",
+    "RECOMMENDED_RECONSTRUCTORS",
     "Embeddings",
     "LeadLift",
     "available_models",
     "bundled_weights_dir",
     "calibration_key",
+    "recommended_model",
     "resolve_model",
 ]
 
