@@ -1,0 +1,69 @@
+"""Quickstart pieces: the pretraining time limit, the CPU-default config, the optional benchmark;
+the whole quickstart end to end is a slow test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leadlift import quickstart as qs
+from leadlift.config import load_config
+from leadlift.evaluation.evaluate import benchmark_block
+from leadlift.training.pretrain import pretrain
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_max_time_stops_pretraining_and_still_exports(data_dir, tmp_path) -> None:
+    cfg = load_config(REPO / "configs" / "mae_tiny.yaml",
+                      {"trainer.max_epochs": 1000, "trainer.max_time_minutes": 0.05})
+    summary = pretrain(cfg, data_dir, tmp_path / "run", progress=False)
+    assert summary["epochs"] < 1000 and summary["seconds"] < 60
+    assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_cpu_default_config_has_a_time_limit() -> None:
+    cfg = qs.cpu_default_config(minutes=7)
+    ref = load_config(REPO / "configs" / "mae_cpu.yaml")
+    assert cfg.trainer.max_time_minutes == 7 and cfg.loss.alignment
+    assert (cfg.model, cfg.data, cfg.trainer.max_epochs) == (ref.model, ref.data, ref.trainer.max_epochs)
+    base = qs.cpu_default_config(alignment=False, minutes=7)
+    assert not base.loss.alignment and base.name.endswith("noalign") and base.model == cfg.model
+
+
+def test_missing_benchmark_is_reported_not_fatal(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(qs, "benchmark_available", lambda: False)
+    res = qs.run_benchmark(tmp_path, tmp_path / "b", None, None, 1.0, print)
+    assert res["status"] == "missing" and "recon_benchmark" in res["reason"]
+    assert benchmark_block(tmp_path)["status"] == "missing"
+    (tmp_path / "results.md").write_text("# t\n")
+    (tmp_path / "fig.png").write_bytes(b"\x89PNG")
+    block = benchmark_block(tmp_path)
+    assert block["status"] == "ok" and block["markdown"] == "# t\n" and block["figures"][0].endswith("fig.png")
+
+
+def test_quick_benchmark_config_is_valid(tmp_path) -> None:
+    recon_config = pytest.importorskip("leadlift.recon_config")
+    import yaml
+
+    path = tmp_path / "quick.yaml"
+    path.write_text(yaml.safe_dump(qs.QUICK_RECON_CONFIG))
+    cfg = recon_config.load_recon_config(path, {"data.inputs": ["I", "II", "V2"]})
+    assert cfg.benchmark.cv_folds == 0 and cfg.train.max_epochs <= 10 and cfg.supcon.max_epochs <= 10
+
+
+@pytest.mark.slow
+def test_quickstart_end_to_end(data_dir, tmp_path) -> None:
+    out = tmp_path / "qs"
+    run = subprocess.run([sys.executable, "-m", "leadlift.cli", "quickstart", "--data-dir", str(data_dir),
+                          "--minutes", "0.5", "--benchmark-minutes", "15", "--out", str(out)],
+                         capture_output=True, text=True, timeout=3600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads((out / "quickstart.json").read_text())
+    assert Path(summary["report"]).exists() and (out / "mae_cpu" / "model.safetensors").exists()
+    assert summary["headline"]["checkpoint"]["lead_I_probe_macro_auroc"] > 0.5
+    assert "[4/4]" in run.stderr and "open the report" in run.stdout
