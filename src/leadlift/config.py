@@ -151,7 +151,8 @@ class PretrainConfig(_Strict):
         }
 
 
-def _format_errors(exc: ValidationError) -> str:
+def format_validation_errors(exc: ValidationError) -> str:
+    """The first three pydantic errors as one line (``loc: message; ...``)."""
     parts = []
     for err in exc.errors()[:3]:
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
@@ -164,26 +165,40 @@ def parse_config(data: dict[str, Any], source: str = "config") -> PretrainConfig
     try:
         return PretrainConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source} is invalid: {_format_errors(exc)}; fix the YAML (see configs/)") from None
+        raise ConfigError(f"{source} is invalid: {format_validation_errors(exc)}; fix the YAML (see configs/)"
+                          ) from None
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PretrainConfig:
-    """Load and validate a YAML config; ``overrides`` maps dotted keys to values
-    (e.g. ``{"trainer.max_epochs": 2}``)."""
+def read_yaml(path: str | Path, overrides: dict[str, Any] | None = None, hint: str = "configs/") -> dict[str, Any]:
+    """Read a YAML mapping and apply ``overrides`` (dotted keys → values, e.g.
+    ``{"trainer.max_epochs": 2}``). Raises :class:`ConfigError` for a missing or malformed file."""
     path = Path(path)
     if not path.exists():
-        raise ConfigError(f"config {path} not found; pick one of the files in configs/")
+        raise ConfigError(f"config {path} not found; pick one of {hint}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings; see {hint}")
+    return apply_overrides(data, overrides)
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Set dotted keys (``"a.b.c"``) in a nested dict, creating levels as needed; returns ``data``."""
     for key, value in (overrides or {}).items():
         node = data
         *parents, leaf = key.split(".")
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
-    return parse_config(data, source=str(path))
+    return data
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PretrainConfig:
+    """Load and validate a YAML pretraining config; ``overrides`` maps dotted keys to values
+    (e.g. ``{"trainer.max_epochs": 2}``)."""
+    return parse_config(read_yaml(path, overrides), source=str(path))
 
 
 def config_to_dict(cfg: PretrainConfig) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from leadlift.config import apply_overrides, format_validation_errors, read_yaml
 from leadlift.ecg import parse_leads
 from leadlift.errors import ConfigError
 
@@ -260,21 +260,13 @@ class ReconConfig(_Strict):
         }
 
 
-def _format_errors(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def parse_recon_config(data: dict[str, Any], source: str = "config") -> ReconConfig:
     """Validate a config dict (raises :class:`ConfigError` with a one-line message)."""
     try:
         return ReconConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source} is invalid: {_format_errors(exc)}; fix the YAML (see configs/recon_*.yaml)"
-                          ) from None
+        raise ConfigError(f"{source} is invalid: {format_validation_errors(exc)}; "
+                          "fix the YAML (see configs/recon_*.yaml)") from None
 
 
 def load_recon_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ReconConfig:
@@ -282,23 +274,8 @@ def load_recon_config(path: str | Path | None = None, overrides: dict[str, Any] 
 
     ``overrides`` maps dotted keys to values, e.g. ``{"data.inputs": ["I"], "train.max_epochs": 2}``.
     """
-    data: dict[str, Any] = {}
-    source = "default config"
-    if path is not None:
-        path = Path(path)
-        source = str(path)
-        if not path.exists():
-            raise ConfigError(f"config {path} not found; pick one of configs/recon_*.yaml")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path} must hold a mapping of settings; see configs/recon_cpu.yaml")
-    for key, value in (overrides or {}).items():
-        node = data
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
+    if path is None:
+        return parse_recon_config(apply_overrides({}, overrides), source="default config")
+    source = str(path)
+    data = read_yaml(path, overrides, hint="configs/recon_*.yaml")
     return parse_recon_config(data, source=source)
