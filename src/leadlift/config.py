@@ -18,11 +18,13 @@ from leadlift.ecg import parse_leads
 from leadlift.errors import ConfigError
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are rejected (a typo fails at start-up)."""
+
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     """What the model sees: dataset, sampling rate, window, leads, split, batching."""
 
     dataset: Literal["ptbxl"] = "ptbxl"
@@ -57,7 +59,7 @@ class DataConfig(_Strict):
         return self
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     """Architecture. ``kind``: ``lead_bank`` (12 per-lead MAEs, the method), ``shared_encoder``
     (one encoder + learned lead embedding) or ``multichannel`` (one 12-channel MAE baseline)."""
 
@@ -72,7 +74,7 @@ class ModelConfig(_Strict):
     mlp_ratio: float = Field(4.0, gt=0)
 
 
-class LossConfig(_Strict):
+class LossConfig(StrictModel):
     """Reconstruction + triplet alignment under a curriculum (see :mod:`leadlift.losses`)."""
 
     mask_ratio: float = Field(0.75, ge=0, lt=1)
@@ -86,7 +88,7 @@ class LossConfig(_Strict):
     constant_weights: tuple[float, float] = (1.0, 1.0)
 
 
-class OptimConfig(_Strict):
+class OptimConfig(StrictModel):
     """AdamW with linear LR scaling, warm-up and cosine decay."""
 
     base_lr: float = Field(1e-3, gt=0, description="learning rate at base_batch_size")
@@ -102,7 +104,7 @@ class OptimConfig(_Strict):
         return self.base_lr * batch_size * world_size / self.base_batch_size
 
 
-class TrainerConfig(_Strict):
+class TrainerConfig(StrictModel):
     max_epochs: int = Field(20, gt=0)
     accelerator: str = "auto"
     devices: int | str = "auto"
@@ -117,7 +119,7 @@ class TrainerConfig(_Strict):
                                            "(Lightning max_time; the checkpoint is still exported)")
 
 
-class PretrainConfig(_Strict):
+class PretrainConfig(StrictModel):
     """A whole pretraining experiment (one YAML file)."""
 
     name: str

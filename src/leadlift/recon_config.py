@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from leadlift.config import apply_overrides, format_validation_errors, read_yaml
+from leadlift.config import StrictModel, apply_overrides, format_validation_errors, read_yaml
 from leadlift.ecg import parse_leads
 from leadlift.errors import ConfigError
 
@@ -41,11 +41,7 @@ METHODS: tuple[str, ...] = ("linear", "unet", "fusion_noemb", "fusion", "mae")
 cross-lead reconstruction; only when a checkpoint is given)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
-
-
-class ReconDataConfig(_Strict):
+class ReconDataConfig(StrictModel):
     """Preprocessing, windowing, QC, leads, labels and split (all saved with the checkpoint)."""
 
     dataset: Literal["ptbxl"] = "ptbxl"
@@ -94,7 +90,7 @@ class ReconDataConfig(_Strict):
         return self
 
 
-class EncoderConfig(_Strict):
+class EncoderConfig(StrictModel):
     """1-D ResNet encoder of the pathology-aware view (stem conv → residual blocks → mean pool)."""
 
     stem_channels: int = Field(16, gt=0, description="paper: 32")
@@ -116,7 +112,7 @@ class EncoderConfig(_Strict):
         return self
 
 
-class AugmentConfig(_Strict):
+class AugmentConfig(StrictModel):
     """Augmentations of the two SupCon views (amplitudes in mV, shifts in samples)."""
 
     noise_std: float = Field(0.01, ge=0, description="Gaussian noise std in mV")
@@ -127,7 +123,7 @@ class AugmentConfig(_Strict):
     beat_aligned: bool = Field(True, description="view 1 is rolled so that a random R peak sits at the centre")
 
 
-class SupConConfig(_Strict):
+class SupConConfig(StrictModel):
     """Stage A: supervised contrastive training of the encoder."""
 
     temperature: float = Field(0.07, gt=0)
@@ -142,7 +138,7 @@ class SupConConfig(_Strict):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
-class FusionConfig(_Strict):
+class FusionConfig(StrictModel):
     """Stage B: multi-view fusion reconstructor (and its no-embedding ablation)."""
 
     branch_dim: int = Field(16, gt=0, description="channels of each view's projection (paper: 128)")
@@ -157,7 +153,7 @@ class FusionConfig(_Strict):
         return self
 
 
-class UNetConfig(_Strict):
+class UNetConfig(StrictModel):
     """1-D U-Net baseline mapping the input leads to all learned leads at once."""
 
     levels: int = Field(4, gt=0)
@@ -171,7 +167,7 @@ class UNetConfig(_Strict):
         return self
 
 
-class ReconTrainConfig(_Strict):
+class ReconTrainConfig(StrictModel):
     """Training of every reconstructor (fusion, ablation, U-Net): loss in mV, AdamW,
     ReduceLROnPlateau and early stopping on the validation MSE."""
 
@@ -197,7 +193,7 @@ class ReconTrainConfig(_Strict):
                                  "output; none: the output is taken as mV directly")
 
 
-class BenchmarkConfig(_Strict):
+class BenchmarkConfig(StrictModel):
     """What ``leadlift reconstruct-benchmark`` runs besides the main split."""
 
     methods: list[Literal["linear", "unet", "fusion_noemb", "fusion"]] = Field(
@@ -217,7 +213,7 @@ class BenchmarkConfig(_Strict):
     export_models: bool = True
 
 
-class ReconConfig(_Strict):
+class ReconConfig(StrictModel):
     """A whole reconstruction experiment (one YAML file). The defaults are the CPU default."""
 
     name: str = "recon-cpu"

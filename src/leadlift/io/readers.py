@@ -28,7 +28,6 @@ one-line message that names the file and says what to do.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 
 from leadlift.ecg import ECG, MAX_PLAUSIBLE_MV, amplitude_scale_mv, normalize_lead_name, parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError, LeadliftError
+from leadlift.preprocessing import _check_rate
 
 log = logging.getLogger("leadlift.io")
 
@@ -97,15 +97,8 @@ def _declared_unit(raw: str) -> str | None:
 
 
 def _check_fs_arg(fs: Any) -> float | None:
-    if fs is None:
-        return None
-    try:
-        value = float(fs)
-    except (TypeError, ValueError):
-        raise InputError(f"fs={fs!r} is not a number; pass the sampling rate in Hz, e.g. fs=500") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"fs={fs!r} is not a positive sampling rate; pass the rate in Hz, e.g. fs=500")
-    return value
+    """``None`` (the file must give fs) or a validated positive rate in Hz."""
+    return None if fs is None else _check_rate(fs, "fs")
 
 
 def _agree_fs(given: float | None, stored: float, source: str, where: str) -> float:
