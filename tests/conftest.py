@@ -34,7 +34,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_mae_checkpoint(data_dir, tmp_path_factory) -> Path:
-    """A tiny aligned MAE trained here on PTB-XL folds 1-8 (configs/mae_tiny.yaml, ~20 s) and given
+    """A tiny aligned MAE trained here on PTB-XL folds 1-8 (the shipped mae-tiny config, ~20 s) and given
     its amplitude calibration: the stand-in for the shipped weights in API/CLI tests. Read-only:
     tests that modify a checkpoint copy it first."""
     from leadlift.config import load_config
@@ -42,6 +42,6 @@ def tiny_mae_checkpoint(data_dir, tmp_path_factory) -> Path:
     from leadlift.training.pretrain import pretrain
 
     out = tmp_path_factory.mktemp("tiny_mae")
-    pretrain(load_config(REPO / "configs" / "mae_tiny.yaml"), data_dir, out, progress=False)
+    pretrain(load_config("mae-tiny"), data_dir, out, progress=False)
     calibrate_mae_checkpoint(out, data_dir)
     return out

@@ -278,7 +278,7 @@ def recon_checkpoint(tmp_path_factory) -> Path:
     from leadlift.recon_config import load_recon_config
     from leadlift.training.checkpoint import export_model
 
-    cfg = load_recon_config(Path(__file__).resolve().parents[1] / "configs" / "recon_tiny.yaml")
+    cfg = load_recon_config("recon-tiny")
     cfg.data.inputs = ["I"]
     plan = LeadPlan.from_inputs(["I"])
     net = build_recon_net({

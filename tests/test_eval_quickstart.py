@@ -15,12 +15,9 @@ from leadlift.config import load_config
 from leadlift.evaluation.evaluate import benchmark_block
 from leadlift.training.pretrain import pretrain
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def test_max_time_stops_pretraining_and_still_exports(data_dir, tmp_path) -> None:
-    cfg = load_config(REPO / "configs" / "mae_tiny.yaml",
-                      {"trainer.max_epochs": 1000, "trainer.max_time_minutes": 0.05})
+    cfg = load_config("mae-tiny", {"trainer.max_epochs": 1000, "trainer.max_time_minutes": 0.05})
     summary = pretrain(cfg, data_dir, tmp_path / "run", progress=False)
     assert summary["epochs"] < 1000 and summary["seconds"] < 60
     assert (tmp_path / "run" / "model.safetensors").exists()
@@ -28,7 +25,7 @@ def test_max_time_stops_pretraining_and_still_exports(data_dir, tmp_path) -> Non
 
 def test_cpu_default_config_has_a_time_limit() -> None:
     cfg = qs.cpu_default_config(minutes=7)
-    ref = load_config(REPO / "configs" / "mae_cpu.yaml")
+    ref = load_config("mae-cpu")
     assert cfg.trainer.max_time_minutes == 7 and cfg.loss.alignment
     assert (cfg.model, cfg.data, cfg.trainer.max_epochs) == (ref.model, ref.data, ref.trainer.max_epochs)
     base = qs.cpu_default_config(alignment=False, minutes=7)

@@ -22,7 +22,6 @@ import pytest
 from leadlift.evaluation.evaluate import SECTIONS, evaluate
 from leadlift.evaluation.report import markdown_to_html
 
-REPO = Path(__file__).resolve().parents[1]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -61,7 +60,7 @@ def checkpoint(request, tmp_path_factory, data_dir) -> Path:
         from leadlift.training.pretrain import pretrain
 
         out = tmp_path_factory.mktemp("eval_tiny")
-        pretrain(load_config(REPO / "configs" / "mae_tiny.yaml"), data_dir, out, progress=False)
+        pretrain(load_config("mae-tiny"), data_dir, out, progress=False)
         return out
 
 

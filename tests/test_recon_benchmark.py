@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,7 @@ from leadlift.models.recon import load_reconstructor, reconstruct_ecg
 from leadlift.recon_config import ReconConfig, load_recon_config
 from leadlift.store import prepare
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "configs" / "recon_tiny.yaml"
+TINY = "recon-tiny"
 
 
 @pytest.fixture(autouse=True)
@@ -41,16 +39,16 @@ def run(args: list[str], capsys) -> tuple[int, str, str]:
 
 def test_configs_validate_and_cpu_yaml_is_the_default() -> None:
     for name in ("recon_tiny", "recon_cpu", "recon_paper"):
-        load_recon_config(REPO / "configs" / f"{name}.yaml")
-    assert load_recon_config(REPO / "configs" / "recon_cpu.yaml") == ReconConfig()
-    paper = load_recon_config(REPO / "configs" / "recon_paper.yaml")
+        load_recon_config(name)
+    assert load_recon_config("recon-cpu") == load_recon_config() == ReconConfig()
+    paper = load_recon_config("recon-paper")
     assert paper.supcon.max_epochs == 60 and paper.train.max_epochs == 60 and paper.train.early_stop_patience == 12
     assert paper.encoder.widths[-1] == 128 and paper.fusion.branch_dim == 128 and paper.train.lr == 1e-4
 
 
 def test_tiny_benchmark_end_to_end(data_dir, tmp_path, capsys) -> None:
     out = tmp_path / "bench"
-    code, stdout, err = run(["reconstruct-benchmark", "--inputs", "I,II,V2", "--config", str(TINY), "--folds", "2",
+    code, stdout, err = run(["reconstruct-benchmark", "--inputs", "I,II,V2", "--config", TINY, "--folds", "2",
                              "--threads", "1", "--data-dir", str(data_dir), "--out", str(out)], capsys)
     assert code == 0, err
     assert "mean of reconstructed leads" in stdout and "RMSE (mV)" in stdout
@@ -88,7 +86,7 @@ def test_tiny_benchmark_end_to_end(data_dir, tmp_path, capsys) -> None:
 
 def test_train_recon_exports_checkpoint(data_dir, tmp_path, capsys) -> None:
     out = tmp_path / "fusion"
-    code, stdout, err = run(["train-recon", "--config", str(TINY), "--inputs", "I", "--method", "fusion_noemb",
+    code, stdout, err = run(["train-recon", "--config", TINY, "--inputs", "I", "--method", "fusion_noemb",
                              "--no-progress", "--threads", "1", "--data-dir", str(data_dir), "--out", str(out)],
                             capsys)
     assert code == 0, err
@@ -106,7 +104,7 @@ def test_cli_errors_are_one_line(data_dir, tmp_path, capsys) -> None:
     assert code == 2 and "unknown lead name" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(["reconstruct-benchmark", "--folds", "1", "--out", str(tmp_path)], capsys)
     assert code == 2 and "--folds" in err
-    code, _, err = run(["train-recon", "--method", "magic", "--config", str(TINY), "--data-dir", str(data_dir),
+    code, _, err = run(["train-recon", "--method", "magic", "--config", TINY, "--data-dir", str(data_dir),
                         "--out", str(tmp_path)], capsys)
     assert code == 2 and "unknown method" in err
 
@@ -119,10 +117,10 @@ def test_benchmark_with_mae_baseline(data_dir, tmp_path, capsys) -> None:
     from leadlift.training.pretrain import pretrain
 
     mae_dir = tmp_path / "mae"
-    pretrain(load_config(REPO / "configs" / "mae_tiny.yaml", {"trainer.max_epochs": 1}), data_dir, mae_dir,
+    pretrain(load_config("mae-tiny", {"trainer.max_epochs": 1}), data_dir, mae_dir,
              progress=False)
     out = tmp_path / "bench"
-    code, _, err = run(["reconstruct-benchmark", "--config", str(TINY), "--folds", "0", "--threads", "1",
+    code, _, err = run(["reconstruct-benchmark", "--config", TINY, "--folds", "0", "--threads", "1",
                         "--mae", str(mae_dir), "--data-dir", str(data_dir), "--out", str(out)], capsys)
     assert code == 0, err
     res = json.loads((out / "results.json").read_text())

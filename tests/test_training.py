@@ -15,6 +15,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from leadlift.config import load_config, parse_config
+from leadlift.configs import available_configs
 from leadlift.errors import ConfigError, CorruptFileError
 from leadlift.readers import PTBXLReader
 from leadlift.training.checkpoint import export_model, load_exported, load_state, save_state
@@ -22,8 +23,7 @@ from leadlift.training.data import PretrainDataModule, SeededSampler
 from leadlift.training.mae_module import build_model
 from leadlift.training.pretrain import pretrain
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "configs" / "mae_tiny.yaml"
+TINY = "mae-tiny"
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +32,13 @@ def stores(tmp_path_factory) -> Path:
 
 
 def test_all_configs_validate() -> None:
-    names = sorted(p.name for p in (REPO / "configs").glob("mae_*.yaml"))
-    assert {"mae_tiny.yaml", "mae_cpu.yaml", "mae_paper.yaml", "mae_cpu_noalign.yaml",
-            "mae_cpu_multichannel.yaml"} <= set(names)
+    names = available_configs("mae_")
+    assert {"mae_tiny", "mae_cpu", "mae_paper", "mae_cpu_noalign", "mae_cpu_multichannel"} <= set(names)
     for name in names:
-        cfg = load_config(REPO / "configs" / name)
+        cfg = load_config(name)
         model = build_model(cfg)
         assert model.n_times == cfg.data.n_times
-    paper = load_config(REPO / "configs" / "mae_paper.yaml")
+    paper = load_config("mae-paper")
     assert (paper.data.fs, paper.data.n_times, paper.model.patch_size, paper.model.embed_dim) == (500, 2500, 100, 768)
     assert (paper.model.depth, paper.model.num_heads, paper.data.batch_size) == (12, 8, 256)
     assert (paper.model.decoder_embed_dim, paper.model.decoder_depth, paper.model.decoder_heads) == (512, 8, 16)
@@ -143,7 +142,7 @@ def test_resume_after_kill_equals_uninterrupted(data_dir, stores, tmp_path) -> N
 def test_ddp_two_cpu_processes_end_identical(data_dir, stores, tmp_path) -> None:
     out = tmp_path / "ddp"
     res = subprocess.run(
-        [sys.executable, "-m", "leadlift.cli", "pretrain", "-c", str(TINY), "--data-dir", str(data_dir),
+        [sys.executable, "-m", "leadlift.cli", "pretrain", "-c", TINY, "--data-dir", str(data_dir),
          "--store-dir", str(stores), "--out", str(out), "--devices", "2", "--strategy", "ddp",
          "--accelerator", "cpu", "--max-epochs", "2"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,

@@ -164,9 +164,18 @@ def show(
 
 
 # --------------------------------------------------------------------------------------- pretrain
+def _config_help(prefix: str, example: str) -> str:
+    """Help of a ``--config`` option: a YAML path or the name of a shipped config starting with ``prefix``."""
+    from leadlift.configs import available_configs
+
+    names = ", ".join(n.replace("_", "-") for n in available_configs(prefix))
+    return f"Config: a shipped name ({example}) or a path to a YAML file. Shipped: {names}."
+
+
 @app.command()
 def pretrain(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Experiment YAML (see configs/).")],
+    config: Annotated[str, typer.Option("--config", "-c", metavar="NAME|PATH",
+                                                   help=_config_help("mae_", "-c mae-cpu"))],
     data_dir: DataDirOpt = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default runs/NAME).")] = None,  # noqa: UP045
     max_epochs: Annotated[Optional[int], typer.Option(help="Override trainer.max_epochs.")] = None,  # noqa: UP045
@@ -452,13 +461,14 @@ def quickstart_cmd(
 
 
 # --------------------------------------------------------------------------------------- reconstruction (paper 2)
-_ReconConfigOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045
-    "--config", "-c", help="Reconstruction YAML (configs/recon_*.yaml); default: the CPU default (recon_cpu.yaml).")]
+_ReconConfigOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--config", "-c", metavar="NAME|PATH",
+    help=_config_help("recon_", "-c recon-paper") + " Default: recon-cpu (the CPU default).")]
 _ThreadsOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--threads", help="torch CPU threads (default: torch's choice; 1 is often faster on a busy shared machine).")]
 
 
-def _recon_setup(config: Path | None, inputs: str | None, max_epochs: int | None, threads: int | None,
+def _recon_setup(config: str | None, inputs: str | None, max_epochs: int | None, threads: int | None,
                  extra: dict[str, object] | None = None) -> tuple[object, list[str]]:
     """Load the reconstruction config with CLI overrides; returns (config, the options as given)."""
     import torch

@@ -1,4 +1,5 @@
-"""Experiment configurations: YAML files under ``configs/``, validated on load.
+"""Experiment configurations: YAML files (shipped ones in ``src/leadlift/configs/``, see
+:mod:`leadlift.configs`), validated on load.
 
 A config is data: :func:`load_config` parses the YAML into a :class:`PretrainConfig` (pydantic,
 unknown keys rejected), so a typo fails at start-up with a one-line message instead of being
@@ -14,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from leadlift.configs import read_config_text
 from leadlift.ecg import parse_leads
 from leadlift.errors import ConfigError
 
@@ -167,23 +169,31 @@ def parse_config(data: dict[str, Any], source: str = "config") -> PretrainConfig
     try:
         return PretrainConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source} is invalid: {format_validation_errors(exc)}; fix the YAML (see configs/)"
-                          ) from None
+        raise ConfigError(f"{source} is invalid: {format_validation_errors(exc)}; "
+                          "fix the YAML (see leadlift/configs/mae_*.yaml)") from None
 
 
-def read_yaml(path: str | Path, overrides: dict[str, Any] | None = None, hint: str = "configs/") -> dict[str, Any]:
-    """Read a YAML mapping and apply ``overrides`` (dotted keys → values, e.g.
-    ``{"trainer.max_epochs": 2}``). Raises :class:`ConfigError` for a missing or malformed file."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config {path} not found; pick one of {hint}")
+def read_yaml_with_source(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+                          hint: str = "the shipped configs (leadlift/configs/)") -> tuple[dict[str, Any], str]:
+    """Like :func:`read_yaml`, also returning where the config came from (the path as given, or
+    ``NAME (shipped config)``) for error messages."""
+    text, source = read_config_text(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{source} is not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of settings; see {hint}")
-    return apply_overrides(data, overrides)
+        raise ConfigError(f"{source} must hold a mapping of settings; see {hint}")
+    return apply_overrides(data, overrides), source
+
+
+def read_yaml(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+              hint: str = "the shipped configs (leadlift/configs/)") -> dict[str, Any]:
+    """Read a YAML mapping, given by file path or by shipped config NAME (``mae-cpu``; see
+    :mod:`leadlift.configs`), and apply ``overrides`` (dotted keys → values, e.g.
+    ``{"trainer.max_epochs": 2}``). Raises :class:`ConfigError` for an unknown name, a missing
+    file or a malformed one."""
+    return read_yaml_with_source(name_or_path, overrides, hint)[0]
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
@@ -197,10 +207,12 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> d
     return data
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PretrainConfig:
-    """Load and validate a YAML pretraining config; ``overrides`` maps dotted keys to values
-    (e.g. ``{"trainer.max_epochs": 2}``)."""
-    return parse_config(read_yaml(path, overrides), source=str(path))
+def load_config(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> PretrainConfig:
+    """Load and validate a pretraining config: a YAML file path or a shipped name (``mae-cpu``,
+    ``mae_tiny.yaml``; :func:`leadlift.configs.available_configs`). ``overrides`` maps dotted keys
+    to values (e.g. ``{"trainer.max_epochs": 2}``)."""
+    data, source = read_yaml_with_source(name_or_path, overrides)
+    return parse_config(data, source=source)
 
 
 def config_to_dict(cfg: PretrainConfig) -> dict[str, Any]:

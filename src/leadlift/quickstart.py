@@ -3,7 +3,7 @@
 Steps (each prints where it is; pretraining shows Lightning's progress bar):
 
 1. prepare the PTB-XL, ECG-ID and PTB Diagnostic stores at the model's rate (100 Hz);
-2. pretrain the CPU-default aligned per-lead MAE (``configs/mae_cpu.yaml``) for at most
+2. pretrain the CPU-default aligned per-lead MAE (the shipped ``mae-cpu`` config) for at most
    ``minutes`` minutes (Lightning ``max_time``; a re-run resumes from the last checkpoint);
 3. optionally pretrain the no-alignment baseline in the same budget (``baseline=True``);
 4. run the reconstruction benchmark for inputs I, II, V2 when leadlift has it
@@ -27,8 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import leadlift
-from leadlift.config import PretrainConfig, load_config, parse_config
+from leadlift.config import PretrainConfig, load_config
 from leadlift.errors import DataNotFoundError
 
 BENCHMARK_MODULE = "leadlift.evaluation.recon_benchmark"
@@ -47,30 +46,17 @@ QUICK_RECON_CONFIG: dict[str, Any] = {
 }
 
 
-def default_config_path(name: str = "mae_cpu.yaml") -> Path | None:
-    """``configs/NAME`` of the source checkout leadlift runs from, or of the working directory."""
-    for root in (Path(leadlift.__file__).resolve().parents[2], Path.cwd()):
-        path = root / "configs" / name
-        if path.exists():
-            return path
-    return None
+CPU_DEFAULT_CONFIG = "mae-cpu"
+"""Shipped pretraining config of the quickstart (``src/leadlift/configs/mae_cpu.yaml``)."""
 
 
 def cpu_default_config(alignment: bool = True, minutes: float | None = None) -> PretrainConfig:
-    """The CPU-default config (``configs/mae_cpu.yaml``, or the same values built in) with a time limit."""
+    """The shipped CPU-default config (:data:`CPU_DEFAULT_CONFIG`) with a time limit of ``minutes``;
+    ``alignment=False`` gives the no-alignment baseline (name suffixed ``-noalign``)."""
     overrides: dict[str, Any] = {"trainer.max_time_minutes": minutes} if minutes else {}
     if not alignment:
         overrides["loss.alignment"] = False
-    path = default_config_path()
-    if path is not None:
-        cfg = load_config(path, overrides)
-    else:  # installed without the source tree: mae_cpu.yaml's values
-        data: dict[str, Any] = {"name": "mae-cpu", "optim": {"warmup_epochs": 2},
-                                "trainer": {"max_epochs": 40, "devices": 1}}
-        for key, value in overrides.items():
-            section, leaf = key.split(".")
-            data.setdefault(section, {})[leaf] = value
-        cfg = parse_config(data, source="built-in CPU default")
+    cfg = load_config(CPU_DEFAULT_CONFIG, overrides)
     if not alignment:
         cfg.name = f"{cfg.name}-noalign"
     return cfg

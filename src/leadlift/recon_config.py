@@ -1,11 +1,11 @@
 """Configuration of the pathology-aware 12-lead reconstruction (paper 2) and its benchmark.
 
-A :class:`ReconConfig` is one YAML file under ``configs/`` (``recon_paper.yaml``: the paper's
-sizes and epochs; ``recon_cpu.yaml``: the CPU default, identical to ``ReconConfig()``;
-``recon_tiny.yaml``: smoke tests). Unknown keys are rejected and every error is one line
-(:class:`~leadlift.errors.ConfigError`). The preprocessing part (:meth:`ReconConfig.preprocessing`)
-is written beside every exported reconstructor, so a checkpoint alone says what its input
-must look like.
+A :class:`ReconConfig` is one YAML file; the shipped ones live in ``src/leadlift/configs/`` and
+are addressed by name (``recon-paper``: the paper's sizes and epochs; ``recon-cpu``: the CPU
+default, identical to ``ReconConfig()``; ``recon-tiny``: smoke tests). Unknown keys are
+rejected and every error is one line (:class:`~leadlift.errors.ConfigError`). The preprocessing
+part (:meth:`ReconConfig.preprocessing`) is written beside every exported reconstructor, so a
+checkpoint alone says what its input must look like.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from leadlift.config import StrictModel, apply_overrides, format_validation_errors, read_yaml
+from leadlift.config import StrictModel, format_validation_errors, read_yaml_with_source
 from leadlift.ecg import parse_leads
 from leadlift.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_RECON_CONFIG",
     "METHODS",
     "AugmentConfig",
     "BenchmarkConfig",
@@ -33,6 +34,9 @@ __all__ = [
     "load_recon_config",
     "parse_recon_config",
 ]
+
+DEFAULT_RECON_CONFIG = "recon_cpu"
+"""Shipped config loaded by :func:`load_recon_config` when no config is given (the CPU default)."""
 
 METHODS: tuple[str, ...] = ("linear", "unet", "fusion_noemb", "fusion", "mae")
 """Methods of the benchmark: ``linear`` (per-target-lead least squares), ``unet`` (1-D U-Net),
@@ -262,16 +266,17 @@ def parse_recon_config(data: dict[str, Any], source: str = "config") -> ReconCon
         return ReconConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source} is invalid: {format_validation_errors(exc)}; "
-                          "fix the YAML (see configs/recon_*.yaml)") from None
+                          "fix the YAML (see leadlift/configs/recon_*.yaml)") from None
 
 
-def load_recon_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> ReconConfig:
-    """Load a YAML reconstruction config (``None``: the CPU default, ``ReconConfig()``).
+def load_recon_config(name_or_path: str | Path | None = None,
+                      overrides: dict[str, Any] | None = None) -> ReconConfig:
+    """Load a reconstruction config: a YAML file path or a shipped name (``recon-cpu``,
+    ``recon_paper.yaml``; :func:`leadlift.configs.available_configs`). ``None`` is the shipped CPU
+    default ``recon_cpu`` (identical to ``ReconConfig()``).
 
     ``overrides`` maps dotted keys to values, e.g. ``{"data.inputs": ["I"], "train.max_epochs": 2}``.
     """
-    if path is None:
-        return parse_recon_config(apply_overrides({}, overrides), source="default config")
-    source = str(path)
-    data = read_yaml(path, overrides, hint="configs/recon_*.yaml")
+    data, source = read_yaml_with_source(DEFAULT_RECON_CONFIG if name_or_path is None else name_or_path, overrides,
+                                         hint="leadlift/configs/recon_*.yaml")
     return parse_recon_config(data, source=source)
