@@ -139,6 +139,28 @@ def test_resume_after_kill_equals_uninterrupted(data_dir, stores, tmp_path) -> N
         torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("keep_every", [None, 1])
+def test_only_last_and_best_training_states_are_kept(data_dir, stores, tmp_path, keep_every) -> None:
+    cfg = load_config(TINY, {"trainer.max_epochs": 3, "trainer.keep_every_n_epochs": keep_every})
+    out = tmp_path / "run"
+    summary = pretrain(cfg, data_dir, out, store_dir=stores, progress=False)
+    assert summary["epochs"] == 3 and (out / "model.safetensors").exists()
+    states = sorted(p.name for p in (out / "checkpoints").iterdir())
+    if keep_every is None:
+        assert states == ["best.safetensors", "last.safetensors"]
+    else:
+        assert states == ["best.safetensors", "epoch=0.safetensors", "epoch=1.safetensors", "epoch=2.safetensors",
+                          "last.safetensors"]
+    last = load_state(out / "checkpoints" / "last.safetensors")
+    assert last["epoch"] == 2 and last["optimizer_states"]
+    # best = the epoch with the lowest logged validation loss
+    log = pd.read_csv(out / "logs" / "csv" / "metrics.csv").dropna(subset=["val_loss"])
+    best_epoch = int(log.loc[log["val_loss"].idxmin(), "epoch"])
+    assert load_state(out / "checkpoints" / "best.safetensors")["epoch"] == best_epoch
+    assert summary["best_checkpoint"].endswith("best.safetensors")
+    assert summary["best_val_loss"] == pytest.approx(log["val_loss"].min(), rel=1e-5)
+
+
 def test_ddp_two_cpu_processes_end_identical(data_dir, stores, tmp_path) -> None:
     out = tmp_path / "ddp"
     res = subprocess.run(

@@ -107,6 +107,13 @@ class OptimConfig(StrictModel):
 
 
 class TrainerConfig(StrictModel):
+    """Lightning trainer settings, and which training-state checkpoints are kept.
+
+    Training states (weights + optimizer, ~57 MB for ``mae-cpu``) go to ``OUT/checkpoints/``:
+    ``last.safetensors`` (overwritten every epoch; ``--resume`` starts from it) and
+    ``best.safetensors`` (lowest ``val_loss`` so far), nothing else unless ``keep_every_n_epochs``
+    asks for ``epoch=E.safetensors`` every N epochs."""
+
     max_epochs: int = Field(20, gt=0)
     accelerator: str = "auto"
     devices: int | str = "auto"
@@ -119,6 +126,9 @@ class TrainerConfig(StrictModel):
     check_val_every_n_epoch: int = 1
     max_time_minutes: float | None = Field(None, gt=0, description="stop training after this many minutes "
                                            "(Lightning max_time; the checkpoint is still exported)")
+    keep_every_n_epochs: int | None = Field(
+        None, gt=0, description="also keep the training state of every N-th epoch (checkpoints/epoch=E.safetensors); "
+                                "null: keep only last.safetensors (resume) and best.safetensors (lowest val_loss)")
 
 
 class PretrainConfig(StrictModel):

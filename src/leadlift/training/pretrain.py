@@ -3,8 +3,9 @@
 Output folder layout (``--out DIR``)::
 
     DIR/config.yaml, DIR/model.safetensors   # the exported model (inference checkpoint)
-    DIR/checkpoints/last.safetensors         # full training state (resume), no pickle
-    DIR/checkpoints/epoch=N.safetensors
+    DIR/checkpoints/last.safetensors         # full training state of the latest epoch (resume), no pickle
+    DIR/checkpoints/best.safetensors         # full training state of the lowest val_loss so far
+    DIR/checkpoints/epoch=E.safetensors      # only with trainer.keep_every_n_epochs: N (every N-th epoch)
     DIR/logs/csv/metrics.csv                 # every loss term, curriculum weights, lr
     DIR/logs/tensorboard/                    # if tensorboard is installed
     DIR/ranks/rank-R.json                    # per-rank weight checksum (DDP sanity check)
@@ -34,9 +35,46 @@ from leadlift.training.mae_module import MAEPretrainModule
 
 class SafetensorsModelCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` whose files end in ``.safetensors`` (they are written by
-    :class:`~leadlift.training.checkpoint.SafetensorsCheckpointIO`)."""
+    :class:`~leadlift.training.checkpoint.SafetensorsCheckpointIO`). The file name pattern is part
+    of the state key, so several of them (last, best, every N epochs) can run side by side."""
 
     FILE_EXTENSION = ".safetensors"
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(monitor=self.monitor, mode=self.mode, filename=self.filename,
+                                        every_n_train_steps=self._every_n_train_steps,
+                                        every_n_epochs=self._every_n_epochs,
+                                        train_time_interval=self._train_time_interval)
+
+
+MONITOR = "val_loss"
+"""Metric that picks ``best.safetensors`` (total validation loss, logged by
+:class:`~leadlift.training.mae_module.MAEPretrainModule`; lower is better)."""
+
+
+def checkpoint_callbacks(ckpt_dir: Path, cfg: PretrainConfig) -> dict[str, SafetensorsModelCheckpoint]:
+    """The training-state checkpoints kept in ``ckpt_dir``, by role.
+
+    * ``last``: ``last.safetensors``, overwritten at the end of every training epoch (resume);
+    * ``best``: ``best.safetensors``, the epoch with the lowest :data:`MONITOR` (only when
+      validation runs);
+    * ``every``: ``epoch=E.safetensors`` every ``trainer.keep_every_n_epochs`` epochs (only when set).
+
+    Each file holds weights and optimizer state (tens of MB), so nothing else is kept by default.
+    """
+    tc = cfg.trainer
+    common: dict[str, Any] = {"dirpath": ckpt_dir, "auto_insert_metric_name": False, "enable_version_counter": False}
+    callbacks = {"last": SafetensorsModelCheckpoint(filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
+                                                    save_on_train_epoch_end=True, **common)}
+    if tc.limit_val_batches != 0:
+        callbacks["best"] = SafetensorsModelCheckpoint(filename="best", monitor=MONITOR, mode="min", save_top_k=1,
+                                                       **common)
+    if tc.keep_every_n_epochs:
+        callbacks["every"] = SafetensorsModelCheckpoint(filename="epoch={epoch}", monitor=None, save_top_k=-1,
+                                                        every_n_epochs=tc.keep_every_n_epochs,
+                                                        save_on_train_epoch_end=True, **common)
+    return callbacks
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -114,10 +152,13 @@ def pretrain(
 ) -> dict[str, Any]:
     """Train ``cfg`` on the prepared store of ``data_dir`` and write everything under ``out``.
 
-    Resumes from ``out/checkpoints/last.safetensors`` when it exists and ``resume`` is True.
+    Resumes from ``out/checkpoints/last.safetensors`` when it exists and ``resume`` is True. Keeps
+    only the ``last`` and ``best`` training states (plus every ``trainer.keep_every_n_epochs``-th
+    epoch when set; see :func:`checkpoint_callbacks`).
 
     Returns:
-        A summary: output folder, epochs, steps, final metrics, seconds per epoch.
+        A summary: output folder, epochs, steps, final metrics, seconds per epoch, the best
+        checkpoint (``best_checkpoint``, ``best_val_loss``; ``None`` without validation).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,13 +166,12 @@ def pretrain(
     tc = cfg.trainer
     accelerator = tc.accelerator
     ckpt_dir = out / "checkpoints"
-    checkpoint = SafetensorsModelCheckpoint(dirpath=ckpt_dir, filename="epoch={epoch}", auto_insert_metric_name=False,
-                                            save_last=True, save_top_k=-1, every_n_epochs=1)
+    checkpoints = checkpoint_callbacks(ckpt_dir, cfg)
     export = ExportCallback(out, cfg)
     loggers: list[Any] = [CSVLogger(out / "logs", name="csv", version="")]
     if importlib.util.find_spec("tensorboard") is not None:
         loggers.append(TensorBoardLogger(out / "logs", name="tensorboard", version=""))
-    callbacks: list[Callback] = [checkpoint, export, *(extra_callbacks or [])]
+    callbacks: list[Callback] = [*checkpoints.values(), export, *(extra_callbacks or [])]
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=5))
     trainer = L.Trainer(
@@ -163,6 +203,9 @@ def pretrain(
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    best = checkpoints.get("best")
+    best_path = best.best_model_path if best is not None and best.best_model_path else None
+    best_score = float(best.best_model_score) if best is not None and best.best_model_score is not None else None
     return {
         "out": str(out),
         "epochs": int(trainer.current_epoch),
@@ -171,5 +214,7 @@ def pretrain(
         "epoch_seconds": [round(t, 1) for t in export.epoch_times],
         "metrics": metrics,
         "resumed_from": resumed_from,
+        "best_checkpoint": best_path,
+        "best_val_loss": best_score,
         "is_global_zero": bool(trainer.is_global_zero),
     }
