@@ -31,7 +31,10 @@ import torch
 
 from leadlift.ecg import STANDARD_LEADS
 from leadlift.losses import masked_reconstruction_loss, triplet_alignment_loss
-from leadlift.models import LeadBankMAE, LoopLeadMAE, PatchMask
+from leadlift.models import LeadBankMAE, PatchMask
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loop_lead_mae import LoopLeadMAE
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

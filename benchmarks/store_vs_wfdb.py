@@ -27,9 +27,9 @@ import torch
 import wfdb
 from torch.utils.data import DataLoader
 
-from leadlift.datasets import CropDataset
+from leadlift.data.datasets import CropDataset
+from leadlift.data.store import prepare
 from leadlift.paths import resolve_data_dir
-from leadlift.store import prepare
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -38,8 +38,8 @@ def tiny_mae_checkpoint(data_dir, tmp_path_factory) -> Path:
     its amplitude calibration: the stand-in for the shipped weights in API/CLI tests. Read-only:
     tests that modify a checkpoint copy it first."""
     from leadlift.config import load_config
-    from leadlift.release import calibrate_mae_checkpoint
     from leadlift.training.pretrain import pretrain
+    from leadlift.workflows.release import calibrate_mae_checkpoint
 
     out = tmp_path_factory.mktemp("tiny_mae")
     pretrain(load_config("mae-tiny"), data_dir, out, progress=False)

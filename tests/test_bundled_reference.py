@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "reference"))
-from make_reference_outputs import HERE, compute  # noqa: E402
+from make_reference_outputs import HERE, compute
 
 
 def test_bundled_outputs_unchanged(data_dir) -> None:

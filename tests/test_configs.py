@@ -16,8 +16,8 @@ import pytest
 from leadlift.config import ModelConfig, load_config
 from leadlift.configs import available_configs, config_path, normalise_name, read_config_text
 from leadlift.errors import ConfigError
-from leadlift.quickstart import cpu_default_config
 from leadlift.recon_config import ReconConfig, load_recon_config
+from leadlift.workflows.quickstart import cpu_default_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = available_configs()
@@ -91,15 +91,14 @@ def test_quickstart_uses_the_shipped_cpu_config() -> None:
 
 
 def test_model_sizes_have_one_source() -> None:
-    """The schema's model defaults and the models' named presets agree with the shipped configs."""
-    from leadlift.models.mae import MAE_PRESETS
+    """Model sizes live in the shipped configs only: the schema's defaults are mae-cpu's, and no
+    table of named sizes is kept beside them in the models."""
+    import leadlift.models.mae as mae
 
     assert ModelConfig() == load_config("mae-cpu").model
-    for preset, name in (("small", "mae-cpu"), ("paper", "mae-paper"), ("tiny", "mae-tiny")):
-        cfg = load_config(name)
-        sizes = {"n_times": cfg.data.n_times, "fs": cfg.data.fs,
-                 **cfg.model.model_dump(exclude={"kind"})}
-        assert {k: MAE_PRESETS[preset][k] for k in sizes} == sizes, preset
+    assert not hasattr(mae, "MAE_PRESETS") and not hasattr(mae.LeadBankMAE, "from_preset")
+    paper = load_config("mae-paper")
+    assert (paper.model.embed_dim, paper.model.patch_size, paper.data.fs) == (768, 100, 500.0)
 
 
 def test_cli_takes_a_name(tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""Tests of leadlift.download against a local PhysioNet-like HTTP server (never the internet).
+"""Tests of leadlift.data.download against a local PhysioNet-like HTTP server (never the internet).
 
 The server serves a temporary folder laid out like ``https://physionet.org/files``:
 ``<tmp>/ecgiddb/1.0.0/`` with a few real ECG-ID files copied at run time from the shared data
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from leadlift import download as dl
-from leadlift.download import (
+from leadlift.data import download as dl
+from leadlift.data.download import (
     MANIFEST_FILE,
     PHYSIONET_DATASETS,
     download_dataset,
@@ -441,7 +441,7 @@ def test_verify_without_checksum_list(data_dir: Path) -> None:
 def test_cli_download_then_read_and_offline_message(server: PhysioNetServer, data_dir: Path, capsys) -> None:
     """`leadlift download` end to end against the local server, then the reader uses the files."""
     from leadlift.cli import main
-    from leadlift.readers import ECGIDReader
+    from leadlift.data.readers import ECGIDReader
 
     with pytest.raises(SystemExit) as info:
         main(["download", "ecgid", "--data-dir", str(data_dir), "--base-url", server.url,

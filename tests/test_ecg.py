@@ -7,6 +7,7 @@ import pytest
 import torch
 import wfdb
 
+from leadlift.data.readers import PTBXLReader
 from leadlift.ecg import (
     ECG,
     STANDARD_LEADS,
@@ -15,7 +16,6 @@ from leadlift.ecg import (
     parse_leads,
 )
 from leadlift.errors import InputError
-from leadlift.readers import PTBXLReader
 
 
 @pytest.mark.parametrize(("raw", "std"), [

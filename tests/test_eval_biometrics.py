@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadlift.data.readers import get_reader
 from leadlift.errors import InputError
 from leadlift.evaluation.biometrics import (
     PROTOCOLS,
@@ -15,7 +16,6 @@ from leadlift.evaluation.biometrics import (
     protocol_split,
     window_table,
 )
-from leadlift.readers import get_reader
 
 
 @pytest.fixture(scope="module")

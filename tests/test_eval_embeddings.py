@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from leadlift.data.store import prepare
 from leadlift.ecg import STANDARD_LEADS
 from leadlift.errors import InputError
 from leadlift.evaluation.embeddings import TWELVE_LEAD, embed_store, random_encoder, window_index
 from leadlift.preprocessing import zscore
-from leadlift.store import prepare
 
 KW = dict(leads=list(STANDARD_LEADS), n_times=200, fs=100.0, patch_size=20, embed_dim=16, depth=1, num_heads=2,
           decoder_embed_dim=16, decoder_depth=1, decoder_heads=2)
@@ -21,7 +21,7 @@ def _config(cls: str = "LeadBankMAE") -> dict:
     kw = dict(KW)
     if cls == "MultiChannelMAE":
         kw.pop("leads")
-    return {"model": {"class": cls, "kwargs": kw}, "preprocessing": PRE}
+    return {"format": "leadlift-mae/1", "model": {"class": cls, "kwargs": kw}, "preprocessing": PRE}
 
 
 @pytest.fixture(scope="module")

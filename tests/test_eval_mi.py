@@ -17,11 +17,11 @@ def _emb(x: np.ndarray) -> StoreEmbeddings:
 
 
 def test_ptbdb_single_real_record_is_skipped_with_counts(data_dir) -> None:
+    from leadlift.data.store import prepare
     from leadlift.evaluation.embeddings import embed_store
-    from leadlift.store import prepare
 
     store = prepare("ptbdb", 100, data_dir, progress=False)
-    enc = random_encoder({"model": {"class": "LeadBankMAE", "kwargs": {
+    enc = random_encoder({"format": "leadlift-mae/1", "model": {"class": "LeadBankMAE", "kwargs": {
         "n_times": 500, "fs": 100.0, "patch_size": 25, "embed_dim": 8, "depth": 1, "num_heads": 2,
         "decoder_embed_dim": 8, "decoder_depth": 0, "decoder_heads": 2}},
         "preprocessing": {"fs": 100.0, "window_samples": 500}})

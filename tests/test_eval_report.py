@@ -160,14 +160,15 @@ def test_twelve_channel_checkpoint_gets_the_sections_that_apply(data_dir, tmp_pa
     sections say why they do not apply, and the report still renders."""
     import torch
 
+    from leadlift.inference.checkpoint import export_model
     from leadlift.models import MultiChannelMAE
-    from leadlift.training.checkpoint import export_model
 
     kw = dict(n_times=200, fs=100.0, patch_size=20, embed_dim=16, depth=1, num_heads=2, decoder_embed_dim=16,
               decoder_depth=1, decoder_heads=2)
     torch.manual_seed(0)
     model = MultiChannelMAE(**kw)
-    ckpt = export_model(model, {"model": {"class": "MultiChannelMAE", "kwargs": model.get_config()},
+    ckpt = export_model(model, {"format": "leadlift-mae/1",
+                                "model": {"class": "MultiChannelMAE", "kwargs": model.get_config()},
                                 "preprocessing": {"fs": 100.0, "window_samples": 200, "zscore_eps": 1e-6}},
                         tmp_path / "mc")
     res = evaluate(ckpt, data_dir, tmp_path / "out", sections=("agreement", "probes", "ecgid", "reconstruction"),

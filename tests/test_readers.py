@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 import wfdb
 
-from leadlift.ecg import STANDARD_LEADS
-from leadlift.errors import DataNotFoundError, InputError
-from leadlift.readers import (
+from leadlift.data.readers import (
     SUPERCLASSES,
     CinC2021Reader,
     ECGIDReader,
@@ -22,6 +20,8 @@ from leadlift.readers import (
     get_reader,
     scp_multi_hot,
 )
+from leadlift.ecg import STANDARD_LEADS
+from leadlift.errors import DataNotFoundError, InputError
 
 
 def test_ptbxl_metadata_and_record(data_dir) -> None:
@@ -80,7 +80,7 @@ def test_ptbxl_missing_records_are_skipped_with_one_warning(data_dir, tmp_path, 
     if isolated:
         logger.addHandler(caplog.handler)
     try:
-        with caplog.at_level(logging.WARNING, logger="leadlift.readers"):
+        with caplog.at_level(logging.WARNING, logger="leadlift.data.readers"):
             small = PTBXLReader(tmp_path)
             assert len(small) == 2
     finally:
@@ -142,8 +142,8 @@ def test_reader_errors(tmp_path, data_dir) -> None:
 
 
 def test_corrupt_signal_file_gives_one_line_error(data_dir, tmp_path) -> None:
+    from leadlift.data.readers.base import read_wfdb
     from leadlift.errors import CorruptFileError
-    from leadlift.readers.base import read_wfdb
 
     src = data_dir / "ptb-xl" / "records100" / "00000" / "00001_lr"
     shutil.copy(f"{src}.hea", tmp_path / "00001_lr.hea")

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
+from leadlift.api import LeadLift
 from leadlift.cli import main
+from leadlift.data.store import prepare
 from leadlift.ecg import STANDARD_LEADS
-from leadlift.models.recon import load_reconstructor, reconstruct_ecg
+from leadlift.inference.checkpoint import read_config
 from leadlift.recon_config import ReconConfig, load_recon_config
-from leadlift.store import prepare
 
 TINY = "recon-tiny"
 
@@ -75,11 +76,12 @@ def test_tiny_benchmark_end_to_end(data_dir, tmp_path, capsys) -> None:
         assert text in md
     assert (out / "per_lead_test.png").stat().st_size > 10_000
     assert list((out / "figures").glob("overlay_test_*_fusion.png"))
-    # the exported main-split model reconstructs a whole record
-    net, plan, cfg = load_reconstructor(out / "models" / "fusion")
-    assert cfg["preprocessing"]["bandpass_hz"] == [0.5, 45.0] and cfg["preprocessing"]["window_samples"] == 256
+    # the exported main-split model reconstructs a whole record through the API
+    lift = LeadLift.from_pretrained(out / "models" / "fusion")
+    pre = lift.config.preprocessing
+    assert tuple(pre.bandpass_hz) == (0.5, 45.0) and pre.window_samples == 256
     ecg = prepare("ptbxl", 100, data_dir, progress=False).ecg(0).select("I,II,V2")
-    full = reconstruct_ecg(net, plan, cfg, ecg)
+    full = lift.reconstruct(ecg)
     assert full.leads == STANDARD_LEADS and full.n_samples == ecg.n_samples
     np.testing.assert_allclose(full["III"], full["II"] - full["I"], atol=1e-5)
 
@@ -90,12 +92,16 @@ def test_train_recon_exports_checkpoint(data_dir, tmp_path, capsys) -> None:
                              "--no-progress", "--threads", "1", "--data-dir", str(data_dir), "--out", str(out)],
                             capsys)
     assert code == 0, err
-    assert "RMSE" in stdout
+    assert "RMSE" in stdout and "as LeadLift.reconstruct delivers it" in stdout
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["format"] == "leadlift-recon/1" and cfg["preprocessing"]["input_leads"] == ["I"]
     assert cfg["leads"]["learned"][0] == "II" and cfg["preprocessing"]["units"] == "mV"
-    net, plan, _ = load_reconstructor(out)
-    assert plan.inputs == ("I",) and net.reconstructor.n_outputs == 7
+    assert "test" not in cfg["metrics"]  # training never scores the test fold; the evaluation does
+    typed = read_config(out)
+    assert typed.evaluation is not None and set(typed.evaluation.inputs) == {"I"}
+    assert "LeadLift.reconstruct" in typed.evaluation.protocol
+    lift = LeadLift.from_pretrained(out)
+    assert lift.leads == ("I",) and lift.backend.net.reconstructor.n_outputs == 7
 
 
 def test_cli_errors_are_one_line(data_dir, tmp_path, capsys) -> None:

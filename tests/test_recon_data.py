@@ -6,21 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from leadlift.data.splits import assert_patient_disjoint, patient_kfold
+from leadlift.data.store import prepare
+from leadlift.data.windows import QCBounds, gather_windows, preprocess_records, record_labels, window_index
 from leadlift.errors import ConfigError, InputError
-from leadlift.evaluation.recon_benchmark import _parts
 from leadlift.preprocessing import bandpass, percentile_outlier_mask, remove_baseline
 from leadlift.recon_config import ReconConfig, load_recon_config
-from leadlift.splits import assert_patient_disjoint, patient_kfold
-from leadlift.store import prepare
-from leadlift.training.recon_data import (
-    ClassBalancedBatchSampler,
-    QCBounds,
-    ViewAugmenter,
-    gather_windows,
-    preprocess_records,
-    record_labels,
-    window_index,
-)
+from leadlift.training.recon import split_records
+from leadlift.training.recon_data import ClassBalancedBatchSampler, ViewAugmenter
 
 
 @pytest.fixture(scope="module")
@@ -101,17 +94,17 @@ def test_augmenter_views(store) -> None:
     assert (aligned.abs().sum(dim=-1) == spikes.abs().sum(dim=-1)).all()  # a roll, nothing lost
 
 
-def test_no_patient_in_two_parts(store) -> None:
+def test_no_patient_in_twosplit_records(store) -> None:
     cfg = ReconConfig()
     n_valid = store.meta["n_valid"].to_numpy()
     pid = store.meta["patient_id"].astype(str).to_numpy()
-    parts = _parts(cfg, store.meta, n_valid)
+    parts = split_records(cfg, store.meta, n_valid)
     assert_patient_disjoint(pid, parts)
     assert set(store.meta["strat_fold"].to_numpy()[parts["test"]]) == {10}
     trainval = np.concatenate([parts["train"], parts["val"]])
     for tr, va in patient_kfold(pid[trainval], 5, seed=0):
         assert_patient_disjoint(pid, {"train": trainval[tr], "val": trainval[va], "test": parts["test"]})
-    paper = _parts(load_recon_config(None, {"data.split": "patient_70_15_15"}), store.meta, n_valid)
+    paper = split_records(load_recon_config(None, {"data.split": "patient_70_15_15"}), store.meta, n_valid)
     assert_patient_disjoint(pid, paper)
     share = len(paper["train"]) / len(store)
     assert 0.6 < share < 0.8

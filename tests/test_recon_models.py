@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from leadlift.data.store import prepare
 from leadlift.ecg import STANDARD_LEADS, derive_limb_leads
 from leadlift.errors import InputError
 from leadlift.models.recon import (
@@ -17,7 +18,6 @@ from leadlift.models.recon import (
     UNet1d,
     joint_zscore,
 )
-from leadlift.store import prepare
 
 
 def test_lead_plan_paper_inputs() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from leadlift.data.readers import ECGIDReader, PTBXLReader
+from leadlift.data.splits import assert_patient_disjoint, patient_kfold, patient_split, ptbxl_folds
 from leadlift.errors import InputError
-from leadlift.readers import ECGIDReader, PTBXLReader
-from leadlift.splits import assert_patient_disjoint, patient_kfold, patient_split, ptbxl_folds
 
 
 def test_ptbxl_folds_real(data_dir) -> None:

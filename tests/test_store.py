@@ -15,9 +15,9 @@ import torch
 import wfdb
 from torch.utils.data import DataLoader
 
-from leadlift.datasets import CropDataset, WindowDataset
+from leadlift.data.datasets import CropDataset, WindowDataset
+from leadlift.data.store import PreparedStore, open_store, prepare
 from leadlift.errors import DataNotFoundError, InputError
-from leadlift.store import PreparedStore, open_store, prepare
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,7 @@ def test_store_equals_wfdb_samples(ptbxl_store: PreparedStore, data_dir: Path) -
 
 
 def test_rerun_is_instant_and_reads_nothing(ptbxl_store, data_dir, monkeypatch) -> None:
-    from leadlift.readers.ptbxl import PTBXLReader
+    from leadlift.data.readers.ptbxl import PTBXLReader
 
     def boom(*_a, **_k):
         raise AssertionError("an up-to-date store must not read records")

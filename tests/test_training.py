@@ -16,9 +16,10 @@ from lightning.pytorch.callbacks import Callback
 
 from leadlift.config import load_config, parse_config
 from leadlift.configs import available_configs
+from leadlift.data.readers import PTBXLReader
 from leadlift.errors import ConfigError, CorruptFileError
-from leadlift.readers import PTBXLReader
-from leadlift.training.checkpoint import export_model, load_exported, load_state, save_state
+from leadlift.inference.checkpoint import export_model, load_checkpoint
+from leadlift.training.checkpoint import load_state, save_state
 from leadlift.training.data import PretrainDataModule, SeededSampler
 from leadlift.training.mae_module import build_model
 from leadlift.training.pretrain import pretrain
@@ -94,14 +95,14 @@ def test_smoke_run_losses_fall_and_info_reads_checkpoint(data_dir, stores, tmp_p
         assert col in log.columns, col
     recon = log["train/recon_epoch"].dropna().to_numpy()
     assert np.isfinite(recon).all() and recon[-1] < recon[0]
-    state, config = load_exported(tmp_path / "run")
-    assert config["preprocessing"]["fs"] == 100 and config["preprocessing"]["window_samples"] == 200
-    assert config["model"]["class"] == "LeadBankMAE"
+    state, config = load_checkpoint(tmp_path / "run")
+    assert config.preprocessing.fs == 100 and config.preprocessing.window_samples == 200
+    assert config.model.class_name == "LeadBankMAE" and config.kind == "mae"
     res = subprocess.run([sys.executable, "-m", "leadlift.cli", "info", str(tmp_path / "run")],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "per lead" in res.stdout and "window_samples: 200" in res.stdout
     # rebuild from the checkpoint alone and run inference
-    model = build_model(parse_config(config["training"]))
+    model = build_model(parse_config(config.training))
     model.load_state_dict(state)
     with torch.no_grad():
         emb = model.embed(torch.randn(2, 12, 200))
@@ -133,8 +134,8 @@ def test_resume_after_kill_equals_uninterrupted(data_dir, stores, tmp_path) -> N
     assert (tmp_path / "b" / "checkpoints" / "last.safetensors").exists()
     resumed = pretrain(cfg, data_dir, tmp_path / "b", store_dir=stores, progress=False)
     assert resumed["resumed_from"] and resumed["global_step"] == full["global_step"]
-    wa, _ = load_exported(tmp_path / "a")
-    wb, _ = load_exported(tmp_path / "b")
+    wa, _ = load_checkpoint(tmp_path / "a")
+    wb, _ = load_checkpoint(tmp_path / "b")
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0)
 
@@ -190,9 +191,10 @@ def test_checkpoint_io_has_no_pickle_and_detects_damage(tmp_path) -> None:
     with pytest.raises(CorruptFileError):
         load_state(path)
     model = torch.nn.Linear(3, 2)
-    folder = export_model(model, {"format": "test"}, tmp_path / "exp")
+    folder = export_model(model, {"format": "leadlift-mae/1", "model": {"class": "Linear", "kwargs": {}},
+                                  "preprocessing": {"fs": 100.0, "window_samples": 10}}, tmp_path / "exp")
     data = bytearray((folder / "model.safetensors").read_bytes())
     data[-1] ^= 0xFF
     (folder / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(CorruptFileError, match="checksum"):
-        load_exported(folder)
+        load_checkpoint(folder)

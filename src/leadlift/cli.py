@@ -56,16 +56,16 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More lo
 @app.command()
 def datasets(data_dir: DataDirOpt = None) -> None:
     """List the known datasets, where leadlift looks for them and how many records are present."""
-    from leadlift.download import PHYSIONET_DATASETS
+    from leadlift.data.download import PHYSIONET_DATASETS
+    from leadlift.data.readers import READERS
     from leadlift.paths import data_dir_source, prepared_root, resolve_data_dir
-    from leadlift.readers import READERS
 
     root = resolve_data_dir(data_dir)
     out.print(f"data directory: {root}  (from {data_dir_source(data_dir)})")
     table = Table(show_lines=False)
     for col in ("dataset", "description", "folder", "records", "prepared stores"):
         table.add_column(col, overflow="fold")
-    logging.getLogger("leadlift.readers").setLevel(logging.ERROR)  # counts say enough here
+    logging.getLogger("leadlift.data.readers").setLevel(logging.ERROR)  # counts say enough here
     for name, cls in READERS.items():
         folder = root / cls.folder
         if folder.is_dir():
@@ -77,7 +77,7 @@ def datasets(data_dir: DataDirOpt = None) -> None:
             count = "absent"
         stores = sorted(p.name for p in prepared_root(root).glob(f"{name}-*") if (p / "CURRENT").exists())
         table.add_row(name, cls.title, f"{cls.folder}/", count, ", ".join(stores) or "-")
-    logging.getLogger("leadlift.readers").setLevel(logging.NOTSET)
+    logging.getLogger("leadlift.data.readers").setLevel(logging.NOTSET)
     out.print(table)
     downloadable = [n for n, c in READERS.items() if c.download_name in PHYSIONET_DATASETS]
     out.print(f"download from PhysioNet: leadlift download {{{','.join(downloadable)}}} [--data-dir D]; "
@@ -94,7 +94,7 @@ def download(
     base_url: Annotated[Optional[str], typer.Option(help="Mirror URL (default PhysioNet).")] = None,  # noqa: UP045
 ) -> None:
     """Fetch a public dataset from PhysioNet (resumable, SHA256-verified, with a progress bar)."""
-    from leadlift.download import PHYSIONET_DATASETS, download_dataset, verify_dataset
+    from leadlift.data.download import PHYSIONET_DATASETS, download_dataset, verify_dataset
     from leadlift.paths import resolve_data_dir
 
     if dataset not in PHYSIONET_DATASETS:
@@ -123,8 +123,8 @@ def prepare(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
 ) -> None:
     """Read a dataset once into a memory-mapped store (records x leads x samples, mV) + metadata."""
+    from leadlift.data.store import prepare as do_prepare
     from leadlift.paths import resolve_data_dir
-    from leadlift.store import prepare as do_prepare
 
     store = do_prepare(dataset, fs, resolve_data_dir(data_dir), seconds=seconds, store_dir=store_dir,
                        force=force, on_status=out.print)
@@ -142,10 +142,10 @@ def show(
     seconds: Annotated[Optional[float], typer.Option(help="Plot only the first SECONDS s.")] = None,  # noqa: UP045
 ) -> None:
     """Print a record's summary and write a 12-lead plot on the standard ECG grid."""
+    from leadlift.data.readers import get_reader
+    from leadlift.data.readers.base import read_wfdb_ecg
     from leadlift.paths import resolve_data_dir
     from leadlift.plotting import plot_ecg
-    from leadlift.readers import get_reader
-    from leadlift.readers.base import read_wfdb_ecg
 
     path = Path(record)
     if path.suffix in {".hea", ".dat", ".mat"}:
@@ -252,18 +252,19 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (or 
     """Print a checkpoint's config, preprocessing and parameter counts."""
     import yaml
 
-    from leadlift.training.checkpoint import load_exported
+    from leadlift.inference.checkpoint import load_checkpoint
 
-    state, cfg = load_exported(checkpoint)
+    state, typed = load_checkpoint(checkpoint)
+    cfg = typed.to_dict()
     total = sum(t.numel() for t in state.values())
     groups: dict[str, int] = {}
     for name, t in state.items():
         top = name.split(".")[0]
         groups[top] = groups.get(top, 0) + t.numel()
-    model = cfg.get("model", {})
+    model = cfg["model"]
     kwargs = model.get("kwargs", {})
     n_leads = len(kwargs.get("leads", [])) or 1
-    out.print(f"model: {model.get('class')}  format: {cfg.get('format')}  epoch: {cfg.get('epoch')}  "
+    out.print(f"model: {model.get('class')}  format: {cfg['format']}  epoch: {cfg.get('epoch')}  "
               f"steps: {cfg.get('global_step')}")
     out.print(f"parameters: {total:,} total"
               + (f" ({total / n_leads:,.0f} per lead)" if model.get("class") == "LeadBankMAE" else ""))
@@ -272,12 +273,12 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (or 
         table.add_row(k, f"{v:,}")
     out.print(table)
     out.print("preprocessing:")
-    out.print(yaml.safe_dump(cfg.get("preprocessing", {}), sort_keys=False, default_flow_style=None).rstrip(),
+    out.print(yaml.safe_dump(cfg["preprocessing"], sort_keys=False, default_flow_style=None).rstrip(),
               highlight=False)
     out.print("architecture:")
     out.print(yaml.safe_dump(kwargs, sort_keys=False, default_flow_style=None).rstrip(), highlight=False)
     if cfg.get("metrics"):
-        shown = {k: round(v, 4) for k, v in cfg["metrics"].items() if k.startswith("val/")}
+        shown = {k: round(v, 4) for k, v in cfg["metrics"].items() if k.startswith("val/") and isinstance(v, float)}
         out.print(f"last validation: {shown}")
     out.print(f"weights sha256: {cfg.get('weights_sha256')}")
 
@@ -312,7 +313,7 @@ def reconstruct_cmd(
 ) -> None:
     """Reconstruct the 12-lead ECG (mV, at the input's sampling rate) from the lead(s) of each recording."""
     from leadlift.api import LeadLift, recommended_model
-    from leadlift.batch import read_input, reconstruct_files
+    from leadlift.inference.files import read_input, reconstruct_files
 
     if model == "auto":
         first, _ = read_input(files[0], fs, leads, units) if files else (None, None)
@@ -340,7 +341,7 @@ def embed_cmd(
 ) -> None:
     """Embed recordings with an aligned MAE: a Parquet table with one row per file and window (emb_0...)."""
     from leadlift.api import LeadLift
-    from leadlift.batch import embed_files
+    from leadlift.inference.files import embed_files
 
     lift = LeadLift.from_pretrained(model)
     path, rows = embed_files(files, out_path, lift, leads=leads, fs=fs, units=units, hop_s=hop_s, pooled=pooled,
@@ -351,40 +352,35 @@ def embed_cmd(
 
 @app.command("model-card")
 def model_card_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="Aligned-MAE checkpoint folder.")],
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (aligned MAE or reconstructor).")],
     data_dir: DataDirOpt = None,
-    inputs: Annotated[Optional[list[str]], typer.Option("--inputs", help="Input lead set(s) to evaluate (repeat).")] = None,  # noqa: UP045,E501
+    inputs: Annotated[Optional[list[str]], typer.Option("--inputs", help="Input lead set(s) to evaluate (repeat; MAE only; default I and I,II,V2).")] = None,  # noqa: UP045,E501
     name: Annotated[Optional[str], typer.Option(help="Model name in the card (default: folder name).")] = None,  # noqa: UP045
     latency: Annotated[Optional[Path], typer.Option(help="inference_latency.json to include.")] = None,  # noqa: UP045
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
-    command: Annotated[Optional[str], typer.Option(help="Reconstructor checkpoints: the train-recon command that "  # noqa: UP045
-                                                   "measured its test metrics.")] = None,
 ) -> None:
-    """MAE: calibrate amplitudes (PTB-XL folds 1-8) and evaluate on fold 10; reconstructor: take its fold-10
-    metrics; then write MODEL_CARD.md next to the checkpoint."""
+    """Measure a checkpoint on PTB-XL fold 10 through the API's own path and write MODEL_CARD.md next to it.
+
+    An MAE is first calibrated (amplitudes, PTB-XL folds 1-8); a reconstructor is evaluated on its own inputs.
+    """
     from leadlift.ecg import parse_leads
+    from leadlift.inference.checkpoint import read_config
     from leadlift.paths import resolve_data_dir
-    from leadlift.release import (
-        DEFAULT_EVAL_INPUTS,
-        adopt_recon_metrics,
+    from leadlift.workflows.release import (
         calibrate_mae_checkpoint,
         command_line,
         evaluate_checkpoint,
-        read_config,
         summary_metrics,
         write_model_card,
     )
 
     root = resolve_data_dir(data_dir)
-    if str(read_config(checkpoint).get("format", "")).startswith("leadlift-recon/"):
-        if not command:
-            raise InputError("pass --command with the `leadlift train-recon ...` command that trained this "
-                             "reconstructor (its metrics are quoted with it)")
-        ev = adopt_recon_metrics(checkpoint, command)
-    else:
-        sets = [parse_leads(s) for s in inputs] if inputs else list(DEFAULT_EVAL_INPUTS)
+    sets = [parse_leads(s) for s in inputs] if inputs else None
+    if read_config(checkpoint).kind == "mae":
         calibrate_mae_checkpoint(checkpoint, root, store_dir=store_dir)
-        ev = evaluate_checkpoint(checkpoint, root, input_sets=sets, store_dir=store_dir, command=command_line())
+    elif sets:
+        raise InputError("--inputs applies to MAE checkpoints; a reconstructor is evaluated on its own inputs")
+    ev = evaluate_checkpoint(checkpoint, root, input_sets=sets, store_dir=store_dir, command=command_line())
     for key, res in ev["inputs"].items():
         m = summary_metrics(res)
         out.print(f"inputs {key}: mean r {m['pearson_r']:.3f}, RMSE {m['rmse']:.3f} mV over reconstructed leads")
@@ -448,7 +444,7 @@ def quickstart_cmd(
 ) -> None:
     """Prepare the data, pretrain the CPU-default aligned MAE for a bounded time, benchmark, evaluate, report."""
     from leadlift.paths import resolve_data_dir
-    from leadlift.quickstart import quickstart
+    from leadlift.workflows.quickstart import quickstart
 
     if minutes <= 0 or benchmark_minutes <= 0:
         raise InputError("--minutes and --benchmark-minutes must be positive")
@@ -511,8 +507,8 @@ def reconstruct_benchmark_cmd(
     embedding; the aligned MAE if given) on the same PTB-XL split and compare them per lead."""
     import time
 
-    from leadlift.evaluation.recon_benchmark import run_benchmark
     from leadlift.paths import resolve_data_dir
+    from leadlift.workflows.recon_benchmark import run_benchmark
 
     extra: dict[str, object] = {}
     if folds is not None:
@@ -548,18 +544,23 @@ def train_recon_cmd(
     threads: _ThreadsOpt = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Lightning progress bars.")] = True,
 ) -> None:
-    """Train one reconstructor on PTB-XL folds 1-8 (early stopping on fold 9) and export it
-    (model.safetensors + config.yaml with the preprocessing)."""
-    from leadlift.evaluation.recon_benchmark import train_recon
+    """Train one reconstructor on PTB-XL folds 1-8 (early stopping on fold 9), export it
+    (model.safetensors + config.yaml with the preprocessing) and measure it on fold 10 through the API's path."""
     from leadlift.paths import resolve_data_dir
+    from leadlift.training.recon import train_recon
+    from leadlift.workflows.release import command_line, evaluate_checkpoint, summary_metrics
 
     cfg, _ = _recon_setup(config, inputs, max_epochs, threads)
     target = out_dir or Path("runs") / f"recon-{method}"
-    res = train_recon(cfg, resolve_data_dir(data_dir), target, method=method, store_dir=store_dir,  # type: ignore[arg-type]
+    root = resolve_data_dir(data_dir)
+    res = train_recon(cfg, root, target, method=method, store_dir=store_dir,  # type: ignore[arg-type]
                       progress=progress, say=lambda m: console.print(m, highlight=False, markup=False))
-    m = res["test_mean_reconstructed"]
-    out.print(f"done in {res['seconds']} s: test fold mean over reconstructed leads r {m['pearson_r']:.3f}, "
-              f"RMSE {m['rmse']:.4f} mV", highlight=False)
+    ev = evaluate_checkpoint(target, root, store_dir=store_dir, command=command_line())
+    for key, r in ev["inputs"].items():
+        m = summary_metrics(r)
+        out.print(f"done in {res['seconds']} s: test fold (inputs {key}) mean over reconstructed leads r "
+                  f"{m['pearson_r']:.3f}, RMSE {m['rmse']:.4f} mV (as LeadLift.reconstruct delivers it)",
+                  highlight=False)
     out.print(f"checkpoint: {target}  (inspect with `leadlift info {target}`)", highlight=False)
 
 

@@ -539,8 +539,33 @@ def windows(x: ArrayT, fs: float, *, window: int | None = None, window_s: float 
     return (out, starts) if return_starts else out
 
 
+def window_index(n_samples: int, window: int, hop: int) -> np.ndarray:
+    """Sample indices of windows covering ``n_samples`` samples without padding: ``[n_windows, window]``.
+
+    Starts 0, hop, 2·hop, ... with the last window aligned to the end of the signal (so every
+    sample is covered and nothing is invented); a signal shorter than one window gives a single
+    window that repeats it periodically. This is how inference cuts a user's recording
+    (:mod:`leadlift.inference`); :func:`overlap_add` stitches the windows back.
+    """
+    n_samples = _check_int(n_samples, "n_samples")
+    window = _check_int(window, "window")
+    hop = _check_int(hop, "hop")
+    if n_samples <= window:
+        return (np.arange(window) % n_samples)[None, :]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] != n_samples - window:
+        starts.append(n_samples - window)
+    return np.asarray(starts)[:, None] + np.arange(window)[None, :]
+
+
+def hann_weights(window: int) -> np.ndarray:
+    """Strictly positive Hann weights ``[window]`` for weighted :func:`overlap_add` (no zero at the
+    edges, so a sample covered by one window only keeps its value)."""
+    return np.hanning(_check_int(window, "window") + 2)[1:-1]
+
+
 def overlap_add(windows: ArrayT, starts: Sequence[int] | np.ndarray, n_samples: int,
-                fill: float = float("nan")) -> ArrayT:
+                fill: float = float("nan"), weight: np.ndarray | None = None) -> ArrayT:
     """Stitch windows back into a signal, averaging where windows overlap (inverse of :func:`windows`).
 
     Window samples beyond ``n_samples`` (the padded tail) are discarded. Samples covered by no
@@ -549,16 +574,29 @@ def overlap_add(windows: ArrayT, starts: Sequence[int] | np.ndarray, n_samples: 
 
     Args:
         windows: ``[..., n_windows, window]`` (NumPy array or torch tensor; differentiable).
-        starts: start index of each window, ``[n_windows]`` (as returned by :func:`window_starts`).
+        starts: start index of each window, ``[n_windows]`` (as returned by :func:`window_starts`),
+            or the sample index of every window sample ``[n_windows, window]`` (as returned by
+            :func:`window_index`, which may wrap around a short signal).
         n_samples: length of the signal to rebuild.
         fill: value of uncovered samples.
+        weight: optional per-sample weights ``[window]`` (e.g. :func:`hann_weights`): a weighted
+            instead of a plain average where windows overlap (NumPy only).
     Returns:
         ``[..., n_samples]``, same type (floating dtype) as ``windows``.
     """
     windows = _float_like(_check_array(windows, "windows", min_ndim=2))
     n_samples = _check_int(n_samples, "n_samples")
-    starts_np = np.asarray(starts, dtype=np.int64).reshape(-1)
     n_windows, window = int(windows.shape[-2]), int(windows.shape[-1])
+    index = np.asarray(starts, dtype=np.int64)
+    if index.ndim == 2:
+        if index.shape != (n_windows, window):
+            raise InputError(f"index of shape {index.shape} does not match {n_windows} windows of {window} samples")
+        return _weighted_overlap_add(np.asarray(windows), index, n_samples,
+                                     np.ones(window) if weight is None else np.asarray(weight))
+    starts_np = index.reshape(-1)
+    if weight is not None:
+        return _weighted_overlap_add(np.asarray(windows), starts_np[:, None] + np.arange(window)[None, :],
+                                     n_samples, np.asarray(weight))
     if len(starts_np) != n_windows:
         raise InputError(
             f"got {len(starts_np)} start indices for {n_windows} windows; pass one start per window"
@@ -587,6 +625,21 @@ def overlap_add(windows: ArrayT, starts: Sequence[int] | np.ndarray, n_samples: 
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(counts > 0, out / np.maximum(counts, 1), fill)
     return out.reshape(*lead_shape, n_samples).astype(windows.dtype, copy=False)
+
+
+def _weighted_overlap_add(pred: np.ndarray, index: np.ndarray, n: int, weight: np.ndarray) -> np.ndarray:
+    """Weighted average of ``pred`` ``[..., N, W]`` placed at ``index`` ``[N, W]`` → ``[..., n]`` float64."""
+    lead_shape = pred.shape[:-2]
+    pred = pred.reshape(-1, *pred.shape[-2:])  # [C, N, W]
+    flat = index.reshape(-1)
+    if flat.max(initial=0) >= n or flat.min(initial=0) < 0:
+        raise InputError(f"window index reaches outside the {n}-sample signal")
+    wsum = np.bincount(flat, weights=np.broadcast_to(weight, index.shape).reshape(-1), minlength=n)
+    weighted = (pred * weight).reshape(pred.shape[0], -1)  # [C, N*W]
+    acc = np.stack([np.bincount(flat, weights=row, minlength=n) for row in weighted])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(wsum > 0, acc / np.where(wsum > 0, wsum, 1.0), np.nan)
+    return out.reshape(*lead_shape, n)
 
 
 # ---------------------------------------------------------------------------------------- quality

@@ -2,7 +2,7 @@
 
 Run only when a bundled model's weights or its documented behaviour change on purpose::
 
-    LEADLIFT_DATA=../shared/data python tests/reference/make_reference_outputs.py
+    LEADLIFT_DATA=../shared/data python tests/reference/make_reference_outputs.py --force
 
 The test ``test_bundled_outputs_unchanged`` compares the API's outputs against this file
 (within 1e-6 mV), so a refactoring that changes what users get fails loudly.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from leadlift import LeadLift
-from leadlift.readers import ECGIDReader, PTBXLReader
+from leadlift.data.readers import ECGIDReader, PTBXLReader
 
 HERE = Path(__file__).resolve().parent
 CASES: tuple[tuple[str, str], ...] = (("mae-cpu", "I"), ("mae-cpu", "I,II,V2"), ("recon-i", "I"),
@@ -56,6 +56,11 @@ def compute(data_dir: str | Path) -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__":
+    import sys
+
+    target = HERE / "bundled_outputs.npz"
+    if target.exists() and "--force" not in sys.argv:
+        sys.exit(f"{target} exists; pass --force to replace the reference (only when outputs change on purpose)")
     data = os.environ.get("LEADLIFT_DATA", str(HERE.parents[2] / "shared" / "data"))
     result = compute(data)
     np.savez_compressed(HERE / "bundled_outputs.npz", **result)

@@ -22,15 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from leadlift.data.store import PreparedStore
 from leadlift.errors import InputError
-from leadlift.models import LeadBankMAE, MultiChannelMAE
-from leadlift.preprocessing import zscore
-from leadlift.store import PreparedStore
+from leadlift.inference.backends import load_network, zscore_windows
+from leadlift.inference.checkpoint import CheckpointConfig
+from leadlift.models import LeadBankMAE
+from leadlift.models.registry import build_network
 
 #: Name of the embedding view of a 12-channel model (and of the concatenated per-lead views).
 TWELVE_LEAD = "12-lead"
-
-_CLASSES: dict[str, type[nn.Module]] = {"LeadBankMAE": LeadBankMAE, "MultiChannelMAE": MultiChannelMAE}
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Encoder:
     """
 
     model: nn.Module
-    config: dict[str, Any]
+    config: CheckpointConfig
     name: str
     source: str = ""
 
@@ -57,17 +57,17 @@ class Encoder:
     @property
     def fs(self) -> float:
         """Sampling rate in Hz the model was trained at."""
-        return float(self.config["preprocessing"]["fs"])
+        return float(self.config.preprocessing.fs)
 
     @property
     def n_times(self) -> int:
         """Window length in samples."""
-        return int(self.config["preprocessing"]["window_samples"])
+        return int(self.config.preprocessing.window_samples)
 
     @property
     def eps(self) -> float:
         """Epsilon of the per-window z-score (mV)."""
-        return float(self.config["preprocessing"].get("zscore_eps", 1e-6))
+        return float(self.config.preprocessing.zscore_eps)
 
     @property
     def leads(self) -> tuple[str, ...]:
@@ -109,7 +109,7 @@ class Encoder:
             rows = [list(leads).index(ld) for ld in self.leads]
         out = np.empty((len(windows), len(views), self.embed_dim), dtype=np.float32)
         for s in range(0, len(windows), batch_size):
-            x = torch.from_numpy(zscore(windows[s:s + batch_size][:, rows], eps=self.eps))
+            x = torch.from_numpy(zscore_windows(windows[s:s + batch_size][:, rows], self.eps)[0])
             if self.per_lead:
                 e = self.model.embed(x, leads=list(views))
             else:
@@ -120,23 +120,25 @@ class Encoder:
 
 def load_encoder(path: str | Path, name: str | None = None) -> Encoder:
     """Load a checkpoint folder written by ``leadlift pretrain`` as a frozen :class:`Encoder`."""
-    from leadlift.inference import load_mae
-
-    model, cfg = load_mae(path)
+    model, cfg = load_network(path)
+    if cfg.kind != "mae":
+        raise InputError(f"{path} is a reconstructor checkpoint; embeddings need an MAE checkpoint (leadlift pretrain)")
     return Encoder(model=model, config=cfg, name=name or Path(path).name, source=str(path))
 
 
-def random_encoder(config: dict[str, Any], seed: int = 0, name: str = "random init") -> Encoder:
-    """A randomly initialised encoder of the architecture in ``config`` (weights from ``seed``;
-    the global torch RNG is left untouched)."""
-    spec = config.get("model", {})
-    cls = _CLASSES.get(spec.get("class", ""))
-    if cls is None:
-        raise InputError(f"unknown model class {spec.get('class')!r}; expected one of {', '.join(_CLASSES)}")
+def random_encoder(config: CheckpointConfig | dict[str, Any], seed: int = 0, name: str = "random init") -> Encoder:
+    """A randomly initialised encoder of the architecture in ``config`` (a checkpoint config, typed
+    or as read from ``config.yaml``; weights from ``seed``; the global torch RNG is left
+    untouched). Its config carries no calibration or evaluation."""
+    if not isinstance(config, CheckpointConfig):
+        from leadlift.inference.checkpoint import parse_checkpoint_config
+
+        config = parse_checkpoint_config(config, "random_encoder config")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = cls(**spec["kwargs"])
-    return Encoder(model=model.eval(), config=config, name=name, source=f"random init (seed {seed})")
+        model = build_network(config.model.class_name, config.model.kwargs)
+    cfg = config.model_copy(update={"calibration": None, "evaluation": None, "weights_sha256": None})
+    return Encoder(model=model.eval(), config=cfg, name=name, source=f"random init (seed {seed})")
 
 
 def window_index(store: PreparedStore, indices: Sequence[int] | np.ndarray,

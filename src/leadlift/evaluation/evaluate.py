@@ -26,6 +26,8 @@ import numpy as np
 import torch
 
 import leadlift
+from leadlift.data.splits import assert_patient_disjoint, ptbxl_folds
+from leadlift.data.store import PreparedStore, prepare
 from leadlift.ecg import ECG, STANDARD_LEADS
 from leadlift.errors import DataNotFoundError, InputError
 from leadlift.evaluation import figures
@@ -36,8 +38,6 @@ from leadlift.evaluation.mi import ptbdb_mi, ptbxl_mi_table
 from leadlift.evaluation.probes import DEFAULT_CS, linear_probe
 from leadlift.evaluation.report import render_report
 from leadlift.evaluation.single_lead import single_lead_matrix
-from leadlift.splits import assert_patient_disjoint, ptbxl_folds
-from leadlift.store import PreparedStore, prepare
 
 SECTIONS: tuple[str, ...] = ("agreement", "probes", "mi", "ecgid", "reconstruction")
 SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
@@ -128,7 +128,10 @@ def _ptbxl_sections(enc: Encoder, store: PreparedStore, sections: Sequence[str],
     if "reconstruction" in sections:
         if enc.per_lead and tuple(enc.leads) == tuple(STANDARD_LEADS) and tuple(store.leads) == tuple(STANDARD_LEADS):
             t0 = time.perf_counter()
-            res["reconstruction"] = single_lead_matrix(enc.model, enc.config, store, parts["test"], parts["train"],
+            from leadlift.inference.backends import backend_from_network
+
+            backend = backend_from_network(enc.model, enc.config, enc.name)
+            res["reconstruction"] = single_lead_matrix(backend, store, parts["test"], parts["train"],
                                                        inputs=recon_inputs)
             say(f"  12 x 12 single-lead reconstruction in {time.perf_counter() - t0:.0f} s")
         else:
@@ -354,7 +357,7 @@ def _evaluate(checkpoint: str | Path, data_dir: str | Path, out: str | Path, bas
         "seed": seed,
         "models": {role: {"label": e.name, "source": e.source, "description": describe[role],
                           "class": type(e.model).__name__, "fs": e.fs, "window_samples": e.n_times,
-                          "alignment": e.config.get("training", {}).get("loss", {}).get("alignment")}
+                          "alignment": e.config.training.get("loss", {}).get("alignment")}
                    for role, e in encoders.items()},
         "sections": {s: {} for s in SECTIONS if s in sections},
         "timings_s": {},

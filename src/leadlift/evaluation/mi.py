@@ -4,7 +4,7 @@
   independent binary logistic regression per label, C tuned on fold 9, tested on fold 10);
   :func:`ptbxl_mi_table` collects it per embedding view.
 * PTB Diagnostic, MI vs healthy controls: patient-grouped k-fold cross-validation
-  (:func:`leadlift.splits.patient_kfold`) of a standardised logistic regression (C = 1) on
+  (:func:`leadlift.data.splits.patient_kfold`) of a standardised logistic regression (C = 1) on
   record embeddings; out-of-fold scores are pooled for one AUROC. Other diagnoses are left out.
   The authors' notebook split by record, which leaks patients across folds; leadlift never does.
   With fewer than 2 patients per class (e.g. the single record shipped in the shared data) the
@@ -21,9 +21,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from leadlift.data.splits import assert_patient_disjoint, patient_kfold
 from leadlift.evaluation.embeddings import StoreEmbeddings
 from leadlift.evaluation.probes import auroc, bootstrap_weights, percentile_ci
-from leadlift.splits import assert_patient_disjoint, patient_kfold
 
 
 def ptbxl_mi_table(probes: dict[str, Any], label: str = "MI") -> dict[str, dict[str, Any]]:

@@ -1,10 +1,9 @@
 """Reconstruction of all 12 leads from each single lead: a 12×12 table (input × target).
 
-Built on :func:`leadlift.evaluation.cross_lead.evaluate_cross_lead` (PTB-XL test windows,
-amplitude calibrated on the training folds, Pearson r per window averaged, RMSE in mV over all
-samples). The diagonal is the input lead auto-encoded; "mean r" of an input lead is the mean
-over the 11 *other* leads (with one input lead no limb lead can be derived, so all 11 are
-reconstructed).
+Built on :func:`leadlift.evaluation.cross_lead.evaluate_reconstruction` (the API's path on PTB-XL
+test records; Pearson r per window averaged, RMSE in mV over all samples). The diagonal is the
+input lead as measured; "mean r" of an input lead is the mean over the 11 *other* leads (with one
+input lead no limb lead can be derived, so all 11 are reconstructed).
 """
 
 from __future__ import annotations
@@ -14,22 +13,23 @@ from typing import Any
 
 import numpy as np
 
+from leadlift.data.store import PreparedStore
 from leadlift.ecg import STANDARD_LEADS
-from leadlift.evaluation.cross_lead import evaluate_cross_lead
-from leadlift.store import PreparedStore
+from leadlift.evaluation.cross_lead import evaluate_reconstruction
+from leadlift.inference.backends import Backend
 
 
-def single_lead_matrix(model: Any, config: dict[str, Any], store: PreparedStore, test_idx: np.ndarray,
+def single_lead_matrix(backend: Backend, store: PreparedStore, test_idx: np.ndarray,
                        train_idx: np.ndarray, inputs: Sequence[str] = STANDARD_LEADS,
                        keep_windows_for: str | None = "I",
                        say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Per-target metrics of reconstructing the 12 leads from each lead of ``inputs`` alone.
 
     Args:
-        model: a :class:`~leadlift.models.LeadBankMAE`.
-        config: its checkpoint config.
+        backend: an aligned per-lead MAE backend (:func:`leadlift.inference.load_backend`).
         store: the PTB-XL store at the model's rate.
-        test_idx, train_idx: store rows of the test records and of the calibration records.
+        test_idx, train_idx: store rows of the test records and of the records a calibration is
+            fitted on when the checkpoint has none.
         inputs: the single input leads (rows of the table).
         keep_windows_for: input lead whose predicted and true windows (mV) are returned
             under ``"_windows"`` (for plots), or None.
@@ -47,7 +47,7 @@ def single_lead_matrix(model: Any, config: dict[str, Any], store: PreparedStore,
     for i, src in enumerate(inputs):
         if say:
             say(f"reconstructing 12 leads from {src}")
-        res = evaluate_cross_lead(model, config, store, test_idx, train_idx, [src])
+        res = evaluate_reconstruction(backend, store, test_idx, [src], train_idx=train_idx)
         for j, ld in enumerate(leads):
             r[i, j] = res["mV"][ld]["pearson_r"]
             rmse[i, j] = res["mV"][ld]["rmse"]

@@ -1,5 +1,5 @@
 """Reading and writing users' own recordings (separate from the dataset readers in
-:mod:`leadlift.readers`).
+:mod:`leadlift.data.readers`).
 
 * :func:`read_ecg` reads WFDB, CSV, ``.npy``/``.npz`` and EDF/EDF+ into an
   :class:`~leadlift.ecg.ECG` (mV); the rules for ``fs``, lead names and units are in
@@ -14,7 +14,7 @@ Example::
     write_ecg(ecg, "out/rec_1.npz")
 """
 
-from leadlift.io.atomic import atomic_dir_files, atomic_path
+from leadlift.atomic import atomic_dir_files, atomic_path
 from leadlift.io.readers import (
     FORMATS,
     detect_format,

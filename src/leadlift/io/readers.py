@@ -37,7 +37,9 @@ import numpy as np
 
 from leadlift.ecg import ECG, MAX_PLAUSIBLE_MV, amplitude_scale_mv, normalize_lead_name, parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError, LeadliftError
+from leadlift.io.wfdb import read_wfdb as _read
 from leadlift.preprocessing import _check_rate
+from leadlift.units import UNIT_TO_MV, parse_units
 
 log = logging.getLogger("leadlift.io")
 
@@ -62,32 +64,11 @@ MIN_PLAUSIBLE_MV = 2e-3
 FS_TOLERANCE = 1e-3
 """Relative tolerance when a given ``fs`` is compared with the rate stored in a file."""
 
-_UNIT_ALIASES = {
-    "mv": "mV", "millivolt": "mV", "millivolts": "mV",
-    "uv": "uV", "µv": "uV", "μv": "uV", "microvolt": "uV", "microvolts": "uV",
-    "v": "V", "volt": "V", "volts": "V",
-}
-_UNIT_FACTOR = {"mV": 1.0, "uV": 1e-3, "V": 1e3}
-
 _TIME_NAMES = {"time", "t", "seconds", "second", "sec", "secs", "s"}
 _MS_NAMES = {"ms", "msec", "milliseconds", "millisecond"}
 
 
 # --------------------------------------------------------------------------------------- helpers
-def parse_units(units: str | None) -> str | None:
-    """Normalise a unit name (``"mV"``, ``"uV"``/``"µV"``/``"microvolt"``, ``"V"``) or None.
-
-    Raises:
-        InputError: for anything else.
-    """
-    if units is None:
-        return None
-    key = str(units).strip().lower()
-    if key not in _UNIT_ALIASES:
-        raise InputError(f"unknown unit {units!r}; use mV, uV (µV) or V")
-    return _UNIT_ALIASES[key]
-
-
 def _declared_unit(raw: str) -> str | None:
     """Unit of a file's channel declaration, or None when it declares none we know."""
     try:
@@ -134,7 +115,7 @@ def _make_ecg(signal: np.ndarray, fs: float, leads: Sequence[str], *, source: st
         if units is None:
             _plausibility(signal, source)
         else:
-            signal = signal * _UNIT_FACTOR[units]
+            signal = signal * UNIT_TO_MV[units]
     try:
         return ECG(signal, fs, tuple(leads), record_id=record_id, labels=labels or {}, check_units=False)
     except InputError as exc:
@@ -230,8 +211,6 @@ def read_wfdb(path: str | Path, *, fs: float | None = None, leads: Sequence[str]
         leads: optional selection of leads (the header names the channels).
         units: optional; must agree with the header's units (which are applied).
     """
-    from leadlift.readers.base import read_wfdb as _read
-
     path = Path(path)
     if path.suffix.lower() in {".hea", ".dat", ".mat"}:
         path = path.with_suffix("")
@@ -531,7 +510,7 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         file_units = parse_units(stored_units)
         if units is not None and units != file_units:
             raise InputError(f"{source} declares units={stored_units}; drop units/--units")
-        arr, units, declared = arr * _UNIT_FACTOR[file_units], None, True  # type: ignore[index]
+        arr, units, declared = arr * UNIT_TO_MV[file_units], None, True  # type: ignore[index]
     if stored_leads is not None:
         raw = stored_leads
         names = _dedupe([_lead_or_none(n) for n in raw], raw, source)
@@ -603,7 +582,7 @@ def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
     rows = []
     for i, d in zip(idx, dims, strict=True):
         data = np.asarray(signals[i].data[:n], dtype=np.float64)
-        rows.append(data * _UNIT_FACTOR[d] if d is not None else data * (_UNIT_FACTOR[units] if units else 1.0))
+        rows.append(data * UNIT_TO_MV[d] if d is not None else data * (UNIT_TO_MV[units] if units else 1.0))
     signal = np.stack(rows)
     all_declared = all(d is not None for d in dims)
     if not all_declared and units is None:

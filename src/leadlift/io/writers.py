@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from leadlift.atomic import atomic_dir_files, atomic_path
 from leadlift.ecg import ECG
 from leadlift.errors import InputError
-from leadlift.io.atomic import atomic_dir_files, atomic_path
 
 __all__ = ["OUTPUT_FORMATS", "output_format", "output_paths", "write_csv", "write_ecg", "write_edf",
            "write_npz", "write_wfdb"]

@@ -1,18 +1,17 @@
 """Neural network models of leadlift (pure PyTorch).
 
 Paper 1 (aligned per-lead masked autoencoders): :class:`LeadBankMAE` (all per-lead MAEs as one
-batched module), :class:`LoopLeadMAE` (the same as separate modules, reference),
-:class:`MultiChannelMAE` (12-channel baseline) and :class:`UNet1dRefiner`.
+batched module) and :class:`MultiChannelMAE` (12-channel baseline), in :mod:`leadlift.models.mae`.
+Paper 2 (pathology-aware reconstruction) and its baselines: :mod:`leadlift.models.recon`.
+:mod:`leadlift.models.registry` rebuilds any of them from a checkpoint's model spec.
+Models never read files and never see millivolts they did not get as tensors.
 """
 
 from leadlift.models.mae import (
-    MAE_PRESETS,
     LeadBankMAE,
-    LoopLeadMAE,
     MAEOutput,
     MultiChannelMAE,
     PatchMask,
-    UNet1dRefiner,
     patchify,
     random_patch_mask,
     sincos_pos_embed_1d,
@@ -20,13 +19,10 @@ from leadlift.models.mae import (
 )
 
 __all__ = [
-    "MAE_PRESETS",
     "LeadBankMAE",
-    "LoopLeadMAE",
     "MAEOutput",
     "MultiChannelMAE",
     "PatchMask",
-    "UNet1dRefiner",
     "patchify",
     "random_patch_mask",
     "sincos_pos_embed_1d",

@@ -14,8 +14,9 @@ Conventions used throughout this module:
 
 :class:`LeadBankMAE` is the fast implementation: the weights of all lead models are stacked
 along a leading lead dimension and every layer runs all selected leads in one batched kernel.
-:class:`LoopLeadMAE` computes the same function with one ordinary module per lead in a Python
-loop (reference for tests and benchmarks; it can load a bank's weights with ``from_bank``).
+The same function with one ordinary module per lead in a Python loop is the benchmark's reference
+(``benchmarks/loop_lead_mae.py``), built from this module's plain transformer layers.
+Model sizes live in the shipped configs (``leadlift.configs``: ``mae-paper``, ``mae-cpu``, ``mae-tiny``).
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from leadlift.ecg import STANDARD_LEADS, normalize_lead_names, parse_leads
 from leadlift.errors import InputError
 
 __all__ = [
-    "MAE_PRESETS",
+    "Decoder1d",
+    "Encoder1d",
     "LeadBankMAE",
-    "LoopLeadMAE",
     "MAEOutput",
     "MultiChannelMAE",
     "PatchMask",
-    "UNet1dRefiner",
+    "TransformerBlock",
     "patchify",
     "random_patch_mask",
     "sincos_pos_embed_1d",
@@ -48,29 +49,6 @@ __all__ = [
 
 LN_EPS = 1e-6
 """LayerNorm epsilon used by every norm in these models (as in the ViT-MAE reference)."""
-
-MAE_PRESETS: dict[str, dict[str, Any]] = {
-    # The size used in the paper's code: 5 s at 500 Hz, 0.2-s patches, ViT-B encoder
-    # (~111 M parameters per lead). Far too large for CPU training.
-    "paper": dict(
-        n_times=2500, fs=500.0, patch_size=100, embed_dim=768, depth=12, num_heads=8,
-        decoder_embed_dim=512, decoder_depth=8, decoder_heads=16, mlp_ratio=4.0,
-    ),
-    # leadlift's default: 5 s at 100 Hz, 0.25-s patches (20 patches), a small encoder that
-    # trains on a laptop CPU.
-    "small": dict(
-        n_times=500, fs=100.0, patch_size=25, embed_dim=96, depth=3, num_heads=4,
-        decoder_embed_dim=64, decoder_depth=1, decoder_heads=4, mlp_ratio=4.0,
-    ),
-    # For unit tests and smoke runs.
-    "tiny": dict(
-        n_times=200, fs=100.0, patch_size=20, embed_dim=16, depth=1, num_heads=2,
-        decoder_embed_dim=16, decoder_depth=1, decoder_heads=2, mlp_ratio=4.0,
-    ),
-}
-"""Named model sizes: ``"paper"`` (the authors' configuration), ``"small"`` (leadlift's CPU
-default) and ``"tiny"`` (tests). Use with ``LeadBankMAE.from_preset(name, ...)``."""
-
 
 # ----------------------------------------------------------------------------- helpers
 @dataclass(frozen=True)
@@ -413,15 +391,6 @@ class LeadBankMAE(nn.Module):
         self._idx_cache: dict[tuple[tuple[str, ...], str], Tensor | None] = {}
 
     # ------------------------------------------------------------------ construction
-    @classmethod
-    def from_preset(
-        cls, name: str, leads: Sequence[str] | str = STANDARD_LEADS, **overrides: Any
-    ) -> LeadBankMAE:
-        """Build a bank from :data:`MAE_PRESETS` (``"paper"``, ``"small"``, ``"tiny"``)."""
-        if name not in MAE_PRESETS:
-            raise InputError(f"unknown preset {name!r}; use one of {', '.join(MAE_PRESETS)}")
-        return cls(leads=leads, **{**MAE_PRESETS[name], **overrides})
-
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-serialisable) that rebuild this architecture."""
         return dict(
@@ -691,8 +660,8 @@ class LeadBankMAE(nn.Module):
         return unpatchify(pred.transpose(0, 1))
 
 
-# ----------------------------------------------------------------------------- loop reference
-class _Block(nn.Module):
+# ----------------------------------------------------------------------------- plain transformer layers
+class TransformerBlock(nn.Module):
     """Ordinary pre-norm transformer block (fused qkv ``nn.Linear``, SDPA, GELU MLP)."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
@@ -716,7 +685,7 @@ class _Block(nn.Module):
         return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
 
 
-class _Encoder1d(nn.Module):
+class Encoder1d(nn.Module):
     """One lead's ViT encoder: patch embedding, CLS, fixed positions, blocks, final norm."""
 
     def __init__(
@@ -725,7 +694,7 @@ class _Encoder1d(nn.Module):
         super().__init__()
         self.patch_embed = nn.Linear(in_dim, dim)
         self.cls_token = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
-        self.blocks = nn.ModuleList(_Block(dim, heads, mlp_ratio) for _ in range(depth))
+        self.blocks = nn.ModuleList(TransformerBlock(dim, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=LN_EPS)
         self.register_buffer("pos_embed", sincos_pos_embed_1d(dim, n_patches), persistent=False)
 
@@ -745,7 +714,7 @@ class _Encoder1d(nn.Module):
         return self.norm(tok)
 
 
-class _Decoder1d(nn.Module):
+class Decoder1d(nn.Module):
     """One lead's MAE decoder: embed, mask tokens, unshuffle, fixed positions, blocks, head."""
 
     def __init__(self, n_patches: int, dim: int, dec_dim: int, depth: int, heads: int,
@@ -754,7 +723,7 @@ class _Decoder1d(nn.Module):
         self.n_patches = n_patches
         self.decoder_embed = nn.Linear(dim, dec_dim)
         self.mask_token = nn.Parameter(torch.randn(1, 1, dec_dim) * 0.02)
-        self.blocks = nn.ModuleList(_Block(dec_dim, heads, mlp_ratio) for _ in range(depth))
+        self.blocks = nn.ModuleList(TransformerBlock(dec_dim, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(dec_dim, eps=LN_EPS)
         self.pred = nn.Linear(dec_dim, out_dim)
         self.register_buffer("pos_embed", sincos_pos_embed_1d(dec_dim, n_patches), persistent=False)
@@ -770,166 +739,6 @@ class _Decoder1d(nn.Module):
         for blk in self.blocks:
             y = blk(y)
         return self.pred(self.norm(y))[:, 1:]
-
-
-class LoopLeadMAE(nn.Module):
-    """The per-lead MAEs as separate ordinary modules run one after another (reference).
-
-    Same function, arguments and outputs as :class:`LeadBankMAE` (``forward``/``encode``/
-    ``embed``/``cross_reconstruct``), but ``encoders[i]`` and ``decoders[i]`` are independent
-    ``nn.Module`` objects and the leads are processed in a Python loop. Used to check the bank
-    and as the honest baseline of ``benchmarks/leadbank_throughput.py``.
-    """
-
-    def __init__(
-        self,
-        leads: Sequence[str] | str = STANDARD_LEADS,
-        n_times: int = 500,
-        fs: float = 100.0,
-        patch_size: int = 25,
-        embed_dim: int = 96,
-        depth: int = 3,
-        num_heads: int = 4,
-        decoder_embed_dim: int = 64,
-        decoder_depth: int = 1,
-        decoder_heads: int = 4,
-        mlp_ratio: float = 4.0,
-        shared_encoder: bool = False,
-    ) -> None:
-        super().__init__()
-        self.leads = _parse_lead_arg(leads)
-        _check_arch(n_times, fs, patch_size, embed_dim, depth, num_heads, decoder_embed_dim,
-                    decoder_depth, decoder_heads, mlp_ratio)
-        self.n_leads = len(self.leads)
-        self.n_times, self.fs, self.patch_size = int(n_times), float(fs), int(patch_size)
-        self.n_patches = self.n_times // self.patch_size
-        self.embed_dim = embed_dim
-        self.shared_encoder = bool(shared_encoder)
-        self._config = dict(
-            leads=list(self.leads), n_times=self.n_times, fs=self.fs, patch_size=self.patch_size,
-            embed_dim=embed_dim, depth=depth, num_heads=num_heads, decoder_embed_dim=decoder_embed_dim,
-            decoder_depth=decoder_depth, decoder_heads=decoder_heads, mlp_ratio=float(mlp_ratio),
-            shared_encoder=self.shared_encoder,
-        )
-        n_enc = 1 if self.shared_encoder else self.n_leads
-        n = self.n_patches
-        self.encoders = nn.ModuleList(
-            _Encoder1d(n, patch_size, embed_dim, depth, num_heads, mlp_ratio) for _ in range(n_enc)
-        )
-        self.lead_embed = (
-            nn.Parameter(torch.randn(self.n_leads, embed_dim) * 0.02) if self.shared_encoder else None
-        )
-        self.decoders = nn.ModuleList(
-            _Decoder1d(n, embed_dim, decoder_embed_dim, decoder_depth, decoder_heads, mlp_ratio, patch_size)
-            for _ in range(self.n_leads)
-        )
-        _init_linears(self)
-
-    def get_config(self) -> dict[str, Any]:
-        """Constructor arguments that rebuild this architecture."""
-        return dict(self._config)
-
-    @classmethod
-    def from_bank(cls, bank: LeadBankMAE) -> LoopLeadMAE:
-        """A loop model with exactly the weights of ``bank`` (copied, not shared)."""
-        loop = cls(**bank.get_config()).to(bank.pos_embed.device)
-
-        def lin(dst: nn.Linear, src: _BankLinear, i: int) -> None:
-            dst.weight.copy_(src.weight[i].T)
-            dst.bias.copy_(src.bias[i])
-
-        def norm(dst: nn.LayerNorm, src: _BankLayerNorm, i: int) -> None:
-            dst.weight.copy_(src.weight[i])
-            dst.bias.copy_(src.bias[i])
-
-        def block(dst: _Block, src: _BankBlock, i: int) -> None:
-            for name in ("qkv", "proj", "fc1", "fc2"):
-                lin(getattr(dst, name), getattr(src, name), i)
-            norm(dst.norm1, src.norm1, i)
-            norm(dst.norm2, src.norm2, i)
-
-        with torch.no_grad():
-            for i, enc in enumerate(loop.encoders):
-                lin(enc.patch_embed, bank.patch_embed, i)
-                enc.cls_token.copy_(bank.cls_token[i].view(1, 1, -1))
-                for dst_b, src_b in zip(enc.blocks, bank.blocks, strict=True):
-                    block(dst_b, src_b, i)
-                norm(enc.norm, bank.norm, i)
-            if loop.lead_embed is not None and bank.lead_embed is not None:
-                loop.lead_embed.copy_(bank.lead_embed)
-            for i, dec in enumerate(loop.decoders):
-                lin(dec.decoder_embed, bank.decoder_embed, i)
-                dec.mask_token.copy_(bank.mask_token[i].view(1, 1, -1))
-                for dst_b, src_b in zip(dec.blocks, bank.decoder_blocks, strict=True):
-                    block(dst_b, src_b, i)
-                norm(dec.norm, bank.decoder_norm, i)
-                lin(dec.pred, bank.decoder_pred, i)
-        return loop
-
-    def _rows(self, x: Tensor | None, leads: Sequence[str] | str | None) -> list[int]:
-        names = self.leads if leads is None else _parse_lead_arg(leads)
-        missing = [n for n in names if n not in self.leads]
-        if missing:
-            raise InputError(f"lead(s) {', '.join(missing)} have no model here; pass leads from {self.leads}")
-        if x is not None and (x.dim() != 3 or x.shape[1] != len(names) or x.shape[2] != self.n_times):
-            raise InputError(
-                f"x has shape {tuple(x.shape)} but expected [B, {len(names)}, {self.n_times}]; "
-                "pass one row per named lead"
-            )
-        return [self.leads.index(n) for n in names]
-
-    def _enc(self, patches: Tensor, i: int, ids_keep: Tensor | None) -> Tensor:
-        if self.shared_encoder:
-            assert self.lead_embed is not None
-            return self.encoders[0](patches, ids_keep, self.lead_embed[i])
-        return self.encoders[i](patches, ids_keep)
-
-    def random_mask(self, batch_size: int, mask_ratio: float = 0.75, generator: torch.Generator | None = None,
-                    device: torch.device | str | None = None) -> PatchMask:
-        """Same as :meth:`LeadBankMAE.random_mask`."""
-        device = self.decoders[0].pos_embed.device if device is None else device
-        return random_patch_mask(batch_size, self.n_patches, mask_ratio, generator, device)
-
-    def encode(self, x: Tensor, leads: Sequence[str] | str | None = None, ids_keep: Tensor | None = None,
-               return_tokens: bool = True) -> Tensor:
-        """Same as :meth:`LeadBankMAE.encode`: ``[B, n_sel, 1 + n_keep, D]`` (or CLS ``[B, n_sel, D]``)."""
-        rows = self._rows(x, leads)
-        target = patchify(x, self.patch_size)
-        tok = torch.stack([self._enc(target[:, j], i, ids_keep) for j, i in enumerate(rows)], dim=1)
-        return tok if return_tokens else tok[:, :, 0]
-
-    def forward(self, x: Tensor, leads: Sequence[str] | str | None = None, mask_ratio: float = 0.75,
-                generator: torch.Generator | None = None, mask: PatchMask | None = None) -> MAEOutput:
-        """Same as :meth:`LeadBankMAE.forward`, one lead at a time."""
-        rows = self._rows(x, leads)
-        if mask is None:
-            mask = self.random_mask(x.shape[0], mask_ratio, generator, x.device)
-        target = patchify(x, self.patch_size)
-        toks, preds = [], []
-        for j, i in enumerate(rows):
-            tok = self._enc(target[:, j], i, mask.ids_keep)
-            toks.append(tok)
-            preds.append(self.decoders[i](tok, mask.ids_restore))
-        return MAEOutput(pred=torch.stack(preds, 1), mask=mask.mask, tokens=torch.stack(toks, 1),
-                         target_patches=target, ids_restore=mask.ids_restore)
-
-    def embed(self, x: Tensor, leads: Sequence[str] | str | None = None) -> Tensor:
-        """CLS embeddings ``[B, n_sel, D]`` without masking."""
-        return self.encode(x, leads, None, return_tokens=False)
-
-    def cross_reconstruct(self, x: Tensor, from_leads: Sequence[str] | str, to_leads: Sequence[str] | str,
-                          combine: str = "mean") -> Tensor:
-        """Same as :meth:`LeadBankMAE.cross_reconstruct`: ``[B, len(to_leads), n_times]``."""
-        tok = self.encode(x, from_leads)
-        if combine == "mean":
-            z = tok.mean(dim=1)
-        elif combine == "median":
-            z = tok.median(dim=1).values
-        else:
-            raise InputError(f"combine={combine!r} is not supported; use 'mean' or 'median'")
-        ids_restore = torch.arange(self.n_patches, device=x.device).expand(x.shape[0], -1)
-        outs = [self.decoders[i](z, ids_restore) for i in self._rows(None, to_leads)]
-        return unpatchify(torch.stack(outs, 1))
 
 
 # ----------------------------------------------------------------------------- 12-channel baseline
@@ -973,8 +782,8 @@ class MultiChannelMAE(nn.Module):
             decoder_depth=decoder_depth, decoder_heads=decoder_heads, mlp_ratio=float(mlp_ratio),
         )
         c, n = self.n_leads, self.n_patches
-        self.encoder = _Encoder1d(n, c * patch_size, embed_dim, depth, num_heads, mlp_ratio)
-        self.decoder = _Decoder1d(n, embed_dim, decoder_embed_dim, decoder_depth, decoder_heads,
+        self.encoder = Encoder1d(n, c * patch_size, embed_dim, depth, num_heads, mlp_ratio)
+        self.decoder = Decoder1d(n, embed_dim, decoder_embed_dim, decoder_depth, decoder_heads,
                                   mlp_ratio, c * patch_size)
         _init_linears(self)
 
@@ -1027,83 +836,3 @@ class MultiChannelMAE(nn.Module):
     def embed(self, x: Tensor) -> Tensor:
         """CLS embedding ``[B, D]`` without masking."""
         return self.encode(x, None, return_tokens=False)
-
-
-# ----------------------------------------------------------------------------- U-Net refiner
-class _ConvBlock(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel_size: int) -> None:
-        pad = kernel_size // 2
-        super().__init__(
-            nn.Conv1d(c_in, c_out, kernel_size, padding=pad, bias=False),
-            nn.BatchNorm1d(c_out),
-            nn.ReLU(inplace=True),
-            nn.Conv1d(c_out, c_out, kernel_size, padding=pad, bias=False),
-            nn.BatchNorm1d(c_out),
-            nn.ReLU(inplace=True),
-        )
-
-
-class UNet1dRefiner(nn.Module):
-    """1-D U-Net that refines a reconstructed lead: ``y = x + unet(x)``.
-
-    Channels double at each level: ``base_channels · 2^i`` for ``i < levels`` (the paper's
-    refiner is ``levels=5, base_channels=64``, i.e. 64…1024, see :meth:`paper`). The output
-    convolution starts at zero, so a fresh refiner is the identity. Any ``T`` is accepted
-    (padded internally to a multiple of ``2^(levels-1)`` and cropped back).
-
-    Args:
-        channels: leads in and out (1 for the per-target-lead refiner).
-        levels: resolution levels (>= 1).
-        base_channels: channels at the first level.
-        kernel_size: odd convolution kernel size.
-    """
-
-    def __init__(
-        self, channels: int = 1, levels: int = 3, base_channels: int = 16, kernel_size: int = 9
-    ) -> None:
-        super().__init__()
-        for name, value in [("channels", channels), ("levels", levels), ("base_channels", base_channels),
-                            ("kernel_size", kernel_size)]:
-            _check_positive_int(name, value)
-        if kernel_size % 2 == 0:
-            raise InputError(f"kernel_size={kernel_size} must be odd so the output keeps its length")
-        self.channels, self.levels = channels, levels
-        widths = [base_channels * 2**i for i in range(levels)]
-        self.down = nn.ModuleList()
-        c_in = channels
-        for w in widths:
-            self.down.append(_ConvBlock(c_in, w, kernel_size))
-            c_in = w
-        self.up = nn.ModuleList()
-        self.merge = nn.ModuleList()
-        for i in reversed(range(levels - 1)):
-            self.up.append(nn.ConvTranspose1d(widths[i + 1], widths[i], 2, stride=2))
-            self.merge.append(_ConvBlock(2 * widths[i], widths[i], kernel_size))
-        self.head = nn.Conv1d(widths[0], channels, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
-
-    @classmethod
-    def paper(cls, channels: int = 1) -> UNet1dRefiner:
-        """The paper's size: 5 levels, 64…1024 channels."""
-        return cls(channels=channels, levels=5, base_channels=64)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``x`` ``[B, channels, T]`` (z-scored reconstruction) → refined ``[B, channels, T]``."""
-        if not isinstance(x, Tensor) or x.dim() != 3 or x.shape[1] != self.channels:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise InputError(f"x has shape {shape}, expected [B, {self.channels}, T]")
-        t = x.shape[-1]
-        mult = 2 ** (self.levels - 1)
-        pad = (-t) % mult
-        h = F.pad(x, (0, pad), mode="replicate") if pad else x
-        skips = []
-        for i, block in enumerate(self.down):
-            if i > 0:
-                h = F.max_pool1d(h, 2)
-            h = block(h)
-            skips.append(h)
-        skips.pop()
-        for up, merge in zip(self.up, self.merge, strict=True):
-            h = merge(torch.cat([up(h), skips.pop()], dim=1))
-        return x + self.head(h)[..., :t]

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from leadlift.ecg import LIMB_LEADS, STANDARD_LEADS, derive_limb_leads, parse_leads
-from leadlift.errors import CorruptFileError, InputError
+from leadlift.errors import InputError
 
 __all__ = [
     "LIMB_COEFFICIENTS",
@@ -51,8 +50,7 @@ __all__ = [
     "ResNet1dEncoder",
     "UNet1d",
     "joint_zscore",
-    "load_reconstructor",
-    "reconstruct_ecg",
+    "recon_net_spec",
 ]
 
 LIMB_COEFFICIENTS: dict[str, tuple[float, float]] = {
@@ -526,22 +524,6 @@ class ReconNet(nn.Module):
         return y * (std + self.eps) if self.output_scale == "input_std" else y
 
 
-_RECON_CLASSES: dict[str, type[nn.Module]] = {
-    "FusionReconstructor": FusionReconstructor, "UNet1d": UNet1d, "LinearLeadMap": LinearLeadMap,
-}
-
-
-def build_recon_net(spec: dict[str, Any]) -> ReconNet:
-    """Rebuild a :class:`ReconNet` from the ``model`` section of an exported config."""
-    cls = _RECON_CLASSES.get(spec.get("class", ""))
-    if cls is None:
-        raise CorruptFileError(f"unknown reconstructor class {spec.get('class')!r}; is this a leadlift "
-                               "reconstruction checkpoint?")
-    enc = PathologyEncoder(**spec["encoder"]) if spec.get("encoder") else None
-    return ReconNet(cls(**spec["kwargs"]), enc, output_scale=spec.get("output_scale", "input_std"),
-                    eps=float(spec.get("eps", 1e-6)))
-
-
 def recon_net_spec(net: ReconNet) -> dict[str, Any]:
     """The ``model`` section of an exported config (class, kwargs, encoder, output scaling)."""
     return {
@@ -551,69 +533,3 @@ def recon_net_spec(net: ReconNet) -> dict[str, Any]:
         "output_scale": net.output_scale,
         "eps": net.eps,
     }
-
-
-def load_reconstructor(path: str | Path) -> tuple[ReconNet, LeadPlan, dict[str, Any]]:
-    """Load a reconstructor exported by ``leadlift train-recon`` (safetensors + config.yaml).
-
-    Returns:
-        ``(net in eval mode, lead plan, config)``; ``config["preprocessing"]`` says how to prepare
-        the input (fs, band-pass, baseline window, window/hop, input leads, normalisation).
-    """
-    from leadlift.training.checkpoint import load_exported
-
-    state, cfg = load_exported(path)
-    if "recon" not in str(cfg.get("format", "")):
-        raise CorruptFileError(f"{path} is not a reconstruction checkpoint (format {cfg.get('format')!r}); "
-                               "pass a folder written by `leadlift train-recon`")
-    net = build_recon_net(cfg["model"])
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CorruptFileError(f"{path}: weights do not fit the architecture (missing {missing[:3]}, "
-                               f"unexpected {unexpected[:3]}); re-export the checkpoint")
-    plan = LeadPlan.from_inputs(cfg["preprocessing"]["input_leads"])
-    return net.eval(), plan, cfg
-
-
-
-@torch.no_grad()
-def reconstruct_ecg(net: ReconNet, plan: LeadPlan, config: dict[str, Any], ecg: Any, batch_size: int = 256) -> Any:
-    """Reconstruct all 12 leads of an :class:`~leadlift.ecg.ECG` that holds the plan's input leads.
-
-    The input leads are resampled to the checkpoint's rate, band-passed and baseline-corrected as
-    in training (``config["preprocessing"]``), cut into windows with the training hop (the tail
-    padded by reflection), reconstructed window by window and stitched back by overlap-add.
-
-    Returns:
-        A new 12-lead ECG (mV, at the checkpoint's ``fs``): the preprocessed inputs, the learned
-        leads and the derived limb leads. Its labels record which leads were reconstructed.
-    """
-    from leadlift.ecg import ECG
-    from leadlift.preprocessing import bandpass, overlap_add, remove_baseline, resample, windows
-
-    pre = config["preprocessing"]
-    fs = float(pre["fs"])
-    src = ecg.select(plan.inputs, derive=True)
-    x = src.signal.astype(np.float64)
-    if abs(src.fs - fs) > 1e-9:
-        x = resample(x, src.fs, fs)
-    low, high = pre["bandpass_hz"]
-    x = bandpass(x, fs, low, high, int(pre["bandpass_order"]))
-    if pre.get("baseline_window_s"):
-        x = remove_baseline(x, fs, window_s=float(pre["baseline_window_s"]))
-    n = x.shape[-1]
-    win, hop = int(pre["window_samples"]), int(pre["hop_samples"])
-    if n < win:
-        raise InputError(f"the ECG has {n} samples at {fs:g} Hz but the model needs at least {win} "
-                         f"({win / fs:g} s); pass a longer recording")
-    w, starts = windows(x.astype(np.float32), fs, window=win, hop=hop, pad="reflect", return_starts=True)
-    w_t = torch.from_numpy(np.ascontiguousarray(w.transpose(1, 0, 2)))  # [W, n_in, win]
-    net.eval()
-    preds = [net(w_t[s:s + batch_size]) for s in range(0, len(w_t), batch_size)]
-    learned = torch.cat(preds).numpy().transpose(1, 0, 2)  # [n_learned, W, win]
-    stitched = overlap_add(learned, starts, n)
-    full = plan.assemble(x.astype(np.float32), stitched.astype(np.float32))
-    labels = dict(ecg.labels, reconstructed_from=list(plan.inputs), learned_leads=list(plan.learned),
-                  derived_leads=list(plan.derived))
-    return ECG(full, fs, STANDARD_LEADS, record_id=ecg.record_id, patient_id=ecg.patient_id, labels=labels,
-               check_units=False)

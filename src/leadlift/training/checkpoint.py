@@ -5,14 +5,12 @@
   file: every tensor as a safetensors tensor, the rest of the structure as JSON in the file's
   metadata. Loading never unpickles anything. Files are written to a temporary name and renamed,
   so a killed run leaves the previous checkpoint intact; ``fit(ckpt_path="last")`` resumes.
-* :func:`export_model` / :func:`load_exported` — the inference checkpoint: a folder with
-  ``model.safetensors`` (weights only) and ``config.yaml`` (architecture, preprocessing, training
-  config, metrics), enough to rebuild and run the model.
+
+The inference checkpoint (weights + typed ``config.yaml``) is :mod:`leadlift.inference.checkpoint`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -21,10 +19,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from lightning.fabric.plugins.io.checkpoint_io import CheckpointIO
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from leadlift.errors import CorruptFileError, DataNotFoundError
 
@@ -117,54 +114,3 @@ class SafetensorsCheckpointIO(CheckpointIO):
 
     def remove_checkpoint(self, path: Any) -> None:
         Path(path).unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------------------ inference export
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def export_model(model: torch.nn.Module, config: dict[str, Any], folder: str | Path) -> Path:
-    """Write ``model.safetensors`` + ``config.yaml`` into ``folder`` (atomically, file by file).
-
-    ``config`` must hold everything needed to rebuild the model and preprocess its input; the
-    SHA256 of the weights is added as ``weights_sha256`` so loading can verify them.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    weights = folder / "model.safetensors"
-    tmp = _atomic_target(weights)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    try:
-        save_file(state, str(tmp), metadata={"format": "pt"})
-        digest = file_sha256(tmp)
-        os.replace(tmp, weights)
-    finally:
-        tmp.unlink(missing_ok=True)
-    cfg = dict(config, weights_sha256=digest)
-    text = yaml.safe_dump(cfg, sort_keys=False)
-    cfg_path = folder / "config.yaml"
-    tmp_cfg = _atomic_target(cfg_path)
-    tmp_cfg.write_text(text)
-    os.replace(tmp_cfg, cfg_path)
-    return folder
-
-
-def load_exported(folder: str | Path, verify: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read an exported checkpoint: ``(state_dict, config)``; verifies the SHA256 of the weights."""
-    folder = Path(folder)
-    if folder.is_file():
-        folder = folder.parent
-    weights, cfg_path = folder / "model.safetensors", folder / "config.yaml"
-    if not weights.exists() or not cfg_path.exists():
-        raise DataNotFoundError(f"{folder} is not a leadlift checkpoint (needs model.safetensors and "
-                                "config.yaml); pass the folder written by `leadlift pretrain`")
-    cfg = yaml.safe_load(cfg_path.read_text())
-    if verify and cfg.get("weights_sha256") and file_sha256(weights) != cfg["weights_sha256"]:
-        raise CorruptFileError(f"{weights} does not match the checksum in config.yaml; the file is "
-                               "damaged — re-download or re-export it")
-    return load_file(str(weights)), cfg

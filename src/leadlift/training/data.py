@@ -17,11 +17,11 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from leadlift.config import DataConfig
-from leadlift.datasets import CropDataset
+from leadlift.data.datasets import CropDataset
+from leadlift.data.splits import ptbxl_folds
+from leadlift.data.store import PreparedStore, prepare
 from leadlift.errors import DataNotFoundError
 from leadlift.preprocessing import zscore
-from leadlift.splits import ptbxl_folds
-from leadlift.store import PreparedStore, prepare
 
 
 class SeededSampler(Sampler):

@@ -28,7 +28,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 import leadlift
 from leadlift.config import PretrainConfig, config_to_dict
-from leadlift.training.checkpoint import SafetensorsCheckpointIO, export_model
+from leadlift.inference.checkpoint import export_model
+from leadlift.training.checkpoint import SafetensorsCheckpointIO
 from leadlift.training.data import PretrainDataModule
 from leadlift.training.mae_module import MAEPretrainModule
 

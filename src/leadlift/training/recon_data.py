@@ -24,221 +24,27 @@ or the paper code's single most likely SCP statement (``scp_top``).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from scipy.signal import find_peaks
 from torch import Tensor
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
+from leadlift.data.windows import WindowIndex, gather_windows
 from leadlift.errors import InputError
-from leadlift.preprocessing import bandpass, remove_baseline
-from leadlift.readers.ptbxl import SUPERCLASSES
-from leadlift.recon_config import AugmentConfig, ReconDataConfig
+from leadlift.recon_config import AugmentConfig
 
 __all__ = [
     "ClassBalancedBatchSampler",
-    "QCBounds",
     "ReconBatches",
     "SupConBatches",
     "ViewAugmenter",
-    "WindowIndex",
     "batch_loader",
-    "gather_windows",
-    "preprocess_records",
-    "record_labels",
-    "window_index",
 ]
-
-
-# ---------------------------------------------------------------------------------------- records
-def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray, fs: float,
-                       cfg: ReconDataConfig, rows: Sequence[int] | np.ndarray | None = None,
-                       chunk: int = 256) -> np.ndarray:
-    """Band-pass, then remove the baseline of every record (valid samples only).
-
-    Args:
-        signals: ``[R, L, T]`` in mV (e.g. a store's memmap).
-        n_valid: valid samples of each record (the rest is padding and stays 0).
-        fs: sampling rate in Hz; must equal ``cfg.fs``.
-        cfg: the data config (band-pass edges and order, baseline window).
-        rows: only these records (the others stay 0); default all.
-        chunk: records filtered at once (bounds the float64 working memory).
-    Returns:
-        ``[R, L, T]`` float32 in mV.
-    """
-    if abs(float(fs) - cfg.fs) > 1e-6:
-        raise InputError(f"records are at {fs:g} Hz but the config expects {cfg.fs:g} Hz; prepare the store "
-                         f"with --fs {cfg.fs:g}")
-    n_valid = np.asarray(n_valid, dtype=int)
-    use = np.zeros(len(n_valid), dtype=bool)
-    use[np.arange(len(n_valid)) if rows is None else np.asarray(rows, dtype=int)] = True
-    out = np.zeros(signals.shape, dtype=np.float32)
-    for length in np.unique(n_valid[use]):
-        rows = np.flatnonzero((n_valid == length) & use)
-        for s in range(0, len(rows), chunk):
-            r = rows[s:s + chunk]
-            x = np.asarray(signals[r, :, :length], dtype=np.float64)
-            x = bandpass(x, cfg.fs, cfg.bandpass_low_hz, cfg.bandpass_high_hz, cfg.bandpass_order)
-            if cfg.baseline_window_s is not None:
-                x = remove_baseline(x, cfg.fs, window_s=cfg.baseline_window_s)
-            out[r, :, :length] = x
-    return out
-
-
-@dataclass(frozen=True)
-class WindowIndex:
-    """Windows as (record row, start sample) pairs: ``rows`` and ``starts``, both ``[N]`` int64."""
-
-    rows: np.ndarray
-    starts: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def subset(self, keep: np.ndarray) -> WindowIndex:
-        """The windows where ``keep`` (bool ``[N]`` or indices) selects."""
-        return WindowIndex(self.rows[keep], self.starts[keep])
-
-
-def window_index(n_valid: Sequence[int] | np.ndarray, rows: Sequence[int] | np.ndarray, window: int,
-                 hop: int) -> WindowIndex:
-    """Every window of ``window`` samples, step ``hop``, inside the valid part of each record in ``rows``."""
-    n_valid = np.asarray(n_valid, dtype=int)
-    r_out, s_out = [], []
-    for r in np.asarray(rows, dtype=int):
-        starts = np.arange(0, int(n_valid[r]) - window + 1, hop, dtype=np.int64)
-        r_out.append(np.full(len(starts), r, dtype=np.int64))
-        s_out.append(starts)
-    if not r_out:
-        return WindowIndex(np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return WindowIndex(np.concatenate(r_out), np.concatenate(s_out))
-
-
-def gather_windows(records: Tensor, index: WindowIndex | tuple[np.ndarray, np.ndarray], window: int,
-                   leads: Sequence[int] | None = None) -> Tensor:
-    """Windows ``[N, n_leads, window]`` (mV) cut from ``records`` ``[R, L, T]`` (float32 tensor).
-
-    Uses a zero-copy ``unfold`` view; only the gathered batch is allocated.
-    """
-    rows, starts = (index.rows, index.starts) if isinstance(index, WindowIndex) else index
-    view = records.unfold(-1, window, 1)  # [R, L, T - window + 1, window]
-    r = torch.as_tensor(np.asarray(rows), dtype=torch.long)
-    s = torch.as_tensor(np.asarray(starts), dtype=torch.long)
-    if leads is None:
-        return view[r, :, s]
-    lead_t = torch.as_tensor(list(leads), dtype=torch.long)
-    return view[r[:, None], lead_t[None, :], s[:, None]]
-
-
-# ---------------------------------------------------------------------------------------- QC
-def _qc_features(windows: np.ndarray | Tensor) -> np.ndarray:
-    """``[2, N, L]``: amplitude range (max − min, mV) and RMS (mV) per window and lead."""
-    data = windows.numpy() if isinstance(windows, Tensor) else np.asarray(windows)
-    data = data.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        feats = np.stack([np.ptp(data, axis=-1), np.sqrt(np.mean(data**2, axis=-1))])
-    feats[~np.isfinite(feats)] = np.nan
-    return feats
-
-
-@dataclass(frozen=True)
-class QCBounds:
-    """Per-lead percentile bounds of window range and RMS, fitted on training windows.
-
-    Attributes:
-        low, high: ``[2, L]`` lower/upper bounds (row 0 range, row 1 RMS, mV).
-        max_bad_leads: a window with more bad leads than this is rejected.
-    """
-
-    low: np.ndarray
-    high: np.ndarray
-    max_bad_leads: int
-
-    @classmethod
-    def fit(cls, windows: np.ndarray | Tensor, low_pct: float = 0.1, high_pct: float = 99.9,
-            max_bad_leads: int = 3) -> QCBounds:
-        """Fit on ``[N, L, T]`` windows (mV)."""
-        if windows.shape[0] == 0:
-            raise InputError("no windows to fit the QC bounds on; check the split and the window length")
-        f = _qc_features(windows)
-        return cls(np.nanpercentile(f, low_pct, axis=1), np.nanpercentile(f, high_pct, axis=1), int(max_bad_leads))
-
-    @classmethod
-    def fit_chunked(cls, records: Tensor, index: WindowIndex, window: int, low_pct: float = 0.1,
-                    high_pct: float = 99.9, max_bad_leads: int = 3, chunk: int = 8192) -> QCBounds:
-        """:meth:`fit` on windows gathered from ``records`` in chunks (bounded memory)."""
-        feats = [_qc_features(gather_windows(records, index.subset(slice(s, s + chunk)), window))
-                 for s in range(0, len(index), chunk)]
-        if not feats:
-            raise InputError("no windows to fit the QC bounds on; check the split and the window length")
-        f = np.concatenate(feats, axis=1)
-        return cls(np.nanpercentile(f, low_pct, axis=1), np.nanpercentile(f, high_pct, axis=1), int(max_bad_leads))
-
-    def reject(self, windows: np.ndarray | Tensor) -> np.ndarray:
-        """Bool ``[N]``, True = reject (too many out-of-range leads, or non-finite values)."""
-        f = _qc_features(windows)
-        bad = ~((f >= self.low[:, None, :]) & (f <= self.high[:, None, :]))  # NaN -> bad
-        data = windows.numpy() if isinstance(windows, Tensor) else np.asarray(windows)
-        nonfinite = ~np.isfinite(data).all(axis=(-2, -1))
-        return (bad.any(axis=0).sum(axis=-1) > self.max_bad_leads) | nonfinite
-
-    def reject_chunked(self, records: Tensor, index: WindowIndex, window: int, chunk: int = 8192) -> np.ndarray:
-        """:meth:`reject` on windows gathered from ``records`` in chunks."""
-        out = [self.reject(gather_windows(records, index.subset(slice(s, s + chunk)), window))
-               for s in range(0, len(index), chunk)]
-        return np.concatenate(out) if out else np.zeros(0, dtype=bool)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"range_mv": [self.low[0].tolist(), self.high[0].tolist()],
-                "rms_mv": [self.low[1].tolist(), self.high[1].tolist()], "max_bad_leads": self.max_bad_leads}
-
-
-# ---------------------------------------------------------------------------------------- labels
-def _top_statement(codes: str) -> str:
-    try:
-        d = json.loads(codes) if isinstance(codes, str) and codes else {}
-    except json.JSONDecodeError:
-        return "none"
-    if not d:
-        return "none"
-    best = max(d.values())
-    return next(k for k, v in d.items() if v == best)  # first listed among the most likely
-
-
-def record_labels(meta: pd.DataFrame, kind: str = "superclass") -> tuple[np.ndarray, np.ndarray]:
-    """SupCon labels of every record and the class key the balanced sampler uses.
-
-    Args:
-        meta: PTB-XL metadata (superclass 0/1 columns, ``scp_codes`` JSON).
-        kind: ``"superclass"`` — multi-hot ``[R, 5]`` over NORM, MI, STTC, CD, HYP; the class key
-            is the label *set* (``"MI;STTC"``, ``"none"`` when empty). ``"scp_top"`` — the single
-            most likely SCP statement (ties: the first listed) as an integer id ``[R]``; the key is
-            the statement.
-    Returns:
-        ``(labels, keys)``: labels as above (float32 multi-hot or int64 ids), keys ``[R]`` str.
-    """
-    if kind == "superclass":
-        missing = [c for c in SUPERCLASSES if c not in meta.columns]
-        if missing:
-            raise InputError(f"metadata lacks superclass columns {missing}; superclass labels need PTB-XL")
-        m = meta[list(SUPERCLASSES)].to_numpy(dtype=np.float32)
-        keys = np.array([";".join(c for c, v in zip(SUPERCLASSES, row, strict=True) if v > 0) or "none"
-                         for row in m])
-        return m, keys
-    if kind == "scp_top":
-        if "scp_codes" not in meta.columns:
-            raise InputError("metadata lacks scp_codes; scp_top labels need PTB-XL")
-        keys = np.array([_top_statement(c) for c in meta["scp_codes"]])
-        _, ids = np.unique(keys, return_inverse=True)
-        return ids.astype(np.int64), keys
-    raise InputError(f"label kind {kind!r} unknown; use 'superclass' or 'scp_top'")
 
 
 # ---------------------------------------------------------------------------------------- sampler

@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import leadlift
+from leadlift.data.readers import DatasetReader, canonical_name, get_reader
 from leadlift.ecg import ECG
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
 from leadlift.paths import prepared_root
 from leadlift.preprocessing import resample
-from leadlift.readers import DatasetReader, canonical_name, get_reader
 
 STORE_FORMAT = 1
 
@@ -158,6 +158,19 @@ class PreparedStore:
         sig = np.asarray(self.signals[index, :, : int(row["n_valid"])])
         return ECG(sig, self.fs, self.leads, record_id=str(row["record_id"]),
                    patient_id=str(row["patient_id"]), check_units=False)
+
+
+def record_windows(store: PreparedStore, rows: Sequence[int] | np.ndarray, window: int) -> np.ndarray:
+    """Non-overlapping windows of ``window`` samples from the start of each record's valid part:
+    ``[N, n_leads, window]`` float32 mV (records shorter than a window give none; no padding)."""
+    out = []
+    for row in np.asarray(rows, dtype=int):
+        valid = int(store.meta["n_valid"].iloc[row])
+        for start in range(0, valid - window + 1, window):
+            out.append(np.asarray(store.signals[row, :, start:start + window]))
+    if not out:
+        raise InputError(f"no window of {window} samples in the selected records")
+    return np.stack(out).astype(np.float32)
 
 
 def prepare(

@@ -16,9 +16,9 @@ from typing import ClassVar
 
 import pandas as pd
 
+from leadlift.data.readers.base import DatasetReader
 from leadlift.ecg import ECG
 from leadlift.errors import InputError
-from leadlift.readers.base import DatasetReader
 
 
 class ECGIDReader(DatasetReader):

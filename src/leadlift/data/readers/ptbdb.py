@@ -18,9 +18,9 @@ from typing import ClassVar
 
 import pandas as pd
 
+from leadlift.data.readers.base import DatasetReader
 from leadlift.ecg import ECG, STANDARD_LEADS, normalize_lead_name
 from leadlift.errors import CorruptFileError
-from leadlift.readers.base import DatasetReader
 
 
 class PTBDiagnosticReader(DatasetReader):

@@ -5,12 +5,13 @@ The steps, for an aligned-MAE checkpoint folder ``CKPT`` (``model.safetensors`` 
 
     leadlift model-card CKPT --data-dir DATA          # = the three functions below
     calibrate_mae_checkpoint(CKPT, DATA)              # amplitude calibration (folds 1-8) -> config.yaml
-    evaluate_checkpoint(CKPT, DATA)                   # fold-10 metrics + the command -> config.yaml
+    evaluate_checkpoint(CKPT, DATA)                   # fold-10 metrics through the API's path -> config.yaml
     write_model_card(CKPT)                            # MODEL_CARD.md from config.yaml (no typed numbers)
     bundle_checkpoint(CKPT, "mae-cpu")                # copy into src/leadlift/weights/mae-cpu/
 
-``config.yaml`` is always rewritten atomically and keeps ``weights_sha256``, so the weights stay
-verifiable. Every number in a model card is read from ``config["evaluation"]`` (written by
+``config.yaml`` is typed (:class:`leadlift.inference.checkpoint.CheckpointConfig`), always
+rewritten atomically and keeps ``weights_sha256``, so the weights stay verifiable.
+Every number in a model card is read from ``config["evaluation"]`` (written by
 :func:`evaluate_checkpoint` together with the command that produced it) or measured from the
 files; none is typed by hand.
 
@@ -39,15 +40,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from leadlift.ecg import DERIVED_LIMB_LEADS, STANDARD_LEADS, parse_leads
+from leadlift.data.splits import PTBXL_TEST_FOLDS, PTBXL_TRAIN_FOLDS
+from leadlift.ecg import DERIVED_LIMB_LEADS, parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
+from leadlift.inference.calibration import CALIBRATION_INPUT_SETS, fit_calibration
+from leadlift.inference.checkpoint import calibration_key, read_config, update_config
 
 __all__ = [
     "CALIBRATION_INPUT_SETS",
     "DEFAULT_EVAL_INPUTS",
-    "adopt_recon_metrics",
     "bundle_checkpoint",
     "calibrate_mae_checkpoint",
     "evaluate_checkpoint",
@@ -58,95 +60,29 @@ __all__ = [
     "write_model_card",
 ]
 
-CALIBRATION_INPUT_SETS: tuple[tuple[str, ...], ...] = (
-    *((lead,) for lead in STANDARD_LEADS),
-    ("I", "II"),
-    ("I", "II", "V2"),
-)
-"""Input-lead sets calibrated explicitly (others use per-lead typical amplitudes)."""
-
 DEFAULT_EVAL_INPUTS: tuple[tuple[str, ...], ...] = (("I",), ("I", "II", "V2"))
-"""Input sets evaluated for the model card: a watch (lead I) and a patch (I, II, V2)."""
-
-TRAIN_FOLDS = (1, 2, 3, 4, 5, 6, 7, 8)
-
-
-# --------------------------------------------------------------------------------------- config
-def read_config(folder: str | Path) -> dict[str, Any]:
-    """The ``config.yaml`` of a checkpoint folder as a dict."""
-    path = Path(folder) / "config.yaml"
-    if not path.exists():
-        raise DataNotFoundError(f"{path} not found; pass a checkpoint folder (model.safetensors + config.yaml)")
-    cfg = yaml.safe_load(path.read_text())
-    if not isinstance(cfg, dict):
-        raise CorruptFileError(f"{path} is not a leadlift config")
-    return cfg
+"""Input sets evaluated for an MAE's model card: a watch (lead I) and a patch (I, II, V2). A
+reconstructor is evaluated on its own input set."""
 
 
-def _plain(obj: Any) -> Any:
-    """NumPy scalars/arrays and tuples → plain YAML-safe Python values."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_plain(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+def _ptbxl_store(fs: float, data_dir: str | Path, store_dir: str | Path | None) -> Any:
+    from leadlift.data.store import prepare
 
-
-def update_config(folder: str | Path, updates: dict[str, Any]) -> dict[str, Any]:
-    """Set top-level keys of a checkpoint's ``config.yaml`` atomically (temp file + rename).
-
-    ``weights_sha256`` cannot be changed this way (the weights are not touched).
-    """
-    if "weights_sha256" in updates:
-        raise InputError("update_config cannot change weights_sha256; re-export the model instead")
-    path = Path(folder) / "config.yaml"
-    cfg = read_config(folder)
-    sha = cfg.get("weights_sha256")
-    cfg.update(_plain(updates))
-    if sha is not None:  # keep it last, where export_model puts it
-        cfg.pop("weights_sha256")
-        cfg["weights_sha256"] = sha
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return cfg
-
-
-def _ptbxl_windows(cfg: dict[str, Any], data_dir: str | Path, store_dir: str | Path | None,
-                   folds: Sequence[int]) -> tuple[np.ndarray, int, Any]:
-    from leadlift.evaluation.cross_lead import record_windows
-    from leadlift.splits import ptbxl_folds
-    from leadlift.store import prepare
-
-    pre = cfg.get("preprocessing", {})
-    store = prepare("ptbxl", float(pre["fs"]), data_dir, store_dir=store_dir, progress=False)
-    if list(store.leads) != list(STANDARD_LEADS):
-        raise InputError("the PTB-XL store must hold the 12 standard leads")
-    idx = ptbxl_folds(store.meta["strat_fold"], train=tuple(folds), val=(), test=())["train"]
-    return record_windows(store, idx, int(pre["window_samples"])), len(idx), store
+    return prepare("ptbxl", float(fs), data_dir, store_dir=store_dir, progress=False)
 
 
 # --------------------------------------------------------------------------------------- calibration
 def calibrate_mae_checkpoint(folder: str | Path, data_dir: str | Path, store_dir: str | Path | None = None,
-                             train_folds: Sequence[int] = TRAIN_FOLDS,
+                             train_folds: Sequence[int] = PTBXL_TRAIN_FOLDS,
                              input_sets: Sequence[Sequence[str]] = CALIBRATION_INPUT_SETS) -> dict[str, Any]:
     """Fit the MAE's amplitude calibration on PTB-XL training folds and store it in ``config.yaml``.
 
     The MAE works on per-window z-scored signals; to output mV, a reconstructed lead k is scaled
     by ``ratio_k × (mean std of the input leads in the window)`` and shifted by ``mean_k``
-    (:func:`leadlift.evaluation.cross_lead.amplitude_calibration`: medians over all
-    non-overlapping model windows of the training folds' records). One ``ratio`` vector is stored
-    per input set of :data:`CALIBRATION_INPUT_SETS`, plus the median per-lead window std
-    (``lead_std``, mV) used for other input sets.
+    (:func:`leadlift.inference.calibration.fit_calibration`: medians over all non-overlapping
+    model windows of the training folds' records). One ``ratio`` vector is stored per input set
+    of :data:`CALIBRATION_INPUT_SETS`, plus the median per-lead window std (``lead_std``, mV)
+    used for other input sets.
 
     Args:
         folder: the checkpoint folder (rewritten atomically; ``weights_sha256`` kept).
@@ -157,37 +93,25 @@ def calibrate_mae_checkpoint(folder: str | Path, data_dir: str | Path, store_dir
     Returns:
         The ``calibration`` entry written to the config.
     """
-    from leadlift.evaluation.cross_lead import amplitude_calibration
+    from leadlift.data.splits import ptbxl_folds
+    from leadlift.data.store import record_windows
+    from leadlift.ecg import STANDARD_LEADS
 
     cfg = read_config(folder)
-    if not str(cfg.get("format", "")).startswith("leadlift-mae"):
+    if cfg.kind != "mae":
         raise InputError(f"{folder}: calibration applies to aligned-MAE checkpoints (format leadlift-mae/*), "
-                         f"not {cfg.get('format')!r}")
-    if 10 in train_folds:
+                         f"not {cfg.format!r}")
+    if set(train_folds) & set(PTBXL_TEST_FOLDS):
         raise InputError("train_folds must not include fold 10 (the test fold)")
-    windows, n_records, store = _ptbxl_windows(cfg, data_dir, store_dir, train_folds)
-    leads = list(STANDARD_LEADS)
-    sets: dict[str, Any] = {}
-    from leadlift.api import calibration_key
-
-    mean = None
-    for raw in input_sets:
-        names = parse_leads(list(raw))
-        cal = amplitude_calibration(windows, [leads.index(n) for n in names])
-        sets[calibration_key(names)] = {"ratio": [round(float(v), 6) for v in cal["ratio"]]}
-        mean = cal["mean"]
-    assert mean is not None
-    entry = {
-        "method": "median std(lead)/mean std(inputs) per window; median per-lead mean "
-                  "(leadlift.evaluation.cross_lead.amplitude_calibration)",
-        "data": f"PTB-XL strat_fold {','.join(map(str, train_folds))}, {n_records} records, "
-                f"{len(windows)} windows of {windows.shape[-1]} samples @ {store.fs:g} Hz",
-        "units": "mV",
-        "leads": leads,
-        "mean": [round(float(v), 6) for v in mean],
-        "lead_std": [round(float(v), 6) for v in np.median(windows.std(axis=-1), axis=0)],
-        "input_sets": sets,
-    }
+    store = _ptbxl_store(cfg.preprocessing.fs, data_dir, store_dir)
+    if list(store.leads) != list(STANDARD_LEADS):
+        raise InputError("the PTB-XL store must hold the 12 standard leads")
+    idx = ptbxl_folds(store.meta["strat_fold"], train=tuple(train_folds), val=(), test=())["train"]
+    windows = record_windows(store, idx, int(cfg.preprocessing.window_samples))
+    cal = fit_calibration(windows, data=f"PTB-XL strat_fold {','.join(map(str, train_folds))}, {len(idx)} records, "
+                                        f"{len(windows)} windows of {windows.shape[-1]} samples @ {store.fs:g} Hz",
+                          input_sets=input_sets)
+    entry = cal.model_dump(mode="json")
     update_config(folder, {"calibration": entry})
     return entry
 
@@ -203,80 +127,54 @@ def default_command(folder: str | Path, data_dir: str | Path,
 
 
 def evaluate_checkpoint(folder: str | Path, data_dir: str | Path,
-                        input_sets: Sequence[Sequence[str]] = DEFAULT_EVAL_INPUTS,
+                        input_sets: Sequence[Sequence[str]] | None = None,
                         store_dir: str | Path | None = None, command: str | None = None,
-                        test_folds: Sequence[int] = (10,),
-                        train_folds: Sequence[int] = TRAIN_FOLDS) -> dict[str, Any]:
-    """Measure 12-lead reconstruction on PTB-XL fold 10 and store it (with the command) in ``config.yaml``.
+                        test_folds: Sequence[int] = PTBXL_TEST_FOLDS) -> dict[str, Any]:
+    """Measure 12-lead reconstruction on PTB-XL fold 10 through the API's own path and store it
+    (with the command) in ``config.yaml``.
 
-    Uses :func:`leadlift.evaluation.cross_lead.evaluate_cross_lead` (non-overlapping model windows
-    of the test records; Pearson r per window averaged, RMSE in mV over all samples; amplitude
-    calibration fitted on ``train_folds``).
+    Uses :func:`leadlift.evaluation.cross_lead.evaluate_reconstruction`: every test record is
+    reconstructed exactly as :meth:`leadlift.api.LeadLift.reconstruct` does it, then scored on
+    non-overlapping model windows (Pearson r per window averaged, RMSE in mV over all samples),
+    so the model card states what users get.
 
+    Args:
+        folder: an MAE (calibrated) or reconstructor checkpoint folder.
+        input_sets: input sets to evaluate (default: :data:`DEFAULT_EVAL_INPUTS` for an MAE, the
+            reconstructor's own inputs otherwise).
     Returns:
         The ``evaluation`` entry (see the module docstring).
     """
-    cfg = read_config(folder)
-    fmt = str(cfg.get("format", ""))
-    if not fmt.startswith("leadlift-mae"):
-        raise InputError(f"{folder}: evaluate_checkpoint evaluates aligned-MAE checkpoints; a {fmt!r} checkpoint "
-                         "is evaluated by its own training command (write its results with update_config)")
-    from leadlift.evaluation.cross_lead import evaluate_cross_lead
-    from leadlift.inference import load_mae
-    from leadlift.splits import ptbxl_folds
-    from leadlift.store import prepare
+    from leadlift.data.splits import ptbxl_folds
+    from leadlift.evaluation.cross_lead import evaluate_reconstruction
+    from leadlift.inference.backends import load_backend
 
     t0 = time.perf_counter()
-    model, cfg = load_mae(folder)
-    store = prepare("ptbxl", float(cfg["preprocessing"]["fs"]), data_dir, store_dir=store_dir, progress=False)
-    parts = ptbxl_folds(store.meta["strat_fold"], train=tuple(train_folds), val=(), test=tuple(test_folds))
+    backend = load_backend(folder)
+    cfg = backend.config
+    if input_sets is None:
+        input_sets = DEFAULT_EVAL_INPUTS if cfg.kind == "mae" else (tuple(backend.leads),)
+    if cfg.kind == "mae" and cfg.calibration is None:
+        raise InputError(f"{folder} has no amplitude calibration; run calibrate_mae_checkpoint first")
+    store = _ptbxl_store(backend.fs, data_dir, store_dir)
+    parts = ptbxl_folds(store.meta["strat_fold"], val=(), test=tuple(test_folds))
     results: dict[str, Any] = {}
-    from leadlift.api import calibration_key
-
     for raw in input_sets:
         names = parse_leads(list(raw))
-        res = evaluate_cross_lead(model, cfg, store, parts["test"], parts["train"], names)
+        res = evaluate_reconstruction(backend, store, parts["test"], names)
         results[calibration_key(names)] = {k: v for k, v in res.items() if not k.startswith("_")}
+    cleaning = ("none" if cfg.kind == "mae" else "band-pass and baseline removal as the model's inputs")
     entry = {
         "split": f"PTB-XL strat_fold {','.join(map(str, test_folds))} (test)",
-        "train_folds": list(train_folds),
-        "protocol": "non-overlapping model windows; Pearson r per window, averaged; RMSE in mV over all samples; "
-                    "input leads are autoencoded and excluded from the means; III/aVR/aVL/aVF derived when "
-                    "I and II are inputs",
+        "train_folds": list(cfg.training.get("data", {}).get("train_folds", PTBXL_TRAIN_FOLDS)),
+        "protocol": "every test record reconstructed through LeadLift.reconstruct's path (leadlift.inference."
+                    "pipeline); scored on non-overlapping model windows against the truth with the model's input "
+                    f"cleaning ({cleaning}); Pearson r per window, averaged; RMSE in mV over all samples; "
+                    "means over the reconstructed leads (not inputs, not limb leads derived exactly from I and II)",
         "command": command or default_command(folder, data_dir, input_sets),
         "seconds": round(time.perf_counter() - t0, 1),
         "date": time.strftime("%Y-%m-%d"),
         "inputs": results,
-    }
-    update_config(folder, {"evaluation": entry})
-    return entry
-
-
-def adopt_recon_metrics(folder: str | Path, command: str) -> dict[str, Any]:
-    """Turn the test metrics a reconstructor checkpoint carries (``config["metrics"]``, written by
-    ``leadlift train-recon`` on PTB-XL fold 10) into the ``evaluation`` entry of the model card,
-    with the ``command`` that produced them (train-recon does not record it)."""
-    cfg = read_config(folder)
-    if not str(cfg.get("format", "")).startswith("leadlift-recon/"):
-        raise InputError(f"{folder}: not a reconstructor checkpoint (format {cfg.get('format')!r})")
-    metrics = cfg.get("metrics", {})
-    if "test" not in metrics:
-        raise InputError(f"{folder}: config.yaml has no test metrics; re-run `leadlift train-recon`")
-    pre, data = cfg["preprocessing"], cfg.get("training", {}).get("data", {})
-    inputs = list(pre["input_leads"])
-    from leadlift.api import calibration_key
-
-    entry = {
-        "split": f"PTB-XL strat_fold {','.join(map(str, data.get('test_folds', [10])))} (test)",
-        "train_folds": data.get("train_folds"),
-        "protocol": f"windows of {pre['window_samples']} samples (hop {data.get('hop', pre.get('hop_samples'))}) "
-                    "after band-pass and baseline removal, window QC as in training; Pearson r per window, averaged; "
-                    "RMSE in mV over all samples; means over the learned leads and the limb leads derived from them",
-        "command": command,
-        "inputs": {calibration_key(inputs): {
-            "inputs": inputs, "n_test_windows": metrics.get("n_test_windows"), "n_test_records": "n/a",
-            "window_samples": pre["window_samples"], "fs": pre["fs"], "mV": metrics["test"],
-        }},
     }
     update_config(folder, {"evaluation": entry})
     return entry
@@ -317,11 +215,10 @@ def model_card_markdown(folder: str | Path, name: str | None = None,
         name: model name shown in the title (default: the folder name).
         latency: the dict of ``benchmarks/results/inference_latency.json`` (optional).
     Raises:
-        InputError: if the config has no ``evaluation`` (run :func:`evaluate_checkpoint` or
-            :func:`adopt_recon_metrics` first).
+        InputError: if the config has no ``evaluation`` (run :func:`evaluate_checkpoint` first).
     """
     folder = Path(folder)
-    cfg = read_config(folder)
+    cfg = read_config(folder).to_dict()
     ev = cfg.get("evaluation")
     if not ev or not ev.get("inputs"):
         raise InputError(f"{folder}: config.yaml has no evaluation; run `leadlift model-card {folder}` "
@@ -484,7 +381,7 @@ def write_model_card(folder: str | Path, name: str | None = None,
     """
     import json
 
-    from leadlift.io.atomic import atomic_path
+    from leadlift.atomic import atomic_path
 
     if isinstance(latency, (str, Path)):
         latency = json.loads(Path(latency).read_text())
@@ -503,8 +400,8 @@ def bundle_checkpoint(folder: str | Path, name: str, dest_root: str | Path | Non
     :func:`write_model_card` first), then loads the copy with checksum verification. The
     destination is replaced atomically (built next to it, then renamed).
     """
-    from leadlift.api import bundled_weights_dir
-    from leadlift.training.checkpoint import load_exported
+    from leadlift.inference.checkpoint import load_checkpoint
+    from leadlift.inference.hub import bundled_weights_dir
 
     folder = Path(folder)
     if not name or "/" in name or name.startswith("."):
@@ -513,7 +410,7 @@ def bundle_checkpoint(folder: str | Path, name: str, dest_root: str | Path | Non
     missing = [f for f in files if not (folder / f).exists()]
     if missing:
         raise DataNotFoundError(f"{folder} lacks {', '.join(missing)}; run `leadlift model-card {folder}` first")
-    if not read_config(folder).get("weights_sha256"):
+    if not read_config(folder).weights_sha256:
         raise CorruptFileError(f"{folder}/config.yaml has no weights_sha256; re-export the model")
     root = Path(dest_root) if dest_root is not None else bundled_weights_dir()
     root.mkdir(parents=True, exist_ok=True)
@@ -524,7 +421,7 @@ def bundle_checkpoint(folder: str | Path, name: str, dest_root: str | Path | Non
         tmp.mkdir()
         for f in files:
             shutil.copy2(folder / f, tmp / f)
-        load_exported(tmp, verify=True)
+        load_checkpoint(tmp, verify=True, require_checksum=True)
         if dest.exists():
             os.replace(dest, old)
         os.replace(tmp, dest)

@@ -18,8 +18,8 @@ from typing import ClassVar
 
 import pandas as pd
 
+from leadlift.data.readers.base import DatasetReader
 from leadlift.ecg import ECG
-from leadlift.readers.base import DatasetReader
 
 
 class CinC2021Reader(DatasetReader):

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from leadlift.data.store import PreparedStore
 from leadlift.ecg import parse_leads
 from leadlift.errors import InputError
-from leadlift.store import PreparedStore
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -73,7 +73,7 @@ class CropDataset(_StoreBase):
     """One crop per record.
 
     Args:
-        store: an opened :class:`~leadlift.store.PreparedStore`.
+        store: an opened :class:`~leadlift.data.store.PreparedStore`.
         indices: store rows to use (e.g. a split's train indices); default all.
         crop: crop length in samples (default: the store's full length).
         mode: ``"random"`` (uniform start within the valid samples, torch's RNG — seed it and

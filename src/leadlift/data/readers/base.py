@@ -26,61 +26,9 @@ import wfdb
 
 from leadlift.ecg import ECG, normalize_lead_name
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
+from leadlift.io.wfdb import read_wfdb
 
-log = logging.getLogger("leadlift.readers")
-
-
-def read_wfdb(
-    record_path: str | Path,
-    channels: Sequence[int] | None = None,
-) -> tuple[np.ndarray, float, list[str], list[str], list[str]]:
-    """Read a WFDB record (``.hea`` + signal file, incl. the CinC ``.mat`` variant).
-
-    Args:
-        record_path: path without extension (a trailing ``.hea`` is stripped).
-        channels: optional channel indices to read.
-
-    Returns:
-        ``(signal [n_channels, n_samples] float32 in mV, fs in Hz, raw signal names, units,
-        header comment lines)``.
-
-    Raises:
-        DataNotFoundError: the header or signal file does not exist.
-        CorruptFileError: the files exist but cannot be parsed.
-    """
-    path = Path(record_path)
-    if path.suffix in {".hea", ".dat", ".mat"}:
-        path = path.with_suffix("")
-    if not path.with_suffix(".hea").exists():
-        raise DataNotFoundError(f"WFDB header {path.with_suffix('.hea')} not found; check the path")
-    try:
-        rec = wfdb.rdrecord(str(path), channels=list(channels) if channels is not None else None)
-    except FileNotFoundError as exc:
-        raise DataNotFoundError(
-            f"signal file of {path.name} missing ({exc.filename or exc}); re-download the record"
-        ) from None
-    except Exception as exc:  # wfdb raises many types on corrupt input
-        raise CorruptFileError(
-            f"cannot read WFDB record {path}: {type(exc).__name__}: {exc}; the file is corrupt or "
-            "not WFDB — re-download it"
-        ) from None
-    if rec.p_signal is None:
-        raise CorruptFileError(f"WFDB record {path} holds no physical signal; re-download it")
-    units = [str(u) for u in (rec.units or ["mV"] * rec.n_sig)]
-    scale = np.array([_unit_to_mv(u, path) for u in units], dtype=np.float64)
-    signal = (rec.p_signal.T * scale[:, None]).astype(np.float32)
-    return signal, float(rec.fs), list(rec.sig_name), units, list(rec.comments or [])
-
-
-def _unit_to_mv(unit: str, path: Path) -> float:
-    u = unit.strip().lower().replace("µ", "u")
-    if u in {"mv", "", "nu"}:  # PTB Diagnostic headers omit units; WFDB's default is mV
-        return 1.0
-    if u == "uv":
-        return 1e-3
-    if u == "v":
-        return 1e3
-    raise CorruptFileError(f"record {path} has unit {unit!r}; leadlift reads mV, µV or V only")
+log = logging.getLogger("leadlift.data.readers")
 
 
 def header_fields(comments: Sequence[str]) -> dict[str, str]:
@@ -121,7 +69,7 @@ class DatasetReader(ABC):
     name: ClassVar[str]
     folder: ClassVar[str]
     title: ClassVar[str]
-    #: name of the PhysioNet dataset in :mod:`leadlift.download` (None: not downloadable)
+    #: name of the PhysioNet dataset in :mod:`leadlift.data.download` (None: not downloadable)
     download_name: ClassVar[str | None] = None
     #: extension of the signal files next to the ``.hea`` headers
     signal_suffix: ClassVar[str] = ".dat"

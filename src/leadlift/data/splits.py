@@ -19,12 +19,19 @@ import numpy as np
 
 from leadlift.errors import InputError
 
+PTBXL_TRAIN_FOLDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+"""PTB-XL ``strat_fold`` values used for training (and for fitting anything: calibration, probes)."""
+PTBXL_VAL_FOLDS: tuple[int, ...] = (9,)
+"""PTB-XL validation fold (model selection, early stopping)."""
+PTBXL_TEST_FOLDS: tuple[int, ...] = (10,)
+"""PTB-XL test fold: nothing is ever trained or tuned on it."""
+
 
 def ptbxl_folds(
     strat_fold: Sequence[int] | np.ndarray,
-    train: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8),
-    val: Sequence[int] = (9,),
-    test: Sequence[int] = (10,),
+    train: Sequence[int] = PTBXL_TRAIN_FOLDS,
+    val: Sequence[int] = PTBXL_VAL_FOLDS,
+    test: Sequence[int] = PTBXL_TEST_FOLDS,
 ) -> dict[str, np.ndarray]:
     """Indices of the train/val/test parts from PTB-XL's ``strat_fold`` column."""
     folds = np.asarray(strat_fold, dtype=int)

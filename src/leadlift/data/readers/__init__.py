@@ -1,17 +1,17 @@
 """Dataset readers: one module per dataset, each returning :class:`~leadlift.ecg.ECG` records
-and a metadata table. See :mod:`leadlift.readers.base` for the contract."""
+and a metadata table. See :mod:`leadlift.data.readers.base` for the contract."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from leadlift.data.readers.base import DatasetReader, read_wfdb
+from leadlift.data.readers.cinc2021 import CinC2021Reader
+from leadlift.data.readers.ecgid import ECGIDReader
+from leadlift.data.readers.ptbdb import PTBDiagnosticReader
+from leadlift.data.readers.ptbxl import SUPERCLASSES, PTBXLReader, scp_multi_hot
 from leadlift.errors import InputError
-from leadlift.readers.base import DatasetReader, read_wfdb
-from leadlift.readers.cinc2021 import CinC2021Reader
-from leadlift.readers.ecgid import ECGIDReader
-from leadlift.readers.ptbdb import PTBDiagnosticReader
-from leadlift.readers.ptbxl import SUPERCLASSES, PTBXLReader, scp_multi_hot
 
 READERS: dict[str, type[DatasetReader]] = {
     cls.name: cls for cls in (PTBXLReader, PTBDiagnosticReader, ECGIDReader, CinC2021Reader)

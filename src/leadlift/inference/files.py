@@ -104,7 +104,6 @@ def reconstruct_files(
     from tqdm.auto import tqdm
 
     from leadlift.io import OUTPUT_FORMATS, output_paths, write_ecg
-    from leadlift.plotting import plot_ecg
 
     paths = [Path(f) for f in files]
     if not paths:
@@ -148,6 +147,8 @@ def reconstruct_files(
             if png is not None:
                 seconds = None if plot_seconds is None else min(float(plot_seconds), rec.duration_s)
                 title = (f"{path.name}: 12 leads reconstructed from {','.join(ecg.leads)} by {model.name}")
+                from leadlift.plotting import plot_ecg  # matplotlib only when a plot is asked for
+
                 plot_ecg(rec, path=png, title=title, reference=full, seconds=seconds,
                          label="reconstructed", reference_label="recorded")
                 written.append(png)

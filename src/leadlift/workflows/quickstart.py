@@ -6,8 +6,9 @@ Steps (each prints where it is; pretraining shows Lightning's progress bar):
 2. pretrain the CPU-default aligned per-lead MAE (the shipped ``mae-cpu`` config) for at most
    ``minutes`` minutes (Lightning ``max_time``; a re-run resumes from the last checkpoint);
 3. optionally pretrain the no-alignment baseline in the same budget (``baseline=True``);
-4. run the reconstruction benchmark for inputs I, II, V2 when leadlift has it
-   (``leadlift reconstruct-benchmark``), in a subprocess with a time limit;
+4. run the reconstruction benchmark for inputs I, II, V2 with the shipped ``recon-quickstart``
+   config (:func:`leadlift.workflows.recon_benchmark.run_benchmark`), in a child process with a
+   time limit;
 5. evaluate the checkpoint (:func:`leadlift.evaluation.evaluate.evaluate`) and write the report.
 
 Everything goes under ``out``: ``mae_cpu/`` (checkpoint), ``recon_benchmark/``,
@@ -16,12 +17,8 @@ Everything goes under ``out``: ``mae_cpu/`` (checkpoint), ``recon_benchmark/``,
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import signal
-import subprocess
-import sys
+import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,20 +27,9 @@ from typing import Any
 from leadlift.config import PretrainConfig, load_config
 from leadlift.errors import DataNotFoundError
 
-BENCHMARK_MODULE = "leadlift.evaluation.recon_benchmark"
-BENCHMARK_COMMAND = "reconstruct-benchmark"
 BENCHMARK_INPUTS = "I,II,V2"
-
-#: Reconstruction-benchmark settings of the quickstart: the paper-sized defaults (60 SupCon and
-#: 60 reconstructor epochs, 5-fold CV) take far longer than the quickstart's budget on 2 CPU cores,
-#: so the quickstart trains every method briefly (about 2 minutes on an idle 2-core machine) on
-#: the same split, without the CV. Its numbers show the pipeline, not the methods' ceiling.
-QUICK_RECON_CONFIG: dict[str, Any] = {
-    "name": "recon-quickstart",
-    "supcon": {"max_epochs": 4, "steps_per_epoch": 50},
-    "train": {"max_epochs": 6, "limit_train_batches": 80, "val_hop": 256},
-    "benchmark": {"cv_folds": 0, "n_figures": 2},
-}
+BENCHMARK_CONFIG = "recon-quickstart"
+"""Shipped reconstruction-benchmark config of the quickstart (``src/leadlift/configs/recon_quickstart.yaml``)."""
 
 
 CPU_DEFAULT_CONFIG = "mae-cpu"
@@ -62,76 +48,46 @@ def cpu_default_config(alignment: bool = True, minutes: float | None = None) -> 
     return cfg
 
 
-def benchmark_available() -> bool:
-    """True when the reconstruction benchmark (issue 4) is part of this leadlift."""
-    try:
-        return importlib.util.find_spec(BENCHMARK_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
+def _benchmark_child(data_dir: str, out: str, store_dir: str | None, checkpoint: str | None, quick: bool) -> None:
+    """Body of the benchmark process (1 torch thread: small convolutions on a shared machine)."""
+    import torch
 
+    from leadlift.ecg import parse_leads
+    from leadlift.recon_config import load_recon_config
+    from leadlift.workflows.recon_benchmark import run_benchmark as run
 
-def _benchmark_options() -> set[str]:
-    """Option names (``--x``) of ``leadlift reconstruct-benchmark``; empty if the command is missing."""
-    import typer
-
-    from leadlift.cli import app
-
-    group = typer.main.get_command(app)
-    cmd = getattr(group, "commands", {}).get(BENCHMARK_COMMAND)
-    if cmd is None:
-        return set()
-    return {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+    torch.set_num_threads(1)
+    cfg = load_recon_config(BENCHMARK_CONFIG if quick else None, {"data.inputs": list(parse_leads(BENCHMARK_INPUTS))})
+    run(cfg, data_dir, out, mae_checkpoint=checkpoint, store_dir=store_dir, progress=True, say=print,
+        command=f"leadlift quickstart (reconstruction benchmark, config {BENCHMARK_CONFIG})")
 
 
 def run_benchmark(data_dir: Path, out: Path, store_dir: Path | None, checkpoint: Path | None,
                   timeout_min: float, say: Callable[[str], None], quick: bool = True) -> dict[str, Any]:
-    """Run ``leadlift reconstruct-benchmark --inputs I,II,V2`` in a subprocess (killed after
-    ``timeout_min``); returns the report block (see :func:`leadlift.evaluation.evaluate.benchmark_block`).
+    """Run the reconstruction benchmark (inputs I, II, V2; the aligned MAE ``checkpoint`` as one more
+    method) in a child process stopped after ``timeout_min`` minutes; returns the report block
+    (see :func:`leadlift.evaluation.evaluate.benchmark_block`).
 
-    ``quick`` uses :data:`QUICK_RECON_CONFIG` (written next to ``out``) instead of the benchmark's
-    paper-sized defaults."""
+    ``quick`` uses the shipped :data:`BENCHMARK_CONFIG` instead of the paper-sized CPU default.
+    """
     from leadlift.evaluation.evaluate import benchmark_block
 
-    if not benchmark_available():
-        return {"status": "missing", "reason": f"this leadlift has no reconstruction benchmark ({BENCHMARK_MODULE})"}
-    opts = _benchmark_options()
-    if not opts:
-        return {"status": "missing", "reason": f"`leadlift {BENCHMARK_COMMAND}` is not a command of this leadlift"}
-    cmd = [sys.executable, "-m", "leadlift.cli", BENCHMARK_COMMAND, "--inputs", BENCHMARK_INPUTS, "--out", str(out),
-           "--data-dir", str(data_dir)]
-    if quick and "--config" in opts:
-        import yaml
-
-        out.mkdir(parents=True, exist_ok=True)
-        cfg_path = out.parent / "recon_quickstart.yaml"
-        cfg_path.write_text("# written by leadlift quickstart: a time-bounded reconstruction benchmark\n"
-                            + yaml.safe_dump(QUICK_RECON_CONFIG, sort_keys=False))
-        cmd += ["--config", str(cfg_path)]
-    if store_dir is not None and "--store-dir" in opts:
-        cmd += ["--store-dir", str(store_dir)]
-    if checkpoint is not None and "--mae" in opts:
-        cmd += ["--mae", str(checkpoint)]  # the aligned MAE's cross-lead reconstruction as one more method
-    if "--folds" in opts:
-        cmd += ["--folds", "0"]  # the main split only: the 5-fold CV would not fit the time budget
-    if "--progress" in opts:
-        cmd += ["--progress"]
-    if "--threads" in opts:
-        cmd += ["--threads", "1"]  # small convolutions: 1 thread is as fast, and far faster on a busy machine
-    say("$ " + " ".join(cmd[2:]).replace("leadlift.cli", "leadlift", 1))
-    proc = subprocess.Popen(cmd, start_new_session=True)
-    try:
-        rc = proc.wait(timeout=timeout_min * 60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    say(f"  run_benchmark(load_recon_config({BENCHMARK_CONFIG!r}), inputs {BENCHMARK_INPUTS}) in a child process")
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_benchmark_child, args=(str(data_dir), str(out), None if store_dir is None else str(store_dir),
+                                       None if checkpoint is None else str(checkpoint), quick), daemon=True)
+    proc.start()
+    proc.join(timeout_min * 60)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
         return {"status": "failed", "reason": f"stopped after the {timeout_min:g}-minute limit "
                                               "(raise it with --benchmark-minutes)"}
-    if rc != 0:
-        return {"status": "failed", "reason": f"`leadlift {BENCHMARK_COMMAND}` exited with status {rc}"}
+    if proc.exitcode != 0:
+        return {"status": "failed", "reason": f"the benchmark process exited with status {proc.exitcode}"}
     return benchmark_block(out)
 
 
@@ -147,14 +103,14 @@ def quickstart(data_dir: Path, out: Path, minutes: float = 10.0, store_dir: Path
         minutes: pretraining time limit in minutes (shared with the baseline when ``baseline``).
         store_dir: prepared-store folder (default ``DATA_DIR/leadlift-prepared``).
         baseline: also pretrain the no-alignment baseline and show it in the report.
-        benchmark: run the reconstruction benchmark (I, II, V2) when available.
-        benchmark_minutes: time limit of the benchmark subprocess.
+        benchmark: run the reconstruction benchmark (I, II, V2).
+        benchmark_minutes: time limit of the benchmark process.
         n_boot: bootstrap resamples of the evaluation.
         progress: show the pretraining progress bar.
         say: status callback.
     """
+    from leadlift.data.store import prepare
     from leadlift.evaluation.evaluate import evaluate
-    from leadlift.store import prepare
     from leadlift.training.pretrain import pretrain
 
     t0 = time.perf_counter()

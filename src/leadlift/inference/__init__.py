@@ -1,0 +1,44 @@
+"""Inference: from a checkpoint and a recording in mV to a 12-lead ECG in mV and embeddings.
+
+One hop each:
+
+* :mod:`~leadlift.inference.checkpoint` — the checkpoint format (``model.safetensors`` +
+  typed ``config.yaml``), export and verified loading (no pickle, no Lightning);
+* :mod:`~leadlift.inference.backends` — where lead I becomes 12 leads: one backend per format
+  (aligned MAE, pathology-aware reconstructor), mV windows in, mV windows out;
+* :mod:`~leadlift.inference.pipeline` — whole recordings: resample, clean, window, run, Hann
+  overlap-add, resample back, exact limb leads;
+* :mod:`~leadlift.inference.hub` — finding a checkpoint (bundled, local folder, repo id);
+* :mod:`~leadlift.inference.files` — users' files in, files out, many at a time.
+
+:class:`leadlift.api.LeadLift` is the friendly front of this package; evaluation, benchmarks
+and model cards use the same functions.
+"""
+
+from leadlift.inference.backends import Backend, MAEBackend, ReconBackend, load_backend, load_network
+from leadlift.inference.checkpoint import (
+    CheckpointConfig,
+    calibration_key,
+    export_model,
+    load_checkpoint,
+    read_config,
+    update_config,
+)
+from leadlift.inference.pipeline import Embeddings, embed_records, reconstruct_records
+
+__all__ = [
+    "Backend",
+    "CheckpointConfig",
+    "Embeddings",
+    "MAEBackend",
+    "ReconBackend",
+    "calibration_key",
+    "embed_records",
+    "export_model",
+    "load_backend",
+    "load_checkpoint",
+    "load_network",
+    "read_config",
+    "reconstruct_records",
+    "update_config",
+]

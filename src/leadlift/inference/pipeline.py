@@ -1,0 +1,195 @@
+"""Recordings in, 12-lead ECGs and embeddings out: the record-level pipeline around a backend.
+
+For any duration and sampling rate:
+
+1. the input leads are resampled (polyphase) to the model rate, then cleaned as in training
+   (:meth:`Backend.filter`: band-pass + baseline removal for the reconstructor, nothing for the MAE);
+2. the signal is cut into model windows (:func:`leadlift.preprocessing.window_index`): the last
+   window is aligned to the end of the recording, so every sample is covered and nothing is
+   padded; a recording shorter than one window is repeated periodically to fill it;
+3. the backend runs on batches of windows (windows of many recordings with the same leads are
+   batched together);
+4. reconstructions are stitched with Hann-weighted overlap-add
+   (:func:`leadlift.preprocessing.overlap_add`) and resampled back to the input rate; the measured
+   input leads are returned as they came, and III/aVR/aVL/aVF are derived exactly when I and II
+   are inputs; embeddings are kept per window and averaged into one pooled embedding.
+
+:class:`leadlift.api.LeadLift` calls these functions; so do evaluation and the model cards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from leadlift.ecg import DERIVED_LIMB_LEADS, ECG, STANDARD_LEADS, derive_limb_leads
+from leadlift.inference.backends import Backend
+from leadlift.preprocessing import hann_weights, overlap_add, resample, window_index
+
+__all__ = ["Embeddings", "embed_records", "reconstruct_records"]
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Embeddings of one recording.
+
+    Attributes:
+        windows: ``[n_windows, D]`` one embedding per window (the mean over the input leads of
+            each lead's CLS embedding: with an aligned MAE every lead maps into the same space).
+        per_lead: ``[n_windows, n_leads, D]`` the CLS embedding of each input lead.
+        pooled: ``[D]`` the mean of ``windows`` (one vector for the whole recording).
+        starts_s: ``[n_windows]`` start time of each window in seconds from the recording start.
+        window_s: window length in seconds (shorter recordings: the recording's length).
+        leads: the input leads, in the order of ``per_lead``'s second axis.
+        record_id: the recording's id, if any.
+    """
+
+    windows: np.ndarray
+    per_lead: np.ndarray
+    pooled: np.ndarray
+    starts_s: np.ndarray
+    window_s: float
+    leads: tuple[str, ...]
+    record_id: str | None = None
+    model: str = field(default="", repr=False)
+
+    @property
+    def dim(self) -> int:
+        """Embedding width D."""
+        return int(self.pooled.shape[-1])
+
+    def __len__(self) -> int:
+        return int(self.windows.shape[0])
+
+
+def model_rate(backend: Backend, ecg: ECG) -> np.ndarray:
+    """The leads of ``ecg`` resampled to the model rate and cleaned: ``[L, n_model]`` float64 mV."""
+    return backend.filter(np.asarray(resample(ecg.signal.astype(np.float64), ecg.fs, backend.fs)))
+
+
+def _windows(backend: Backend, ecg: ECG, hop: int) -> tuple[np.ndarray, np.ndarray, int]:
+    sig = model_rate(backend, ecg)
+    n = sig.shape[-1]
+    index = window_index(n, backend.window, hop)
+    return sig[:, index].transpose(1, 0, 2), index, n  # [N, L, W]
+
+
+def _run(fn: Callable[..., np.ndarray], x: np.ndarray, batch_size: int, *args: object) -> np.ndarray:
+    return np.concatenate([fn(x[s:s + batch_size], *args) for s in range(0, len(x), batch_size)])
+
+
+def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    if x.shape[-1] >= n:
+        return x[..., :n]
+    return np.concatenate([x, np.repeat(x[..., -1:], n - x.shape[-1], axis=-1)], axis=-1)
+
+
+def embed_records(backend: Backend, ecgs: Sequence[ECG], hop: int, batch_size: int = 256,
+                  explicit: bool = False, model_name: str = "") -> list[Embeddings]:
+    """Embed recordings: one :class:`Embeddings` per input, windows of recordings with the same
+    leads batched together.
+
+    Args:
+        backend: a loaded backend (an aligned MAE).
+        ecgs: recordings in mV (any fs, any duration).
+        hop: step between windows in samples at the model rate.
+        batch_size: windows per forward pass.
+        explicit: the caller chose the input leads (checked strictly by the backend).
+    """
+    items, chunks = [], []
+    for x in ecgs:
+        ecg = backend.inputs(x, "embed", explicit)
+        win, index, n = _windows(backend, ecg, hop)
+        items.append((ecg, index, n))
+        chunks.append(win)
+    by_leads: dict[tuple[str, ...], list[int]] = {}
+    for i, (ecg, _, _) in enumerate(items):
+        by_leads.setdefault(ecg.leads, []).append(i)
+    outputs: list[np.ndarray | None] = [None] * len(items)
+    for lead_set, members in by_leads.items():
+        stacked = np.concatenate([chunks[i] for i in members])
+        emb = _run(backend.embed_windows, stacked, batch_size, lead_set)
+        pos = 0
+        for i in members:
+            k = len(chunks[i])
+            outputs[i] = emb[pos:pos + k]
+            pos += k
+    result = []
+    for (ecg, index, n), per_lead in zip(items, outputs, strict=True):
+        assert per_lead is not None
+        per_lead = per_lead.astype(np.float32)
+        windows = per_lead.mean(axis=1)
+        result.append(Embeddings(
+            windows=windows, per_lead=per_lead, pooled=windows.mean(axis=0),
+            starts_s=index[:, 0].astype(np.float64) / backend.fs,
+            window_s=min(n, backend.window) / backend.fs, leads=ecg.leads,
+            record_id=ecg.record_id, model=model_name,
+        ))
+    return result
+
+
+def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_inputs: bool = True,
+                        batch_size: int = 256, explicit: bool = False, model_name: str = "") -> list[ECG]:
+    """Reconstruct the 12 standard leads of each recording from its leads, at its own rate.
+
+    Args:
+        backend: a loaded backend.
+        ecgs: recordings in mV holding the input leads (any fs, any duration).
+        hop: step between model windows in samples at the model rate.
+        keep_inputs: return the input leads as measured rather than as the model re-synthesises them.
+        batch_size: windows per forward pass.
+        explicit: the caller chose the input leads (checked strictly by the backend).
+    Returns:
+        One 12-lead :class:`ECG` per input (standard order, input fs and length, mV);
+        ``labels["reconstructed_from"]`` names the inputs, ``labels["model"]`` the model.
+    """
+    weight = hann_weights(backend.window)
+    plans = []
+    for x in ecgs:
+        ecg = backend.inputs(x, "reconstruct", explicit)
+        derive = "I" in ecg.leads and "II" in ecg.leads
+        skip = set(ecg.leads) if keep_inputs else set()
+        if derive:
+            skip |= set(DERIVED_LIMB_LEADS)
+        targets = tuple(n for n in STANDARD_LEADS if n not in skip)
+        win, index, n = _windows(backend, ecg, hop)
+        plans.append((ecg, targets, derive, win, index, n))
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = {}
+    for i, p in enumerate(plans):
+        groups.setdefault((p[0].leads, p[1]), []).append(i)
+    preds: list[np.ndarray | None] = [None] * len(plans)
+    for (lead_set, targets), members in groups.items():
+        if not targets:
+            for i in members:
+                preds[i] = np.zeros((len(plans[i][3]), 0, backend.window))
+            continue
+        stacked = np.concatenate([plans[i][3] for i in members])
+        y = _run(backend.reconstruct_windows, stacked, batch_size, lead_set, targets)
+        pos = 0
+        for i in members:
+            k = len(plans[i][3])
+            preds[i] = y[pos:pos + k]
+            pos += k
+    out = []
+    for (ecg, targets, derive, _win, index, n), pred in zip(plans, preds, strict=True):
+        assert pred is not None
+        rows: dict[str, np.ndarray] = {}
+        if targets:
+            stitched = overlap_add(pred.transpose(1, 0, 2), index, n, weight=weight)  # [T, n] at the model rate
+            back = _fit_length(np.asarray(resample(stitched, backend.fs, ecg.fs)), ecg.n_samples)
+            rows.update(zip(targets, back, strict=True))
+        if keep_inputs:
+            rows.update({name: ecg.signal[i].astype(np.float64) for i, name in enumerate(ecg.leads)})
+        if derive:
+            i_, ii = (ecg.signal[ecg.leads.index(n_)].astype(np.float64) for n_ in ("I", "II"))
+            rows.update(derive_limb_leads(i_, ii))
+        elif backend.derived_in_output:
+            limb = derive_limb_leads(rows["I"], rows["II"])
+            rows.update({n_: limb[n_] for n_ in backend.derived_in_output})
+        signal = np.stack([rows[name] for name in STANDARD_LEADS]).astype(np.float32)
+        labels = dict(ecg.labels, reconstructed_from=list(ecg.leads), model=model_name)
+        out.append(ECG(signal, ecg.fs, STANDARD_LEADS, record_id=ecg.record_id, patient_id=ecg.patient_id,
+                       labels=labels, check_units=False))
+    return out
