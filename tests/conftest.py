@@ -8,11 +8,13 @@ A missing data directory is an error, not a skip: these tests are the project's 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/helpers.py for every test folder
 
 
 def _data_dir() -> Path:

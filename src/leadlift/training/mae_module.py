@@ -1,7 +1,7 @@
 """Lightning wrapper of the aligned per-lead MAE (paper 1) and its baselines.
 
-The module owns only the training logic (losses, curriculum, optimiser, schedule); the network
-is a pure ``nn.Module`` from :mod:`leadlift.models` built by :func:`build_model`.
+The module owns only the training logic (losses, curriculum, optimiser, schedule); it receives
+its network, a pure ``nn.Module`` from :mod:`leadlift.models` (built by :func:`build_model`).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ class MAEPretrainModule(L.LightningModule):
     (validation uses a fixed mask seed so epochs are comparable).
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, net: nn.Module, config: dict[str, Any]) -> None:
         super().__init__()
         self.save_hyperparameters({"config": config})
         self.cfg: PretrainConfig = parse_config(config)
-        self.model = build_model(self.cfg)
+        self.model = net
         self.per_lead = isinstance(self.model, LeadBankMAE)
 
     # ------------------------------------------------------------------ losses

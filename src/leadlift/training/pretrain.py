@@ -14,24 +14,21 @@ Output folder layout (``--out DIR``)::
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 import leadlift
 from leadlift.config import PretrainConfig, config_to_dict
 from leadlift.inference.checkpoint import export_model
-from leadlift.training.checkpoint import SafetensorsCheckpointIO
 from leadlift.training.data import PretrainDataModule
-from leadlift.training.mae_module import MAEPretrainModule
+from leadlift.training.mae_module import MAEPretrainModule, build_model
+from leadlift.training.trainer import make_trainer
 
 
 class SafetensorsModelCheckpoint(ModelCheckpoint):
@@ -134,14 +131,6 @@ class ExportCallback(Callback):
         }))
 
 
-def _precision(cfg: PretrainConfig, accelerator: str) -> str:
-    if cfg.trainer.precision != "auto":
-        return cfg.trainer.precision
-    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
-
-
 def pretrain(
     cfg: PretrainConfig,
     data_dir: str | Path,
@@ -169,35 +158,26 @@ def pretrain(
     ckpt_dir = out / "checkpoints"
     checkpoints = checkpoint_callbacks(ckpt_dir, cfg)
     export = ExportCallback(out, cfg)
-    loggers: list[Any] = [CSVLogger(out / "logs", name="csv", version="")]
-    if importlib.util.find_spec("tensorboard") is not None:
-        loggers.append(TensorBoardLogger(out / "logs", name="tensorboard", version=""))
-    callbacks: list[Callback] = [*checkpoints.values(), export, *(extra_callbacks or [])]
-    if progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=5))
-    trainer = L.Trainer(
+    trainer = make_trainer(
         max_epochs=tc.max_epochs,
+        callbacks=[*checkpoints.values(), export, *(extra_callbacks or [])],
+        log_dir=out / "logs",
         accelerator=accelerator,
         devices=tc.devices,
         num_nodes=tc.num_nodes,
         strategy=tc.strategy,
-        precision=_precision(cfg, accelerator),
-        gradient_clip_val=cfg.optim.grad_clip,
-        log_every_n_steps=tc.log_every_n_steps,
+        precision=tc.precision,
+        grad_clip=cfg.optim.grad_clip,
+        max_time_minutes=tc.max_time_minutes,
         limit_train_batches=tc.limit_train_batches,
         limit_val_batches=tc.limit_val_batches,
         check_val_every_n_epoch=tc.check_val_every_n_epoch,
-        max_time=timedelta(minutes=tc.max_time_minutes) if tc.max_time_minutes else None,
-        callbacks=callbacks,
-        logger=loggers,
-        plugins=[SafetensorsCheckpointIO()],
+        log_every_n_steps=tc.log_every_n_steps,
+        progress=progress,
         use_distributed_sampler=False,  # SeededSampler splits ranks itself
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        deterministic=False,
         default_root_dir=out,
     )
-    module = MAEPretrainModule(config_to_dict(cfg))
+    module = MAEPretrainModule(build_model(cfg), config_to_dict(cfg))
     data = PretrainDataModule(cfg.data, data_dir, cfg.seed, store_dir=store_dir)
     last = ckpt_dir / "last.safetensors"
     resumed_from = str(last) if resume and last.exists() else None

@@ -51,9 +51,9 @@ from leadlift.recon_config import ReconConfig
 from leadlift.training.recon_data import (
     ClassBalancedBatchSampler,
     ReconBatches,
+    ReconDataModule,
     SupConBatches,
     ViewAugmenter,
-    batch_loader,
 )
 from leadlift.training.recon_module import fit_reconstructor, fit_supcon
 
@@ -168,7 +168,7 @@ def train_encoder(ctx: Context, train: WindowIndex, epochs: int | None, seed: in
                        cfg.data.zscore_eps)
     sampler = ClassBalancedBatchSampler(ctx.keys[train.rows], sc.classes_per_batch, sc.samples_per_class,
                                         n_batches=sc.steps_per_epoch, seed=seed)
-    info = fit_supcon(enc, batch_loader(ds, sampler=sampler), sc, max_epochs=epochs, seed=seed,
+    info = fit_supcon(enc, ReconDataModule(ds, train_sampler=sampler, seed=seed), sc, max_epochs=epochs, seed=seed,
                       progress=ctx.progress)
     info["n_classes"] = len(sampler.classes)
     info["steps_per_epoch"] = len(sampler)
@@ -245,8 +245,9 @@ def train_split(ctx: Context, train: WindowIndex, val: WindowIndex, eval_sets: S
             h_va = emb["val"][torch.from_numpy(np.flatnonzero(keep))]
         tr_ds = ReconBatches(ctx.records, train, w, ctx.in_idx, ctx.out_idx, h_tr)
         va_ds = ReconBatches(ctx.records, val_rows, w, ctx.in_idx, ctx.out_idx, h_va)
-        res = fit_reconstructor(net, batch_loader(tr_ds, cfg.train.batch_size, shuffle=True, seed=seed, drop_last=True),
-                                batch_loader(va_ds, 512), cfg.train, ctx.workdir / tag / m, max_epochs=max_epochs,
+        data = ReconDataModule(tr_ds, va_ds, batch_size=cfg.train.batch_size, val_batch_size=512, seed=seed)
+        res = fit_reconstructor(net, data, cfg.train, ctx.workdir / tag / m, max_epochs=max_epochs,
+                                log_dir=ctx.workdir.parent / "logs" / tag / m,
                                 seed=seed, progress=ctx.progress)
         info[m] = res
         nets[m] = net

@@ -28,6 +28,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import lightning as L
 import numpy as np
 import torch
 from scipy.signal import find_peaks
@@ -41,6 +42,7 @@ from leadlift.recon_config import AugmentConfig
 __all__ = [
     "ClassBalancedBatchSampler",
     "ReconBatches",
+    "ReconDataModule",
     "SupConBatches",
     "ViewAugmenter",
     "batch_loader",
@@ -243,3 +245,31 @@ def batch_loader(dataset: Dataset, batch_size: int | None = None, shuffle: bool 
                 if shuffle else SequentialSampler(range(len(dataset))))  # type: ignore[arg-type]
         sampler = BatchSampler(base, batch_size, drop_last=drop_last and len(dataset) >= batch_size)
     return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)
+
+
+class ReconDataModule(L.LightningDataModule):
+    """Batches of the reconstruction experiments as a ``LightningDataModule``.
+
+    Args:
+        train: a batch-level dataset (:class:`ReconBatches` or :class:`SupConBatches`).
+        val: validation dataset (None: no validation, e.g. SupCon).
+        batch_size: training windows per batch (ignored when ``train_sampler`` is given).
+        val_batch_size: validation windows per batch.
+        seed: seed of the training shuffle.
+        train_sampler: a batch sampler to use instead (e.g. :class:`ClassBalancedBatchSampler`).
+    """
+
+    def __init__(self, train: Dataset, val: Dataset | None = None, batch_size: int | None = None,
+                 val_batch_size: int = 512, seed: int = 0, train_sampler: Sampler[list[int]] | None = None) -> None:
+        super().__init__()
+        self.train, self.val = train, val
+        self.batch_size, self.val_batch_size, self.seed = batch_size, val_batch_size, seed
+        self.train_sampler = train_sampler
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train_sampler is not None:
+            return batch_loader(self.train, sampler=self.train_sampler)
+        return batch_loader(self.train, self.batch_size, shuffle=True, seed=self.seed, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        return [] if self.val is None else batch_loader(self.val, self.val_batch_size)

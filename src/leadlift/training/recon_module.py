@@ -8,18 +8,15 @@
   at the end (the best weights are written by
   :class:`~leadlift.training.checkpoint.SafetensorsCheckpointIO`, never pickle).
 
-:func:`fit_supcon` and :func:`fit_reconstructor` wrap the Trainer set-up used by the benchmark and
-by ``leadlift train-recon``.
+:func:`fit_supcon` and :func:`fit_reconstructor` fit them with the shared trainer factory
+(:func:`leadlift.training.trainer.make_trainer`) on a
+:class:`~leadlift.training.recon_data.ReconDataModule`; used by :mod:`leadlift.training.recon`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +24,12 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch import Tensor
-from torch.utils.data import DataLoader
 
 from leadlift.losses import mse_l1_loss, supervised_contrastive_loss
 from leadlift.models.recon import PathologyEncoder, ReconNet
 from leadlift.recon_config import ReconTrainConfig, SupConConfig
 from leadlift.training.checkpoint import SafetensorsCheckpointIO
+from leadlift.training.trainer import make_trainer, quiet_lightning
 
 __all__ = ["ReconModule", "SupConModule", "fit_reconstructor", "fit_supcon"]
 
@@ -149,50 +146,12 @@ class _BestWeights(Callback):
         return True
 
 
-@contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's start-up banners and the CPU data-loader hints during a fit."""
-    names = ["lightning.pytorch", "lightning.fabric", "lightning"]
-    old = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*number of training batches.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        warnings.filterwarnings("ignore", category=UserWarning, module="lightning")
-        try:
-            yield
-        finally:
-            for n, lvl in old.items():
-                logging.getLogger(n).setLevel(lvl)
-
-
-def _trainer(max_epochs: int, callbacks: list[Callback], grad_clip: float | None, workdir: Path | None,
-             progress: bool, limit_train_batches: int | None = None, validate: bool = True) -> L.Trainer:
-    return L.Trainer(
-        max_epochs=max_epochs,
-        accelerator="cpu" if not torch.cuda.is_available() else "auto",
-        devices=1,
-        precision="32-true",
-        logger=False,
-        callbacks=callbacks,
-        plugins=[SafetensorsCheckpointIO()],
-        enable_checkpointing=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        gradient_clip_val=grad_clip,
-        limit_train_batches=limit_train_batches if limit_train_batches else 1.0,
-        limit_val_batches=1.0 if validate else 0,
-        default_root_dir=str(workdir) if workdir is not None else None,
-        deterministic=False,
-    )
-
-
-def fit_supcon(encoder: PathologyEncoder, loader: DataLoader, cfg: SupConConfig, max_epochs: int | None = None,
-               seed: int = 0, progress: bool = False) -> dict[str, Any]:
-    """Train ``encoder`` in place with SupCon for ``max_epochs`` (default ``cfg.max_epochs``).
+def fit_supcon(encoder: PathologyEncoder, data: L.LightningDataModule, cfg: SupConConfig,
+               max_epochs: int | None = None, seed: int = 0, progress: bool = False,
+               log_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train ``encoder`` in place with SupCon for ``max_epochs`` (default ``cfg.max_epochs``) on the
+    batches of ``data`` (a :class:`~leadlift.training.recon_data.ReconDataModule`); CSV logs under
+    ``log_dir`` when given.
 
     Returns:
         ``{"epochs", "seconds", "history": [per-epoch metrics], "final_loss"}``.
@@ -200,24 +159,28 @@ def fit_supcon(encoder: PathologyEncoder, loader: DataLoader, cfg: SupConConfig,
     L.seed_everything(seed, workers=True, verbose=False)
     hist = _History()
     epochs = int(max_epochs or cfg.max_epochs)
-    with _quiet_lightning():
-        trainer = _trainer(epochs, [hist], cfg.grad_clip, None, progress, validate=False)
+    with quiet_lightning():
+        trainer = make_trainer(max_epochs=epochs, callbacks=[hist], log_dir=log_dir, grad_clip=cfg.grad_clip,
+                               limit_val_batches=0, checkpointing=False, progress=progress, precision="32-true",
+                               sanity_val_steps=0, use_distributed_sampler=False)
         t0 = time.perf_counter()
-        trainer.fit(SupConModule(encoder, cfg), train_dataloaders=loader)
+        trainer.fit(SupConModule(encoder, cfg), datamodule=data)
     encoder.eval()
     final = hist.epochs[-1].get("train/supcon", float("nan")) if hist.epochs else float("nan")
     return {"epochs": len(hist.epochs), "seconds": round(time.perf_counter() - t0, 1), "history": hist.epochs,
             "final_loss": final}
 
 
-def fit_reconstructor(net: ReconNet, train_loader: DataLoader, val_loader: DataLoader, cfg: ReconTrainConfig,
+def fit_reconstructor(net: ReconNet, data: L.LightningDataModule, cfg: ReconTrainConfig,
                       workdir: str | Path, max_epochs: int | None = None, seed: int = 0,
-                      progress: bool = False) -> dict[str, Any]:
-    """Train ``net`` in place; early stopping on ``val/mse``; the best-validation weights are
-    restored from the safetensors checkpoint at the end.
+                      progress: bool = False, log_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train ``net`` in place on ``data`` (a :class:`~leadlift.training.recon_data.ReconDataModule`
+    with validation); early stopping on ``val/mse``; the best-validation weights are restored from
+    the safetensors checkpoint at the end.
 
     Args:
-        workdir: folder of the training checkpoints (``best.safetensors``).
+        workdir: folder of the training checkpoint (``best.safetensors``, the only one kept).
+        log_dir: folder of the CSV logs (``csv/metrics.csv``; default ``workdir/logs``).
         max_epochs: default ``cfg.max_epochs``.
     Returns:
         ``{"epochs", "best_epoch", "best_val_mse" (mV²), "seconds", "history", "stopped_early"}``.
@@ -230,10 +193,14 @@ def fit_reconstructor(net: ReconNet, train_loader: DataLoader, val_loader: DataL
     stop = EarlyStopping(monitor="val/mse", mode="min", patience=cfg.early_stop_patience)
     epochs = int(max_epochs or cfg.max_epochs)
     module = ReconModule(net, cfg)
-    with _quiet_lightning():
-        trainer = _trainer(epochs, [hist, best, stop], cfg.grad_clip, workdir, progress, cfg.limit_train_batches)
+    with quiet_lightning():
+        trainer = make_trainer(max_epochs=epochs, callbacks=[hist, best, stop],
+                               log_dir=workdir / "logs" if log_dir is None else log_dir,
+                               grad_clip=cfg.grad_clip, limit_train_batches=cfg.limit_train_batches,
+                               checkpointing=False, progress=progress, precision="32-true", sanity_val_steps=0,
+                               use_distributed_sampler=False, default_root_dir=workdir)
         t0 = time.perf_counter()
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+        trainer.fit(module, datamodule=data)
     seconds = round(time.perf_counter() - t0, 1)
     best.restore(module)
     net.eval()

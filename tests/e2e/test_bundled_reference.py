@@ -1,6 +1,6 @@
 """The bundled models' outputs on real records equal the stored reference (what users get does
 not change under refactoring). Regenerate the reference only on purpose:
-``python tests/reference/make_reference_outputs.py``."""
+``python tests/e2e/reference/make_reference_outputs.py``."""
 
 from __future__ import annotations
 

@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from leadlift.cli import main
+from helpers import run_cli
 
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+run = run_cli
 
 
 def test_help_lists_commands(capsys) -> None:

@@ -19,7 +19,7 @@ from leadlift.errors import ConfigError
 from leadlift.recon_config import ReconConfig, load_recon_config
 from leadlift.workflows.quickstart import cpu_default_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = available_configs()
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
+from helpers import run_cli
 from leadlift.api import LeadLift
-from leadlift.cli import main
 from leadlift.data.store import prepare
 from leadlift.ecg import STANDARD_LEADS
 from leadlift.inference.checkpoint import read_config
@@ -28,14 +28,7 @@ def _restore_threads():
     torch.set_num_threads(before)
 
 
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+run = run_cli
 
 
 def test_configs_validate_and_cpu_yaml_is_the_default() -> None:
@@ -102,6 +95,9 @@ def test_train_recon_exports_checkpoint(data_dir, tmp_path, capsys) -> None:
     assert "LeadLift.reconstruct" in typed.evaluation.protocol
     lift = LeadLift.from_pretrained(out)
     assert lift.leads == ("I",) and lift.backend.net.reconstructor.n_outputs == 7
+    # the shared trainer factory logs every epoch to CSV, and no training state is left behind
+    assert "val/mse" in (out / "logs" / "train" / "fusion_noemb" / "csv" / "metrics.csv").read_text()
+    assert not (out / "checkpoints").exists()
 
 
 def test_cli_errors_are_one_line(data_dir, tmp_path, capsys) -> None:
@@ -115,22 +111,3 @@ def test_cli_errors_are_one_line(data_dir, tmp_path, capsys) -> None:
     assert code == 2 and "unknown method" in err
 
 
-@pytest.mark.slow
-def test_benchmark_with_mae_baseline(data_dir, tmp_path, capsys) -> None:
-    """Baseline (d): a tiny aligned MAE (2-s windows, unlike the benchmark's 2.56 s) is applied to
-    whole records and scored on the same windows as every other method."""
-    from leadlift.config import load_config
-    from leadlift.training.pretrain import pretrain
-
-    mae_dir = tmp_path / "mae"
-    pretrain(load_config("mae-tiny", {"trainer.max_epochs": 1}), data_dir, mae_dir,
-             progress=False)
-    out = tmp_path / "bench"
-    code, _, err = run(["reconstruct-benchmark", "--config", TINY, "--folds", "0", "--threads", "1",
-                        "--mae", str(mae_dir), "--data-dir", str(data_dir), "--out", str(out)], capsys)
-    assert code == 0, err
-    res = json.loads((out / "results.json").read_text())
-    assert "mae" in res["test"] and res["training"]["mae"]["mae_window_samples"] == 200
-    assert res["test"]["mae"]["V3"]["n_windows"] == res["test"]["linear"]["V3"]["n_windows"]
-    assert np.isfinite(res["test"]["mae"]["V3"]["rmse"])
-    assert "mae" in res["zero_shot"]["ptbdb"]["methods"]

@@ -33,7 +33,7 @@ from leadlift.data.download import (
 )
 from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError
 
-SHARED = Path(os.environ.get("LEADLIFT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+SHARED = Path(os.environ.get("LEADLIFT_DATA") or Path(__file__).resolve().parents[4] / "shared" / "data")
 SOURCE = SHARED / "ecgiddb"
 FILES = ["RECORDS", "Person_01/rec_1.hea", "Person_01/rec_1.dat", "Person_01/rec_2.dat"]
 MISSING_ON_SERVER = "Person_01/rec_1.atr"  # listed in SHA256SUMS.txt but not served -> 404

@@ -9,19 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadlift.cli import main
+from helpers import run_cli
 from leadlift.ecg import STANDARD_LEADS
 from leadlift.io import read_ecg, write_csv
 
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+run = run_cli
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 Run only when a bundled model's weights or its documented behaviour change on purpose::
 
-    LEADLIFT_DATA=../shared/data python tests/reference/make_reference_outputs.py --force
+    LEADLIFT_DATA=../shared/data python tests/e2e/reference/make_reference_outputs.py --force
 
 The test ``test_bundled_outputs_unchanged`` compares the API's outputs against this file
 (within 1e-6 mV), so a refactoring that changes what users get fails loudly.
@@ -61,7 +61,7 @@ if __name__ == "__main__":
     target = HERE / "bundled_outputs.npz"
     if target.exists() and "--force" not in sys.argv:
         sys.exit(f"{target} exists; pass --force to replace the reference (only when outputs change on purpose)")
-    data = os.environ.get("LEADLIFT_DATA", str(HERE.parents[2] / "shared" / "data"))
+    data = os.environ.get("LEADLIFT_DATA", str(HERE.parents[3] / "shared" / "data"))
     result = compute(data)
     np.savez_compressed(HERE / "bundled_outputs.npz", **result)
     print(f"wrote {len(result)} arrays to {HERE / 'bundled_outputs.npz'}")

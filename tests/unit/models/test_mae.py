@@ -20,7 +20,7 @@ from leadlift.models import (
     unpatchify,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from loop_lead_mae import LoopLeadMAE
 
 TINY = dict(n_times=200, fs=100.0, patch_size=20, embed_dim=16, depth=1, num_heads=2,
