@@ -4,6 +4,7 @@ Where things live (layers; a module imports only from its own layer's core and f
 it — ``tests/test_layers.py`` checks this):
 
 0. core — :mod:`~leadlift.ecg` (the ``ECG`` record: mV, ``fs``, lead names), ``errors``, ``units``,
+   ``conventions`` (the PTB-XL fold convention, the superclasses),
    ``atomic`` (atomic writes), ``paths`` (the data-directory rule), ``preprocessing`` (resample,
    filters, z-score, windows, overlap-add), ``config``/``recon_config``/``configs`` (typed YAML
    experiment configs shipped as package data), ``plotting``;

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leadlift.configs import read_config_text
+from leadlift.conventions import PTBXL_TRAIN_FOLDS, PTBXL_VAL_FOLDS
 from leadlift.ecg import parse_leads
 from leadlift.errors import ConfigError
 
@@ -35,8 +36,8 @@ class DataConfig(StrictModel):
     leads: list[str] = Field(default_factory=lambda: ["all"])
     normalization: Literal["zscore"] = "zscore"
     zscore_eps: float = 1e-6
-    train_folds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
-    val_folds: list[int] = Field(default_factory=lambda: [9])
+    train_folds: list[int] = Field(default_factory=lambda: list(PTBXL_TRAIN_FOLDS))
+    val_folds: list[int] = Field(default_factory=lambda: list(PTBXL_VAL_FOLDS))
     batch_size: int = Field(64, gt=0)
     num_workers: int = Field(0, ge=0)
 

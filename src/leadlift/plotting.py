@@ -16,10 +16,8 @@ no pyplot state, no GUI, works headless regardless of ``MPLBACKEND``.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +29,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from leadlift.atomic import atomic_path
 from leadlift.errors import InputError
 
 if TYPE_CHECKING:
@@ -219,17 +218,8 @@ def plot_ecg(
 def _save_png_atomic(fig: Figure, path: Path, dpi: float) -> None:
     if path.suffix.lower() != ".png":
         raise InputError(f"plot path {str(path)!r} must end in .png (plots are saved as PNG)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi, facecolor="white")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; give the PNG ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi, facecolor="white")
 
 
 def lead_labels(fig: Figure) -> Sequence[str]:

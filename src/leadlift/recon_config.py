@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from leadlift.config import StrictModel, format_validation_errors, read_yaml_with_source
+from leadlift.conventions import PTBXL_TEST_FOLDS, PTBXL_TRAIN_FOLDS, PTBXL_VAL_FOLDS
 from leadlift.ecg import parse_leads
 from leadlift.errors import ConfigError
 
@@ -71,9 +72,9 @@ class ReconDataConfig(StrictModel):
                                    "70/15/15 of segments (the paper's code)")
     max_records_per_part: int | None = Field(
         None, gt=0, description="smoke tests only: keep the first N records of each part (train, val, test)")
-    train_folds: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
-    val_folds: list[int] = Field(default_factory=lambda: [9])
-    test_folds: list[int] = Field(default_factory=lambda: [10])
+    train_folds: list[int] = Field(default_factory=lambda: list(PTBXL_TRAIN_FOLDS))
+    val_folds: list[int] = Field(default_factory=lambda: list(PTBXL_VAL_FOLDS))
+    test_folds: list[int] = Field(default_factory=lambda: list(PTBXL_TEST_FOLDS))
 
     @property
     def input_leads(self) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ ROOT = Path(leadlift.__file__).resolve().parent
 #: siblings only at layers 0, 2 (models ↔ losses) and 3, never training ↔ evaluation or
 #: workflows ↔ api
 LAYERS: dict[str, int] = {
-    "errors": 0, "ecg": 0, "units": 0, "atomic": 0, "paths": 0, "preprocessing": 0, "config": 0,
+    "errors": 0, "conventions": 0, "serialization": 0, "ecg": 0, "units": 0, "atomic": 0, "paths": 0,
+    "preprocessing": 0, "config": 0,
     "recon_config": 0, "configs": 0, "plotting": 0,
     "io": 1,
     "data": 2, "models": 2, "losses": 2,

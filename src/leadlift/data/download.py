@@ -47,6 +47,7 @@ from typing import Any
 from tqdm import tqdm
 
 from leadlift import __version__
+from leadlift.atomic import atomic_path
 from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError
 
 __all__ = [
@@ -274,16 +275,9 @@ def _save_manifest(root: Path, manifest: dict[str, _ManifestEntry]) -> None:
     The manifest is only a cache: if it cannot be written (read-only data folder) the next call
     simply re-hashes the files.
     """
-    target = root / MANIFEST_FILE
-    tmp = root / f"{MANIFEST_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
     payload = {key: list(value) for key, value in sorted(manifest.items())}
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, separators=(",", ":"))
-        os.replace(tmp, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    with contextlib.suppress(OSError), atomic_path(root / MANIFEST_FILE) as tmp:
+        tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
 
 
 def _check_present(
@@ -306,9 +300,8 @@ def _check_present(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _select(entries: dict[str, str], files: Sequence[str] | None, ds: PhysioNetDataset) -> dict[str, str]:

@@ -17,14 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from leadlift.conventions import PTBXL_TEST_FOLDS, PTBXL_TRAIN_FOLDS, PTBXL_VAL_FOLDS
 from leadlift.errors import InputError
-
-PTBXL_TRAIN_FOLDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
-"""PTB-XL ``strat_fold`` values used for training (and for fitting anything: calibration, probes)."""
-PTBXL_VAL_FOLDS: tuple[int, ...] = (9,)
-"""PTB-XL validation fold (model selection, early stopping)."""
-PTBXL_TEST_FOLDS: tuple[int, ...] = (10,)
-"""PTB-XL test fold: nothing is ever trained or tuned on it."""
 
 
 def ptbxl_folds(

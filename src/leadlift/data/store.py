@@ -36,6 +36,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import leadlift
+from leadlift.atomic import atomic_path
 from leadlift.data.readers import DatasetReader, canonical_name, get_reader
 from leadlift.ecg import ECG
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
@@ -52,12 +53,8 @@ def store_name(dataset: str, fs: float, seconds: float | None = None) -> str:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def _fingerprint(reader: DatasetReader, options: dict[str, Any]) -> str:

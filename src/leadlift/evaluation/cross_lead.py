@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from leadlift.conventions import PTBXL_TEST_FOLDS
 from leadlift.data.store import PreparedStore, record_windows
 from leadlift.ecg import STANDARD_LEADS, parse_leads
 from leadlift.errors import InputError
@@ -91,7 +92,7 @@ def evaluate_reconstruction(backend: Backend, store: PreparedStore, test_idx: Se
 
 
 def cross_lead_report(checkpoints: dict[str, str], data_dir: Any, from_leads: Sequence[str],
-                      out: Any, store_dir: Any = None, test_folds: Sequence[int] = (10,),
+                      out: Any, store_dir: Any = None, test_folds: Sequence[int] = PTBXL_TEST_FOLDS,
                       train_folds: Sequence[int] | None = None) -> dict[str, Any]:
     """Evaluate several checkpoints side by side; write ``out/results.json`` and ``out/results.md``."""
     import json

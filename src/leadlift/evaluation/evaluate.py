@@ -16,7 +16,6 @@ the figures ``OUT/*.png``. Returns the results dict.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import torch
 
 import leadlift
+from leadlift.conventions import SUPERCLASSES
 from leadlift.data.splits import assert_patient_disjoint, ptbxl_folds
 from leadlift.data.store import PreparedStore, prepare
 from leadlift.ecg import ECG, STANDARD_LEADS
@@ -38,27 +38,17 @@ from leadlift.evaluation.mi import ptbdb_mi, ptbxl_mi_table
 from leadlift.evaluation.probes import DEFAULT_CS, linear_probe
 from leadlift.evaluation.report import render_report
 from leadlift.evaluation.single_lead import single_lead_matrix
+from leadlift.serialization import to_plain
 
 SECTIONS: tuple[str, ...] = ("agreement", "probes", "mi", "ecgid", "reconstruction")
-SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
+
+
+
 
 
 def to_jsonable(obj: Any) -> Any:
     """Results → JSON-safe values (numpy → Python, NaN/inf → None, private ``_keys`` dropped)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items() if not str(k).startswith("_")}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+    return to_plain(obj, finite=True, drop_private=True)
 
 
 class _Stores:

@@ -24,6 +24,7 @@ from leadlift.errors import InputError
 from leadlift.evaluation.metrics import reconstruction_table
 from leadlift.models.recon import LeadPlan
 from leadlift.recon_config import ReconConfig
+from leadlift.serialization import to_plain
 
 __all__ = ["METRIC_NAMES", "average", "cv_aggregate", "mae_predictions", "results_markdown", "score_windows",
            "write_results"]
@@ -333,22 +334,7 @@ def results_markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj
-
-
 def write_results(out: Path, results: dict[str, Any]) -> None:
     results.setdefault("seconds", results.get("seconds_main", 0.0))
-    (out / "results.json").write_text(json.dumps(_jsonable(results), indent=2))
+    (out / "results.json").write_text(json.dumps(to_plain(results, finite=True), indent=2))
     (out / "results.md").write_text(results_markdown(results))

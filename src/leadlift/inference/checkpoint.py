@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from leadlift.atomic import atomic_path
 from leadlift.ecg import STANDARD_LEADS, parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
+from leadlift.serialization import to_plain
 
 __all__ = [
     "CONFIG_FILE",
@@ -223,7 +224,7 @@ def parse_checkpoint_config(data: Any, source: str = CONFIG_FILE) -> CheckpointC
         raise CorruptFileError(f"{source}: unknown checkpoint format {fmt!r}; expected leadlift-mae/* or "
                                "leadlift-recon/*")
     try:
-        return CheckpointConfig.model_validate(_plain(data))
+        return CheckpointConfig.model_validate(to_plain(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -238,19 +239,6 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _plain(obj: Any) -> Any:
-    """NumPy scalars/arrays and tuples → plain YAML-safe Python values."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_plain(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def _write_config(cfg: CheckpointConfig, path: Path) -> None:
@@ -303,7 +291,7 @@ def update_config(folder: str | Path, updates: dict[str, Any]) -> CheckpointConf
         raise InputError("update_config cannot change weights_sha256; re-export the model instead")
     cfg = read_config(folder)
     data = cfg.to_dict()
-    data.update(_plain(updates))
+    data.update(to_plain(updates))
     new = parse_checkpoint_config(data, str(_folder(folder) / CONFIG_FILE))
     _write_config(new, _folder(folder) / CONFIG_FILE)
     return new

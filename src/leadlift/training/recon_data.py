@@ -1,25 +1,8 @@
-"""Data of the reconstruction experiments (paper 2): preprocessing, windows, QC, labels,
-SupCon augmentations and the class-balanced batch sampler.
+"""Training data of the reconstruction experiments (paper 2): SupCon augmentations, the
+class-balanced batch sampler, batch-level datasets and the ``LightningDataModule``.
 
-Pipeline (all parameters in :class:`~leadlift.recon_config.ReconDataConfig`):
-
-1. every record of a prepared store is band-passed (Butterworth 0.5–45 Hz, order 4, zero-phase)
-   and then its baseline is removed (0.6-s running median), once, in float64
-   (:func:`preprocess_records`); signals stay in **mV**;
-2. windows of ``window`` samples with step ``hop`` inside each record's valid samples
-   (:func:`window_index`); batches are gathered from a zero-copy ``unfold`` view
-   (:func:`gather_windows`), so no window array is ever materialised;
-3. window QC (:class:`QCBounds`): per lead, the amplitude range (max − min) and RMS of a window
-   are compared with the ``[0.1, 99.9]`` percentiles of the **training** windows; a window with
-   more than 3 leads out of range (or a non-finite sample) is rejected. The bounds are fitted once
-   and applied unchanged to validation, test and zero-shot windows, so small evaluation sets are
-   not judged against themselves (on the training windows this is exactly
-   :func:`leadlift.preprocessing.percentile_outlier_mask`).
-
-Labels (:func:`record_labels`): PTB-XL diagnostic superclasses as a multi-hot ``[R, 5]`` matrix
-(default; the SupCon loss weights positives by the Jaccard index of the label sets and the
-balanced sampler treats each distinct label *set*, e.g. ``"MI;STTC"`` or ``"none"``, as a class),
-or the paper code's single most likely SCP statement (``scp_top``).
+Windows, their preprocessing, QC and labels come from :mod:`leadlift.data.windows` (shared with
+evaluation and benchmarks); this module turns them into training batches.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from leadlift.data.splits import PTBXL_TEST_FOLDS, PTBXL_TRAIN_FOLDS
+from leadlift.conventions import PTBXL_TEST_FOLDS, PTBXL_TRAIN_FOLDS
 from leadlift.ecg import DERIVED_LIMB_LEADS, parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
 from leadlift.inference.calibration import CALIBRATION_INPUT_SETS, fit_calibration

@@ -24,11 +24,11 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from leadlift.conventions import SUPERCLASSES
 from leadlift.data.readers.base import DatasetReader, present_records
 from leadlift.ecg import ECG
 from leadlift.errors import CorruptFileError, InputError
 
-SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
 """PTB-XL diagnostic superclasses, in the conventional order."""
 
 
