@@ -11,27 +11,18 @@ Example::
     emb = model.embed(ecg)                                 # emb.windows [4, D], emb.pooled [D]
     emb = model.embed(samples, fs=512, leads="I")          # plain arrays work too (mV)
 
-What happens inside, for any duration and any sampling rate:
+What happens inside (:mod:`leadlift.inference.pipeline`, the same code that measures the model
+cards): the input leads are resampled to the model rate and cleaned as in training, cut into
+end-aligned model windows, run through the checkpoint's backend
+(:mod:`leadlift.inference.backends`), stitched with Hann overlap-add and resampled back; measured
+leads are returned as they came and III/aVR/aVL/aVF are derived exactly when I and II are inputs.
 
-1. the input leads are resampled (polyphase) to the model's rate ``model.fs`` (100 Hz for the
-   CPU models), then cleaned as in training if the model's config says so (the reconstructor:
-   band-pass 0.5–45 Hz and baseline removal; the MAE: nothing);
-2. the signal is cut into model windows (``model.window_s`` seconds): for reconstruction with
-   overlap (the reconstructor's training hop, half a window for the MAE), for embeddings
-   without; the last window is aligned to the end of the recording, so every sample is covered
-   and nothing is padded; a recording shorter than one window is repeated periodically to fill it;
-3. the model runs on batches of windows (per-lead z-scoring for the MAE, as in training);
-4. reconstructions (mV: the MAE's z-scores through the checkpoint's amplitude calibration,
-   the reconstructor's output directly) are stitched with Hann-weighted overlap-add and
-   resampled back to the input rate; the measured input leads are returned as they came, and
-   III/aVR/aVL/aVF are derived exactly when I and II are inputs; embeddings are kept per window
-   and averaged into one pooled embedding.
-
-Checkpoints are folders with ``model.safetensors`` + ``config.yaml``; the SHA256 of the weights
-stored in the config is verified on load and nothing is ever unpickled. ``config["format"]``
-selects the backend: ``leadlift-mae/*`` (aligned per-lead MAE, paper 1: embeddings and
-reconstruction from any lead set) or ``leadlift-recon/*`` (pathology-aware reconstructor,
-paper 2: reconstruction from its fixed input leads, e.g. I,II,V2 or I; no embeddings).
+Checkpoints are folders with ``model.safetensors`` + a typed ``config.yaml``
+(:class:`leadlift.inference.checkpoint.CheckpointConfig`); the SHA256 of the weights is verified
+on load and nothing is ever unpickled. Its ``format`` selects the backend: ``leadlift-mae/*``
+(aligned per-lead MAE, paper 1: embeddings and reconstruction from any lead set) or
+``leadlift-recon/*`` (pathology-aware reconstructor, paper 2: reconstruction from its fixed input
+leads, e.g. I,II,V2 or I; no embeddings).
 """
 
 from __future__ import annotations

@@ -89,6 +89,14 @@ def parse_leads(spec: str | Sequence[str]) -> tuple[str, ...]:
     return normalize_lead_names(spec)
 
 
+LIMB_COEFFICIENTS: dict[str, tuple[float, float]] = {
+    "I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0),
+    "aVR": (-0.5, -0.5), "aVL": (1.0, -0.5), "aVF": (-0.5, 1.0),
+}
+"""Every limb lead as ``a·I + b·II`` (Einthoven and Goldberger): ``lead → (a, b)``; the same rule
+as :func:`derive_limb_leads`, as a table (lead plans solve I and II from any two limb leads)."""
+
+
 def derive_limb_leads(lead_i: Any, lead_ii: Any) -> dict[str, Any]:
     """Derive III, aVR, aVL and aVF exactly from leads I and II.
 

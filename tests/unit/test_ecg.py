@@ -134,3 +134,14 @@ def test_units_conversion_and_valid_construction() -> None:
     ecg_t = ECG.from_array(torch.tensor(_sig(2)), fs=100, leads=("AVR", "v5"))
     assert ecg_t.leads == ("aVR", "V5")
     assert "100 Hz" in ecg.summary()
+
+
+def test_limb_coefficient_table_is_the_derivation_rule() -> None:
+    """One rule, two forms: the (a, b) table used by lead plans equals derive_limb_leads."""
+    from leadlift.ecg import LIMB_COEFFICIENTS
+
+    rng = np.random.default_rng(0)
+    i, ii = rng.normal(size=50), rng.normal(size=50)
+    derived = {"I": i, "II": ii, **derive_limb_leads(i, ii)}
+    for lead, (a, b) in LIMB_COEFFICIENTS.items():
+        np.testing.assert_allclose(a * i + b * ii, derived[lead], atol=1e-12)

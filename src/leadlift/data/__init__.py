@@ -7,6 +7,6 @@
 * :mod:`~leadlift.data.windows` — window indices, window QC and labels over a store;
 * :mod:`~leadlift.data.datasets` — torch ``Dataset`` views of a store (crops, windows).
 
-Readers never train and never touch models; nothing here imports torch at module import
-except :mod:`~leadlift.data.datasets`.
+Readers never train and never touch models; only :mod:`~leadlift.data.windows` and
+:mod:`~leadlift.data.datasets` import torch.
 """

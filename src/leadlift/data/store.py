@@ -160,14 +160,13 @@ class PreparedStore:
 def record_windows(store: PreparedStore, rows: Sequence[int] | np.ndarray, window: int) -> np.ndarray:
     """Non-overlapping windows of ``window`` samples from the start of each record's valid part:
     ``[N, n_leads, window]`` float32 mV (records shorter than a window give none; no padding)."""
-    out = []
-    for row in np.asarray(rows, dtype=int):
-        valid = int(store.meta["n_valid"].iloc[row])
-        for start in range(0, valid - window + 1, window):
-            out.append(np.asarray(store.signals[row, :, start:start + window]))
-    if not out:
+    from leadlift.data.windows import window_index
+
+    idx = window_index(store.meta["n_valid"].to_numpy(), rows, window, window)
+    if len(idx) == 0:
         raise InputError(f"no window of {window} samples in the selected records")
-    return np.stack(out).astype(np.float32)
+    return np.stack([np.asarray(store.signals[r, :, s:s + window]) for r, s in zip(idx.rows, idx.starts, strict=True)]
+                    ).astype(np.float32)
 
 
 def prepare(

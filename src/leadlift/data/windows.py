@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from leadlift.data.readers.ptbxl import SUPERCLASSES
+from leadlift.conventions import SUPERCLASSES
 from leadlift.errors import InputError
 from leadlift.preprocessing import bandpass, remove_baseline
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from leadlift.data.store import PreparedStore
+from leadlift.data.windows import window_index as windows_of
 from leadlift.errors import InputError
 from leadlift.inference.backends import load_network, zscore_windows
 from leadlift.inference.checkpoint import CheckpointConfig
@@ -149,13 +150,8 @@ def window_index(store: PreparedStore, indices: Sequence[int] | np.ndarray,
         ``(row, start)``: store row and first sample of every window (records shorter than
         ``n_times`` valid samples give none; zero padding is never used).
     """
-    rows, starts = [], []
-    n_valid = store.meta["n_valid"].to_numpy()
-    for r in np.asarray(indices, dtype=int):
-        for s in range(0, int(n_valid[r]) - n_times + 1, n_times):
-            rows.append(r)
-            starts.append(s)
-    return np.asarray(rows, dtype=int), np.asarray(starts, dtype=int)
+    idx = windows_of(store.meta["n_valid"].to_numpy(), indices, n_times, n_times)
+    return idx.rows.astype(int), idx.starts.astype(int)
 
 
 def _iter_windows(store: PreparedStore, rows: np.ndarray, starts: np.ndarray, n_times: int,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from leadlift.atomic import atomic_path
 from leadlift.errors import DataNotFoundError, DownloadError
 
 __all__ = [
@@ -108,13 +108,11 @@ def _hub_download(repo_id: str, revision: str, cache_dir: str | os.PathLike[str]
 def _fetch_files(repo_id: str, revision: str, endpoint: str, folder: Path) -> None:
     for name in (*HUB_FILES, "MODEL_CARD.md"):
         url = f"{endpoint}/{repo_id}/resolve/{revision}/{name}"
-        target = folder / name
-        tmp = folder / f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
-            with urllib.request.urlopen(url, timeout=30) as resp, open(tmp, "wb") as fh:
+            with (urllib.request.urlopen(url, timeout=30) as resp, atomic_path(folder / name) as tmp,
+                  open(tmp, "wb") as fh):
                 while chunk := resp.read(1 << 20):
                     fh.write(chunk)
-            os.replace(tmp, target)
         except urllib.error.HTTPError as exc:
             if name not in HUB_FILES and exc.code == 404:
                 continue
@@ -131,8 +129,6 @@ def _fetch_files(repo_id: str, revision: str, endpoint: str, folder: Path) -> No
                 f"cannot reach {endpoint} to fetch {repo_id!r} ({reason}); no network? Download "
                 "config.yaml and model.safetensors into a folder and pass its path"
             ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def resolve_model(name_or_path: str | os.PathLike[str], revision: str = "main",

@@ -36,11 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from leadlift.ecg import LIMB_LEADS, STANDARD_LEADS, derive_limb_leads, parse_leads
+from leadlift.ecg import LIMB_COEFFICIENTS, LIMB_LEADS, STANDARD_LEADS, derive_limb_leads, parse_leads
 from leadlift.errors import InputError
 
 __all__ = [
-    "LIMB_COEFFICIENTS",
     "FusionReconstructor",
     "LeadPlan",
     "LinearLeadMap",
@@ -53,11 +52,6 @@ __all__ = [
     "recon_net_spec",
 ]
 
-LIMB_COEFFICIENTS: dict[str, tuple[float, float]] = {
-    "I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0),
-    "aVR": (-0.5, -0.5), "aVL": (1.0, -0.5), "aVF": (-0.5, 1.0),
-}
-"""Every limb lead as ``a·I + b·II`` (Einthoven and Goldberger): ``lead → (a, b)``."""
 
 
 def _rank(leads: Sequence[str]) -> int:

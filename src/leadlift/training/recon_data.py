@@ -20,6 +20,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 
 from leadlift.data.windows import WindowIndex, gather_windows
 from leadlift.errors import InputError
+from leadlift.models.recon import joint_zscore
 from leadlift.recon_config import AugmentConfig
 
 __all__ = [
@@ -156,12 +157,6 @@ class ViewAugmenter:
 
 
 # ---------------------------------------------------------------------------------------- datasets
-def _joint_zscore(x: Tensor, eps: float) -> Tensor:
-    mean = x.mean(dim=(1, 2), keepdim=True)
-    std = x.std(dim=(1, 2), keepdim=True, correction=0)
-    return (x - mean) / (std + eps)
-
-
 class SupConBatches(Dataset):
     """Batch-level dataset for SupCon: ``dataset[list_of_window_ids]`` → ``{"views": [2B, C, T]``
     (two views, jointly z-scored), ``"labels"``: ``[B]`` or ``[B, n_classes]``}``.
@@ -189,7 +184,7 @@ class SupConBatches(Dataset):
         ids = np.asarray(ids, dtype=np.int64)
         x = gather_windows(self.records, self.index.subset(ids), self.window, self.leads)
         v1, v2 = self.augmenter.views(x)
-        views = torch.cat([_joint_zscore(v1, self.eps), _joint_zscore(v2, self.eps)])
+        views = torch.cat([joint_zscore(v1, self.eps)[0], joint_zscore(v2, self.eps)[0]])
         return {"views": views, "labels": self.labels[torch.from_numpy(ids)]}
 
 
