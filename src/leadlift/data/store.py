@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 import leadlift
 from leadlift.atomic import atomic_path
-from leadlift.data.readers import DatasetReader, canonical_name, get_reader
+from leadlift.data.readers import READERS, DatasetReader, canonical_name, get_reader
 from leadlift.ecg import ECG
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
 from leadlift.paths import prepared_root
@@ -47,7 +47,10 @@ STORE_FORMAT = 1
 
 
 def store_name(dataset: str, fs: float, seconds: float | None = None) -> str:
-    """Folder name of a store, e.g. ``ptbxl-100hz`` or ``ptbdb-100hz-30s``."""
+    """Folder name of a store, e.g. ``ptbxl-100hz``, ``ptbdb-100hz-30s`` or ``cinc2021-ptb-1000hz``.
+
+    ``dataset`` is the reader's store label (:meth:`DatasetReader.store_label`: the dataset name,
+    plus the sub-database for readers whose options select other records)."""
     name = f"{dataset}-{fs:g}hz"
     return name if seconds is None else f"{name}-{seconds:g}s"
 
@@ -183,7 +186,7 @@ def prepare(
     """Read ``dataset`` once, resample every record to ``fs`` and write a prepared store.
 
     Args:
-        dataset: dataset name (``ptbxl``, ``ptbdb``, ``ecgid``, ``cinc2021``).
+        dataset: dataset name (``ptbxl``, ``ptbdb``, ``ecgid``, ``cinc2021``, ``brugada``).
         fs: target sampling rate in Hz (polyphase resampling from each record's own rate).
         data_dir: the data directory (already resolved, see :mod:`leadlift.paths`).
         seconds: fixed record length in seconds (longer records are cut, shorter ones padded);
@@ -191,7 +194,9 @@ def prepare(
         store_dir: where to put the store (default ``<data_dir>/leadlift-prepared``).
         force: rebuild even when an up-to-date store exists.
         progress: show a progress bar.
-        reader_options: extra keyword arguments of the reader (e.g. PTB-XL ``fs=500``).
+        reader_options: extra keyword arguments of the reader (e.g. PTB-XL ``fs=500``, CinC 2021
+            ``subset="ptb"``); unknown ones raise :class:`InputError`. Options that select other
+            records get their own store folder (``cinc2021-ptb-1000hz``).
         on_status: called with one-line status messages (the CLI prints them).
 
     Returns:
@@ -214,7 +219,7 @@ def prepare(
     options = {"dataset": reader.name, "fs": float(fs), "seconds": seconds, "reader": reader_options}
     fingerprint = _fingerprint(reader, options)
     root = Path(store_dir) if store_dir is not None else prepared_root(Path(data_dir))
-    path = root / store_name(reader.name, fs, seconds)
+    path = root / store_name(reader.store_label(**reader_options), fs, seconds)
     path.mkdir(parents=True, exist_ok=True)
     current = path / "CURRENT"
     if not force and current.exists():
@@ -296,10 +301,15 @@ def prepare(
 
 
 def open_store(dataset: str, fs: float, data_dir: str | Path, seconds: float | None = None,
-               store_dir: str | Path | None = None) -> PreparedStore:
-    """Open an existing store by dataset and fs (see :func:`prepare` for the location rule)."""
+               store_dir: str | Path | None = None,
+               reader_options: dict[str, Any] | None = None) -> PreparedStore:
+    """Open an existing store by dataset and fs (see :func:`prepare` for the location rule;
+    pass the same ``reader_options``, e.g. ``{"subset": "ptb"}``, as to :func:`prepare`)."""
     root = Path(store_dir) if store_dir is not None else prepared_root(Path(data_dir))
-    path = root / store_name(canonical_name(dataset), fs, seconds)
+    label = READERS[canonical_name(dataset)].store_label(**(reader_options or {}))
+    path = root / store_name(label, fs, seconds)
     if not (path / "CURRENT").exists():
-        raise DataNotFoundError(f"no prepared store {path}; run `leadlift prepare {dataset} --fs {fs:g}` first")
+        how = (f"call prepare({dataset!r}, {fs:g}, data_dir, reader_options={reader_options!r})" if reader_options
+               else f"run `leadlift prepare {dataset} --fs {fs:g}`")
+        raise DataNotFoundError(f"no prepared store {path}; {how} first")
     return PreparedStore.open(path)

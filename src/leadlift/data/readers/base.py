@@ -134,17 +134,34 @@ class DatasetReader(ABC):
         """Dataset-level index/label files (overridden by readers that have them)."""
         return []
 
-    def _headers(self) -> Iterator[tuple[str, Any, dict[str, str]]]:
-        """``(record path, WFDB header, parsed comment fields)`` of every present record.
+    @classmethod
+    def store_label(cls, **options: Any) -> str:
+        """Name under which a prepared store of this reader with these options is kept.
 
-        Records come from the dataset's ``RECORDS`` index when it exists, else from
-        :attr:`record_glob`; missing ones are skipped with one warning (:func:`present_records`).
+        The reader's :attr:`name` by default; readers whose options select *different records*
+        (e.g. a CinC 2021 sub-database) return a distinct label, so that two selections never
+        share a store folder.
+        """
+        return cls.name
+
+    def _record_paths(self) -> list[str]:
+        """Record paths (relative to :attr:`root`, without extension) that the dataset lists.
+
+        The dataset's ``RECORDS`` index when it exists, else every header matching
+        :attr:`record_glob` (sorted). Readers with another index override this.
         """
         index = self.root / "RECORDS"
         if index.exists():
-            paths = [ln.strip() for ln in index.read_text().splitlines() if ln.strip()]
-        else:
-            paths = sorted(str(p.relative_to(self.root).with_suffix("")) for p in self.root.glob(self.record_glob))
+            return [ln.strip() for ln in index.read_text().splitlines() if ln.strip()]
+        return sorted(str(p.relative_to(self.root).with_suffix("")) for p in self.root.glob(self.record_glob))
+
+    def _headers(self) -> Iterator[tuple[str, Any, dict[str, str]]]:
+        """``(record path, WFDB header, parsed comment fields)`` of every present record.
+
+        Records come from :meth:`_record_paths`; missing ones are skipped with one warning
+        (:func:`present_records`).
+        """
+        paths = self._record_paths()
         ok = present_records(self.root, paths, self.title, signal_suffixes=(self.signal_suffix,))
         for path in (p for p, keep in zip(paths, ok, strict=True) if keep):
             try:

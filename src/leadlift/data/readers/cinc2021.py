@@ -5,6 +5,11 @@ diagnoses on the ``# Dx:`` header line; ``dx_mapping.csv`` (if present at the da
 names the codes. Sources are kept in sub-folders (``ptb-xl/``, ``ptb/``, ``georgia/``...).
 Sampling rates differ between sources (257 Hz to 1 kHz); each record keeps its own.
 
+``subset="ptb"`` (or any other sub-folder name) restricts the reader to one source, e.g. the
+PTB Diagnostic records ``ptb/S*`` (1 kHz) as a dataset of their own beside ``ptbdb/``; the
+default (``None``) reads every source. Prepared stores of a subset are kept apart
+(``cinc2021-ptb-<fs>hz``, see :meth:`CinC2021Reader.store_label`).
+
 Metadata columns: ``record_id`` (``"ptb/S0001"``), ``source`` (sub-folder), ``patient_id``
 (unknown in this format: the record id, so that patient-wise splits stay conservative),
 ``path``, ``fs``, ``n_samples``, ``dx`` (``"251146004;426783006"``), ``dx_names``
@@ -13,22 +18,56 @@ Metadata columns: ``record_id`` (``"ptb/S0001"``), ``source`` (sub-folder), ``pa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from leadlift.data.readers.base import DatasetReader
 from leadlift.ecg import ECG
+from leadlift.errors import DataNotFoundError, InputError
 
 
 class CinC2021Reader(DatasetReader):
-    """Reader of the CinC 2021 ``.mat``/``.hea`` format (12 leads, per-record fs)."""
+    """Reader of the CinC 2021 ``.mat``/``.hea`` format (12 leads, per-record fs).
+
+    Args:
+        data_dir: data directory holding ``challenge-2021/`` (or that folder itself).
+        subset: read only the records of this source sub-folder (``"ptb"``, ``"ptb-xl"``,
+            ``"georgia"``...); ``None`` (default) reads every source.
+    """
 
     name: ClassVar[str] = "cinc2021"
     folder: ClassVar[str] = "challenge-2021"
     title: ClassVar[str] = "PhysioNet/CinC Challenge 2021"
     signal_suffix: ClassVar[str] = ".mat"
+
+    def __init__(self, data_dir: str | Path, subset: str | None = None) -> None:
+        super().__init__(data_dir)
+        if subset is not None:
+            subset = str(subset).strip().strip("/")
+            if not subset or ".." in subset.split("/"):
+                raise InputError(f"CinC 2021 subset {subset!r} is not a sub-folder name; pass e.g. subset='ptb'")
+            if not (self.root / subset).is_dir():
+                present = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+                raise DataNotFoundError(f"CinC 2021 subset {subset!r}: no folder {self.root / subset}; "
+                                        f"present sources: {', '.join(present) or 'none'}")
+        self.subset = subset
+
+    @classmethod
+    def store_label(cls, **options: Any) -> str:
+        """``cinc2021`` for every source, ``cinc2021-<subset>`` (e.g. ``cinc2021-ptb``) for one."""
+        subset = options.get("subset")
+        if subset is None:
+            return cls.name
+        return f"{cls.name}-{re.sub(r'[^A-Za-z0-9-]+', '-', str(subset).strip().strip('/'))}"
+
+    def _record_paths(self) -> list[str]:
+        paths = super()._record_paths()
+        if self.subset is None:
+            return paths
+        return [p for p in paths if p.startswith(f"{self.subset}/")]
 
     def index_files(self) -> list[Path]:
         return [self.root / "dx_mapping.csv"]
