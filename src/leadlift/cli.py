@@ -495,7 +495,8 @@ def reconstruct_benchmark_cmd(
     inputs: Annotated[str, typer.Option(help="Input leads, e.g. I,II,V2 (paper), I,II or I.")] = "I,II,V2",
     config: _ReconConfigOpt = None,
     folds: Annotated[Optional[int], typer.Option("--folds", help="Patient-grouped CV folds on train+val (0 = none; default from the config).")] = None,  # noqa: UP045,E501
-    mae: Annotated[Optional[Path], typer.Option("--mae", help="Aligned per-lead MAE checkpoint: adds its cross-lead reconstruction as a baseline.")] = None,  # noqa: UP045,E501
+    mae: Annotated[Optional[str], typer.Option("--mae", help="Aligned per-lead MAE (bundled name such as mae-cpu, or a folder): scored as method 'mae'.")] = None,  # noqa: UP045,E501
+    checkpoint: Annotated[Optional[list[str]], typer.Option("--checkpoint", help="NAME=CHECKPOINT (repeat): any leadlift checkpoint (bundled name or folder) scored beside the trained methods through the API's path.")] = None,  # noqa: UP045,E501
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder (results.json, results.md, figures).")] = Path("recon_benchmark"),  # noqa: E501
     data_dir: DataDirOpt = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
@@ -503,10 +504,16 @@ def reconstruct_benchmark_cmd(
     threads: _ThreadsOpt = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Lightning progress bars.")] = False,
 ) -> None:
-    """Train every reconstruction method (linear, U-Net, fusion with and without the pathology-aware
-    embedding; the aligned MAE if given) on the same PTB-XL split and compare them per lead."""
+    """Train every reconstruction method on the same PTB-XL split and score all of them on the same
+    windows: zero predictor, instantaneous and FIR least squares, U-Net, fusion without embedding, with a
+    random frozen encoder and with the SupCon encoder, plus any checkpoint given; learned-lead means with
+    paired-bootstrap CIs; zero-shot on PTB Diagnostic and Brugada-HUCA.
+
+    Example: leadlift reconstruct-benchmark --inputs I --threads 1 --mae mae-cpu --out recon_I
+    """
     import time
 
+    from leadlift.inference.hub import resolve_model
     from leadlift.paths import resolve_data_dir
     from leadlift.workflows.recon_benchmark import run_benchmark
 
@@ -518,15 +525,23 @@ def reconstruct_benchmark_cmd(
     cfg, given = _recon_setup(config, inputs, max_epochs, threads, extra)
     if folds is not None:
         given += ["--folds", str(folds)]
+    extra_ckpts: dict[str, str] = {}
     if mae is not None:
+        extra_ckpts["mae"] = str(resolve_model(mae)[0])
         given += ["--mae", str(mae)]
+    for item in checkpoint or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--checkpoint {item!r}; pass NAME=CHECKPOINT, e.g. --checkpoint recon-i=recon-i")
+        extra_ckpts[name] = str(resolve_model(path)[0])
+        given += ["--checkpoint", item]
     command = " ".join(["leadlift reconstruct-benchmark", *given, "--out", str(out_dir)])
     t0 = time.perf_counter()
-    res = run_benchmark(cfg, resolve_data_dir(data_dir), out_dir, mae_checkpoint=mae, store_dir=store_dir,  # type: ignore[arg-type]
-                        progress=progress, say=lambda m: console.print(m, highlight=False, markup=False),
-                        command=command)
+    res = run_benchmark(cfg, resolve_data_dir(data_dir), out_dir, checkpoints=extra_ckpts,
+                        store_dir=store_dir, progress=progress,  # type: ignore[arg-type]
+                        say=lambda m: console.print(m, highlight=False, markup=False), command=command)
     md = (out_dir / "results.md").read_text()
-    head = md.split("\n## Test fold: every metric")[0]
+    head = md.split("\nPer learned lead")[0]
     out.print(head, highlight=False, markup=False)
     out.print(f"wrote {out_dir / 'results.json'}, results.md and {len(res.get('figures', []))} figures in "
               f"{time.perf_counter() - t0:.0f} s", highlight=False, markup=False)

@@ -39,11 +39,18 @@ __all__ = [
 DEFAULT_RECON_CONFIG = "recon_cpu"
 """Shipped config loaded by :func:`load_recon_config` when no config is given (the CPU default)."""
 
-METHODS: tuple[str, ...] = ("linear", "unet", "fusion_noemb", "fusion", "mae")
-"""Methods of the benchmark: ``linear`` (per-target-lead least squares), ``unet`` (1-D U-Net),
-``fusion_noemb`` (the fusion reconstructor without the embedding view, the paper's ablation),
-``fusion`` (pathology-aware multi-view fusion, the method) and ``mae`` (aligned per-lead MAE
-cross-lead reconstruction; only when a checkpoint is given)."""
+METHODS: tuple[str, ...] = ("zero", "linear", "fir", "unet", "fusion_noemb", "fusion_random", "fusion")
+"""Methods the benchmark trains: ``zero`` (predicts 0 mV: the floor every method must beat),
+``linear`` (instantaneous per-target-lead least squares), ``fir`` (FIR least squares over a
+±L neighbourhood of the inputs, L chosen on validation: the fair classical baseline), ``unet``
+(1-D U-Net), ``fusion_noemb`` (the fusion reconstructor without the embedding view, the paper's
+ablation), ``fusion_random`` (the fusion reconstructor with a randomly initialised, frozen encoder:
+the control that isolates what SupCon training adds) and ``fusion`` (pathology-aware fusion with
+the SupCon encoder, the method). Checkpoints given on the command line are scored beside them."""
+
+ZERO_SHOT_SOURCES: tuple[str, ...] = ("ptbdb", "cinc2021-ptb", "brugada")
+"""Cross-dataset sets the benchmark can score zero-shot: PTB Diagnostic (``ptbdb/``), the PTB
+records of the CinC-2021 copy (``challenge-2021/ptb/``) and Brugada-HUCA (``brugada-huca/``)."""
 
 
 class ReconDataConfig(StrictModel):
@@ -201,19 +208,27 @@ class ReconTrainConfig(StrictModel):
 class BenchmarkConfig(StrictModel):
     """What ``leadlift reconstruct-benchmark`` runs besides the main split."""
 
-    methods: list[Literal["linear", "unet", "fusion_noemb", "fusion"]] = Field(
-        default_factory=lambda: ["linear", "unet", "fusion_noemb", "fusion"])
+    methods: list[Literal["zero", "linear", "fir", "unet", "fusion_noemb", "fusion_random", "fusion"]] = Field(
+        default_factory=lambda: list(METHODS))
     linear_intercept: bool = True
-    cv_folds: int = Field(5, ge=0, description="patient-grouped CV folds on train+val (0 = off)")
+    fir_half_taps_s: list[float] = Field(
+        default_factory=lambda: [0.1, 0.2, 0.4],
+        description="candidate FIR half-lengths in seconds (±L); the one with the lowest validation MSE is kept")
+    fir_ridge: float = Field(1e-6, ge=0, description="FIR ridge, relative to the mean diagonal of XᵀX")
+    n_boot: int = Field(1000, ge=0, description="paired bootstrap resamples of the test records (0: no CIs)")
+    cv_folds: int = Field(0, ge=0, description="patient-grouped CV folds on train+val (0 = off: the paired "
+                                               "bootstrap over test records gives the uncertainty)")
     cv_seed: int = 0
     cv_retrain_encoder: bool = Field(
-        False, description="train a new SupCon encoder in every CV fold (false: reuse the main-split "
-                           "encoder, which saw only input leads and labels of non-test records)")
+        True, description="train a new SupCon encoder in every CV fold, so fold models are separate models "
+                          "(false reuses the main-split encoder: fold spread then measures reconstructor "
+                          "training noise only)")
     cv_max_epochs: int | None = Field(4, gt=0, description="max epochs of the CV-fold reconstructors "
                                                             "(null: train.max_epochs)")
     cv_encoder_epochs: int | None = Field(None, gt=0, description="SupCon epochs in CV folds "
                                                                    "(default: supcon.max_epochs)")
-    zero_shot: list[Literal["ptbdb"]] = Field(default_factory=lambda: ["ptbdb"])
+    zero_shot: list[Literal["ptbdb", "cinc2021-ptb", "brugada"]] = Field(
+        default_factory=lambda: list(ZERO_SHOT_SOURCES))
     n_figures: int = Field(3, ge=0, description="test ECGs drawn as true-vs-reconstructed overlays")
     export_models: bool = True
 

@@ -27,7 +27,8 @@ def test_benchmark_with_mae_baseline(data_dir, tmp_path, capsys) -> None:
                         "--mae", str(mae_dir), "--data-dir", str(data_dir), "--out", str(out)], capsys)
     assert code == 0, err
     res = json.loads((out / "results.json").read_text())
-    assert "mae" in res["test"] and res["training"]["mae"]["mae_window_samples"] == 200
-    assert res["test"]["mae"]["V3"]["n_windows"] == res["test"]["linear"]["V3"]["n_windows"]
-    assert np.isfinite(res["test"]["mae"]["V3"]["rmse"])
-    assert "mae" in res["zero_shot"]["ptbdb"]["methods"]
+    test = res["test"]
+    assert "mae" in test["learned"] and res["training"]["mae"]["window_samples"] == 200
+    assert test["per_lead"]["mae"]["V3"]["n_windows"] == test["per_lead"]["fir"]["V3"]["n_windows"]
+    assert np.isfinite(test["per_lead"]["mae"]["V3"]["rmse"]) and "vs_reference" in test["ci"]["mae"]
+    assert "mae" in res["zero_shot"]["ptbdb"]["per_lead"]

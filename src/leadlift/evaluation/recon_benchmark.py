@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,29 +22,52 @@ import numpy as np
 from leadlift.data.windows import EvalSet, gather_windows, window_index
 from leadlift.ecg import ECG, STANDARD_LEADS
 from leadlift.errors import InputError
-from leadlift.evaluation.metrics import reconstruction_table
+from leadlift.evaluation.metrics import pearson_per_window
 from leadlift.models.recon import LeadPlan
 from leadlift.recon_config import ReconConfig
 from leadlift.serialization import to_plain
 
-__all__ = ["METRIC_NAMES", "average", "cv_aggregate", "mae_predictions", "results_markdown", "score_windows",
-           "write_results"]
+__all__ = [
+    "METRIC_NAMES",
+    "average",
+    "checkpoint_predictions",
+    "cv_aggregate",
+    "results_markdown",
+    "score_windows",
+    "write_results",
+]
 
 METRIC_NAMES: tuple[str, ...] = ("pearson_r", "rmse", "r2", "bias", "var_ratio")
 
 
 METHOD_TITLES: dict[str, str] = {
-    "linear": "linear LS",
+    "zero": "zero predictor",
+    "linear": "instantaneous LS",
+    "fir": "FIR LS",
     "unet": "U-Net",
     "fusion_noemb": "fusion w/o embedding",
-    "fusion": "pathology-aware fusion",
+    "fusion_random": "fusion + random frozen encoder",
+    "fusion": "fusion + SupCon encoder (pathology-aware)",
     "mae": "aligned MAE",
 }
+METHOD_NOTES: dict[str, str] = {
+    "zero": "0 mV for every learned lead",
+    "linear": "y = W x + b per sample: can only rescale the inputs",
+    "fir": "least squares over a ±L neighbourhood of the inputs, L chosen on validation",
+    "fusion_random": "the same fusion model with an untrained, frozen encoder: isolates what SupCon adds",
+}
+REFERENCE = "fir"
+"""Every method's learned-lead means are compared with this method (paired bootstrap CIs)."""
+STATS: tuple[str, ...] = ("sse", "n", "st", "st2", "se", "r_sum", "r_cnt", "vr_sum", "vr_cnt")
+"""Per-window sums from which every metric of :func:`leadlift.evaluation.metrics.lead_metrics` is rebuilt."""
 
 
-def mae_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconConfig, train: EvalSet,
+def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconConfig, train: EvalSet,
                     eval_sets: Sequence[EvalSet]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Cross-lead reconstruction of the learned leads by an aligned per-lead MAE, on the benchmark's windows.
+    """The learned leads as a leadlift checkpoint reconstructs them, on the benchmark's windows.
+
+    Any checkpoint format works: an aligned per-lead MAE (cross-lead decoding), or a reconstructor
+    whose input leads are the benchmark's.
 
     Every record of an evaluation set (the benchmark's preprocessed records, input leads only) goes
     through :func:`leadlift.inference.pipeline.reconstruct_records` — exactly what
@@ -60,19 +84,21 @@ def mae_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconConfig, tr
     from leadlift.inference.pipeline import reconstruct_records
 
     backend = load_backend(checkpoint)
-    if not isinstance(backend, MAEBackend):
-        raise InputError(f"{checkpoint} is not a per-lead MAE bank; cross-lead reconstruction needs one")
     if abs(backend.fs - cfg.data.fs) > 1e-6:
-        raise InputError(f"the MAE expects {backend.fs:g} Hz but the benchmark runs at {cfg.data.fs:g} Hz; "
-                         "use an MAE trained at the same rate")
-    missing = [ld for ld in (*plan.inputs, *plan.learned) if ld not in backend.leads]
-    if missing:
-        raise InputError(f"the MAE has no model for lead(s) {', '.join(missing)}; use a 12-lead MAE checkpoint")
+        raise InputError(f"{checkpoint} works at {backend.fs:g} Hz but the benchmark runs at {cfg.data.fs:g} Hz; "
+                         "use a checkpoint trained at the same rate")
+    if isinstance(backend, MAEBackend):
+        missing = [ld for ld in (*plan.inputs, *plan.learned) if ld not in backend.leads]
+        if missing:
+            raise InputError(f"the MAE has no model for lead(s) {', '.join(missing)}; use a 12-lead MAE checkpoint")
+    elif set(backend.leads) != set(plan.inputs):
+        raise InputError(f"{checkpoint} reconstructs from {','.join(backend.leads)}, the benchmark from "
+                         f"{','.join(plan.inputs)}; pass a checkpoint for the same input leads")
     n = backend.window
     in_idx = [STANDARD_LEADS.index(ld) for ld in plan.inputs]
     out_idx = [STANDARD_LEADS.index(ld) for ld in plan.learned]
-    calibrated = "checkpoint"
-    if backend.config.calibration is None:
+    calibrated = "checkpoint" if isinstance(backend, MAEBackend) else "n/a"
+    if isinstance(backend, MAEBackend) and backend.config.calibration is None:
         cal_idx = window_index(train.n_valid, np.unique(train.index.rows), n, n)
         cal = fit_calibration(gather_windows(train.records, cal_idx, n).numpy(),
                               data=f"{len(cal_idx)} benchmark training windows")
@@ -91,17 +117,139 @@ def mae_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconConfig, tr
                 s = int(e.index.starts[i])
                 result[i] = full[:, s:s + cfg.data.window]
         out[e.name] = result
-    ratio, _ = backend.calibration(plan.inputs, plan.learned)
-    info = {"checkpoint": str(checkpoint), "mae_window_samples": n, "calibration": calibrated,
-            "calibration_ratio": dict(zip(plan.learned, map(float, ratio), strict=True))}
+    info: dict[str, Any] = {"checkpoint": str(checkpoint), "kind": backend.kind, "window_samples": n,
+                            "calibration": calibrated}
+    if isinstance(backend, MAEBackend):
+        ratio, _ = backend.calibration(plan.inputs, plan.learned)
+        info["calibration_ratio"] = dict(zip(plan.learned, map(float, ratio), strict=True))
     return out, info
 
 
-def score_windows(plan: LeadPlan, e: EvalSet, learned: np.ndarray, window: int) -> dict[str, dict[str, float]]:
+def window_lead_stats(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per window and lead, the sums every reconstruction metric is built from: ``[N, L, len(STATS)]``.
+
+    Args:
+        true, pred: ``[N, L, T]`` in mV.
+    """
+    true = np.asarray(true, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    err = pred - true
+    r = pearson_per_window(true, pred)
+    std_t, std_p = true.std(axis=-1), pred.std(axis=-1)
+    ok_vr = std_t > 1e-8
+    out = np.stack([
+        (err ** 2).sum(-1), np.full(err.shape[:2], float(true.shape[-1])), true.sum(-1), (true ** 2).sum(-1),
+        err.sum(-1), np.where(np.isfinite(r), r, 0.0), np.isfinite(r).astype(float),
+        np.where(ok_vr, std_p / np.where(ok_vr, std_t, 1.0), 0.0), ok_vr.astype(float),
+    ], axis=-1)
+    return out
+
+
+def metrics_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics from summed :data:`STATS` ``[..., len(STATS)]`` (the same definitions as
+    :func:`leadlift.evaluation.metrics.lead_metrics`): RMSE over all samples, Pearson r per window
+    averaged, R² around the overall mean, bias, variance ratio per window averaged."""
+    g = {k: sums[..., i] for i, k in enumerate(STATS)}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sst = g["st2"] - g["st"] ** 2 / g["n"]
+        return {
+            "rmse": np.sqrt(g["sse"] / g["n"]),
+            "pearson_r": np.where(g["r_cnt"] > 0, g["r_sum"] / np.maximum(g["r_cnt"], 1), np.nan),
+            "r2": np.where(sst > 0, 1 - g["sse"] / np.where(sst > 0, sst, 1.0), np.nan),
+            "bias": g["se"] / g["n"],
+            "var_ratio": np.where(g["vr_cnt"] > 0, g["vr_sum"] / np.maximum(g["vr_cnt"], 1), np.nan),
+        }
+
+
+def record_sums(stats: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Window statistics ``[N, L, S]`` summed per record (``rows`` ``[N]``) → ``[R, L, S]`` (records
+    in sorted order of ``rows``)."""
+    _, inv = np.unique(rows, return_inverse=True)
+    out = np.zeros((int(inv.max()) + 1 if len(inv) else 0, *stats.shape[1:]))
+    np.add.at(out, inv, stats)
+    return out
+
+
+def bootstrap_counts(n_records: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """How often each record is drawn in each of ``n_boot`` resamples with replacement: ``[n_boot, R]``.
+    The same draws are used for every method (a *paired* bootstrap)."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_records, np.full(n_records, 1.0 / n_records), size=n_boot).astype(np.float64)
+
+
+def percentile_ci(samples: np.ndarray, level: float = 0.95) -> list[float]:
+    """Percentile interval of bootstrap ``samples`` (NaN-free ones), as ``[low, high]``."""
+    ok = samples[np.isfinite(samples)]
+    if len(ok) == 0:
+        return [float("nan"), float("nan")]
+    a = (1 - level) / 2 * 100
+    return [float(np.percentile(ok, a)), float(np.percentile(ok, 100 - a))]
+
+
+def _mean(values: np.ndarray, axis: int | None = None) -> Any:
+    """Mean over leads; NaN (not a warning) when a metric is undefined for every lead."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.nanmean(values, axis=axis)
+    return float(out) if axis is None else out
+
+
+def score_set(plan: LeadPlan, e: EvalSet, preds: dict[str, np.ndarray], window: int, n_boot: int = 1000,
+              seed: int = 0, reference: str = REFERENCE) -> dict[str, Any]:
+    """Score every method's learned-lead predictions on one set of windows, with paired bootstrap CIs.
+
+    The full 12 leads are assembled by the lead plan (inputs as measured, limb leads derived), then
+    scored against the truth per lead. Means are over the **learned** leads only; the derived limb
+    leads form a separate block. 95 % CIs come from a paired bootstrap over **records** (all of a
+    record's windows are drawn together; the same draws for every method), for every mean and for
+    every difference against ``reference`` (when it is among the methods); none with fewer than 2
+    records.
+
+    Args:
+        plan: the lead plan; e: the windows; preds: ``{method: [N, n_learned, window] mV}``.
+        window: window length in samples; n_boot: resamples (0: point estimates only).
+    Returns:
+        ``{"per_lead": {method: {lead: metrics}}, "learned": {method: means}, "derived": {method:
+        means}, "ci": {method: {"learned": {metric: [lo, hi]}, "vs_reference": {metric: {"diff",
+        "ci"}}}}, "reference", "n_records", "n_windows", "n_boot"}``.
+    """
     true = gather_windows(e.records, e.index, window).numpy()
     in_idx = [STANDARD_LEADS.index(ld) for ld in plan.inputs]
-    full = plan.assemble(true[:, in_idx], learned)
-    return reconstruction_table(true, full, STANDARD_LEADS)
+    learned = [STANDARD_LEADS.index(ld) for ld in plan.learned]
+    derived = [STANDARD_LEADS.index(ld) for ld in plan.derived]
+    sums: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {"per_lead": {}, "learned": {}, "derived": {}, "ci": {}, "reference": reference,
+                           "n_windows": len(e.index), "n_records": len(np.unique(e.index.rows)), "n_boot": n_boot}
+    for m, p in preds.items():
+        full = plan.assemble(true[:, in_idx], p)
+        st = window_lead_stats(true, full)
+        sums[m] = record_sums(st, e.index.rows)
+        point = metrics_from_sums(st.sum(axis=0))  # {metric: [12]}; r is undefined (NaN) for a flat prediction
+        out["per_lead"][m] = {ld: {**{k: float(v[i]) for k, v in point.items()},
+                                   "n_windows": len(st), "n_flat_windows": int(len(st) - st[:, i, 6].sum())}
+                              for i, ld in enumerate(STANDARD_LEADS)}
+        out["learned"][m] = {k: _mean(v[learned]) for k, v in point.items()}
+        out["derived"][m] = {k: _mean(v[derived]) for k, v in point.items()} if derived else {}
+    if n_boot > 0 and sums and out["n_records"] >= 2:
+        first = next(iter(sums.values()))
+        counts = bootstrap_counts(first.shape[0], n_boot, seed)
+        boot: dict[str, dict[str, np.ndarray]] = {}
+        for m, rs in sums.items():
+            b = metrics_from_sums((counts @ rs.reshape(rs.shape[0], -1)).reshape(n_boot, *rs.shape[1:]))
+            boot[m] = {k: _mean(v[:, learned], axis=1) for k, v in b.items()}
+        for m in sums:
+            ci: dict[str, Any] = {"learned": {k: percentile_ci(v) for k, v in boot[m].items()}}
+            if reference in boot and m != reference:
+                ci["vs_reference"] = {k: {"diff": out["learned"][m][k] - out["learned"][reference][k],
+                                          "ci": percentile_ci(boot[m][k] - boot[reference][k])}
+                                      for k in boot[m]}
+            out["ci"][m] = ci
+    return out
+
+
+def score_windows(plan: LeadPlan, e: EvalSet, learned: np.ndarray, window: int) -> dict[str, dict[str, float]]:
+    """Per-lead metrics of one method on one set of windows (no bootstrap)."""
+    return score_set(plan, e, {"m": learned}, window, n_boot=0)["per_lead"]["m"]
 
 
 def average(table: dict[str, dict[str, float]], leads: Sequence[str]) -> dict[str, float]:
@@ -203,6 +351,8 @@ def bar_chart(path: Path, tables: dict[str, dict[str, dict[str, float]]], leads:
 
 
 def _fmt(v: float, digits: int = 3) -> str:
+    if v is None or not np.isfinite(v):
+        return "–"
     return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
@@ -214,12 +364,89 @@ def _lead_label(ld: str, plan: LeadPlan) -> str:
     return ld
 
 
+def _ci(v: float, ci: list[float] | None, digits: int) -> str:
+    if ci is None or not np.all(np.isfinite(ci)):
+        return _fmt(v, digits)
+    return f"{_fmt(v, digits)} [{_fmt(ci[0], digits)}, {_fmt(ci[1], digits)}]"
+
+
+_BETTER = {"pearson_r": max, "rmse": min, "r2": max}
+
+
+def means_table(score: dict[str, Any], titles: dict[str, str] | None = None) -> list[str]:
+    """Markdown rows: one method per row, learned-lead means with 95 % CIs and the paired
+    difference against the reference; the best value of each column in bold."""
+    titles = titles or METHOD_TITLES
+    ref = score.get("reference", REFERENCE)
+    methods = list(score["learned"])
+    has_ref = ref in methods and any("vs_reference" in c for c in score["ci"].values())
+    head = "| method | r (per window) | RMSE (mV) | R² | bias (mV) | var ratio |"
+    rule = "|---|---:|---:|---:|---:|---:|"
+    if has_ref:
+        head += f" Δ r vs {titles.get(ref, ref)} | Δ RMSE vs {titles.get(ref, ref)} (mV) |"
+        rule += "---:|---:|"
+    best = {k: f(score["learned"][m][k] for m in methods if np.isfinite(score["learned"][m][k]))
+            for k, f in _BETTER.items() if any(np.isfinite(score["learned"][m][k]) for m in methods)}
+    rows = [head, rule]
+    for m in methods:
+        v, ci = score["learned"][m], score["ci"].get(m, {}).get("learned", {})
+        cells = []
+        for k, digits in (("pearson_r", 3), ("rmse", 4), ("r2", 3), ("bias", 4), ("var_ratio", 2)):
+            text = _ci(v[k], ci.get(k), digits)
+            cells.append(f"**{text}**" if k in best and v[k] == best[k] else text)
+        if has_ref:
+            vs = score["ci"].get(m, {}).get("vs_reference")
+            if vs is None:
+                cells += ["(reference)", "(reference)"]
+            else:
+                cells += [_ci(vs["pearson_r"]["diff"], vs["pearson_r"]["ci"], 3),
+                          _ci(vs["rmse"]["diff"], vs["rmse"]["ci"], 4)]
+        rows.append(f"| {titles.get(m, m)} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _per_lead_rows(score: dict[str, Any], leads: Sequence[str], plan: LeadPlan) -> list[str]:
+    methods = list(score["per_lead"])
+    rows = ["| lead | " + " | ".join(f"{METHOD_TITLES.get(m, m)} r / RMSE (mV)" for m in methods) + " |",
+            "|---|" + "---:|" * len(methods)]
+    for ld in leads:
+        vals = [score["per_lead"][m][ld] for m in methods]
+        best_r = max((t["pearson_r"] for t in vals if np.isfinite(t["pearson_r"])), default=None)
+        best_e = min((t["rmse"] for t in vals if np.isfinite(t["rmse"])), default=None)
+        if len({round(t["rmse"], 12) for t in vals}) == 1:  # a tie everywhere (exactly derived): nothing to mark
+            best_r = best_e = None
+        cells = []
+        for t in vals:
+            r = f"**{_fmt(t['pearson_r'])}**" if t["pearson_r"] == best_r else _fmt(t["pearson_r"])
+            e = f"**{_fmt(t['rmse'], 4)}**" if t["rmse"] == best_e else _fmt(t["rmse"], 4)
+            cells.append(f"{r} / {e}")
+        rows.append(f"| {_lead_label(ld, plan)} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _score_block(score: dict[str, Any], plan: LeadPlan, title: str) -> list[str]:
+    lines = [f"## {title}", "",
+             f"Means over the learned leads {', '.join(plan.learned)}; "
+             + (f"95 % CI from a paired bootstrap over the {score['n_records']} records ({score['n_boot']} resamples, "
+                "all windows of a record drawn together, the same draws for every method)"
+                if score["ci"] else f"no CI ({score['n_records']} record: a bootstrap over records needs two)")
+             + f"; {score['n_windows']} windows. Best value per column in bold.", "",
+             *means_table(score), "", "Per learned lead (r per window / RMSE in mV; best per row in bold):", "",
+             *_per_lead_rows(score, plan.learned, plan)]
+    if plan.derived:
+        how = ("derived exactly from the measured I and II: identical for every method" if plan.exact
+               else "derived from the inputs and the learned I/II: they carry the learned leads' error")
+        lines += ["", f"Derived limb leads {', '.join(plan.derived)} ({how}), kept out of the means above:", "",
+                  *_per_lead_rows(score, plan.derived, plan)]
+    return lines
+
+
 def results_markdown(res: dict[str, Any]) -> str:
-    """The results tables as Markdown (units in every header)."""
+    """The results as Markdown: learned-lead means with CIs for every method on the same windows,
+    per-lead tables, the derived limb leads apart, zero-shot sets, training record (units in every
+    header)."""
     plan = LeadPlan.from_inputs(res["leads"]["inputs"])
-    scored = res["leads"]["scored"]
     src = ",".join(plan.inputs)
-    methods = list(res["test"])
     d = res["data"]
     lines = [
         f"# 12-lead reconstruction from {src} — PTB-XL at {d['fs']:g} Hz",
@@ -227,97 +454,38 @@ def results_markdown(res: dict[str, Any]) -> str:
         f"Command: `{res.get('command', 'leadlift reconstruct-benchmark')}` (config `{res['config']['name']}`, "
         f"leadlift {res['leadlift_version']}); wall time {res['seconds']:.0f} s on {res['threads']} CPU thread(s).",
         "",
-        "Units and definitions: **RMSE in mV over all samples of all windows**; **Pearson r per window, then "
-        "averaged**; R² over all samples; bias = mean(pred − true) in mV; var ratio = std(pred)/std(true) per "
-        "window, averaged. Signals band-passed 0.5–45 Hz and baseline-corrected; windows of "
-        f"{d['window']} samples ({d['window'] / d['fs']:g} s), hop {d['hop']}.",
+        "Every method is scored on exactly the same windows with the same preprocessing. Units and "
+        "definitions: **RMSE in mV over all samples**; **Pearson r per window, then averaged**; R² over all "
+        "samples; bias = mean(pred − true) in mV; var ratio = std(pred)/std(true) per window, averaged. "
+        f"Signals band-passed {res['preprocessing']['bandpass_hz'][0]:g}–{res['preprocessing']['bandpass_hz'][1]:g} "
+        f"Hz and baseline-corrected; windows of {d['window']} samples ({d['window'] / d['fs']:g} s), hop {d['hop']}.",
         "",
         f"Split: {d['split_description']}. Test: {d['n_test_windows']} windows from {d['n_test_records']} records "
         f"({d['qc_rejected']['test']} rejected by QC). Training: {d['n_train_windows']} windows "
         f"({d['n_train_records']} records), validation {d['n_val_windows']} windows. No patient is in two parts.",
         "",
         f"Leads: inputs {', '.join(plan.inputs)}; learned {', '.join(plan.learned)}; derived "
-        f"{', '.join(plan.derived) or '-'}"
-        + (" (exact from I and II, excluded from the averages; they differ from the stored leads only through "
-           "the 1-µV quantisation of the files and the non-linear median baseline filter)."
-           if plan.exact and plan.derived else ".")
-        + f" Averages are over the reconstructed leads {', '.join(scored)}.",
+        f"{', '.join(plan.derived) or '-'}.",
         "",
-        "## Test fold: Pearson r / RMSE (mV) per lead",
+        "Methods: " + "; ".join(f"**{METHOD_TITLES.get(m, m)}**"
+                                + (f" ({METHOD_NOTES[m]})" if m in METHOD_NOTES else "")
+                                for m in res["test"]["learned"]) + ".",
         "",
-        "| lead | " + " | ".join(f"{METHOD_TITLES.get(m, m)} r | {METHOD_TITLES.get(m, m)} RMSE (mV)" for m in methods)
-        + " |",
-        "|---|" + "---:|" * (2 * len(methods)),
     ]
-    for ld in STANDARD_LEADS:
-        if ld in plan.inputs:
-            continue
-        cells = []
-        for m in methods:
-            t = res["test"][m][ld]
-            cells += [_fmt(t["pearson_r"]), _fmt(t["rmse"], 4)]
-        lines.append(f"| {_lead_label(ld, plan)} | " + " | ".join(cells) + " |")
-    cells = []
-    for m in methods:
-        a = res["summary"]["test"][m]
-        cells += [f"**{_fmt(a['pearson_r'])}**", f"**{_fmt(a['rmse'], 4)}**"]
-    lines.append("| **mean of reconstructed leads** | " + " | ".join(cells) + " |")
-
-    g = res.get("goal")
-    if g:
-        lines += ["", "## Goal: half the linear baseline's RMSE", "",
-                  f"Pathology-aware fusion mean RMSE {g['fusion_rmse']:.4f} mV vs linear {g['linear_rmse']:.4f} mV: "
-                  f"ratio {g['ratio']:.3f} (goal ≤ 0.5; the fusion model would need {g['target_rmse']:.4f} mV, "
-                  f"{g['gap_mv']:+.4f} mV away)."]
-
-    lines += ["", "## Test fold: every metric per method", ""]
-    for m in methods:
-        lines += [f"### {METHOD_TITLES.get(m, m)}", "",
-                  "| lead | r (per window) | RMSE (mV) | R² | bias (mV) | var ratio |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for ld in (*(x for x in STANDARD_LEADS if x not in plan.inputs), "mean"):
-            t = res["summary"]["test"][m] if ld == "mean" else res["test"][m][ld]
-            name = "**mean of reconstructed**" if ld == "mean" else _lead_label(ld, plan)
-            lines.append(f"| {name} | {_fmt(t['pearson_r'])} | {_fmt(t['rmse'], 4)} | {_fmt(t['r2'])} | "
-                         f"{_fmt(t['bias'], 4)} | {_fmt(t['var_ratio'])} |")
-        lines.append("")
-
+    lines += _score_block(res["test"], plan, "Test fold (PTB-XL strat_fold 10)")
+    for z in res.get("zero_shot", {}).values():
+        lines += ["", *_score_block(z, plan, f"Zero-shot: {z['title']} ({z['n_records']} record(s), "
+                                             f"{z['qc_rejected']} windows rejected by QC; main-split models)")]
     cv = res.get("cv")
     if cv and cv.get("methods"):
         cm = list(cv["methods"])
-        lines += [f"## {cv['n_folds']}-fold patient-grouped CV on train ∪ validation, scored on the fixed test "
-                  "windows: mean ± std over folds", "",
+        lines += ["", f"## {cv['n_folds']}-fold patient-grouped CV: learned-lead means, mean ± std over folds", "",
                   f"Folds: {cv['description']}.", "",
-                  "| lead | " + " | ".join(f"{METHOD_TITLES.get(m, m)} r | {METHOD_TITLES.get(m, m)} RMSE (mV)"
-                                          for m in cm) + " |",
-                  "|---|" + "---:|" * (2 * len(cm))]
-        for ld in (*(x for x in STANDARD_LEADS if x not in plan.inputs), "mean_reconstructed"):
-            cells = []
-            for m in cm:
-                t = cv["methods"][m][ld]
-                cells += [f"{t['pearson_r']['mean']:.3f} ± {t['pearson_r']['std']:.3f}",
-                          f"{t['rmse']['mean']:.4f} ± {t['rmse']['std']:.4f}"]
-            name = "**mean of reconstructed**" if ld == "mean_reconstructed" else _lead_label(ld, plan)
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        if "mae" in methods:
-            lines += ["", "The MAE checkpoint is not trained by this benchmark, so it has no CV folds."]
-
-    zs = res.get("zero_shot", {})
-    for z in zs.values():
-        zm = list(z["methods"])
-        lines += ["", f"## Zero-shot: {z['title']} ({z['n_records']} record(s), {z['n_windows']} windows, "
-                      f"{z['qc_rejected']} rejected by QC; main-split models)", "",
-                  "| lead | " + " | ".join(f"{METHOD_TITLES.get(m, m)} r | {METHOD_TITLES.get(m, m)} RMSE (mV)"
-                                          for m in zm) + " |",
-                  "|---|" + "---:|" * (2 * len(zm))]
-        for ld in (*(x for x in STANDARD_LEADS if x not in plan.inputs), "mean"):
-            cells = []
-            for m in zm:
-                t = z["summary"][m] if ld == "mean" else z["methods"][m][ld]
-                cells += [_fmt(t["pearson_r"]), _fmt(t["rmse"], 4)]
-            label = "**mean of reconstructed**" if ld == "mean" else _lead_label(ld, plan)
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-
+                  "| method | r | RMSE (mV) |", "|---|---:|---:|"]
+        for m in cm:
+            t = cv["methods"][m]["mean_reconstructed"]
+            lines.append(f"| {METHOD_TITLES.get(m, m)} | {t['pearson_r']['mean']:.3f} ± {t['pearson_r']['std']:.3f} | "
+                         f"{t['rmse']['mean']:.4f} ± {t['rmse']['std']:.4f} |")
     lines += ["", "## Training (main split)", "", "| method | epochs | best epoch | best val MSE (mV²) | seconds |",
               "|---|---:|---:|---:|---:|"]
     for m, inf in res["training"].items():
@@ -327,8 +495,11 @@ def results_markdown(res: dict[str, Any]) -> str:
         elif m == "encoder" and "epochs" in inf:
             lines.append(f"| SupCon encoder | {inf['epochs']} | - | - (final SupCon loss {inf['final_loss']:.3f}) | "
                          f"{inf['seconds']} |")
+        elif m == "fir":
+            lines.append(f"| {METHOD_TITLES['fir']} | closed form, ±{inf['half_s']:g} s chosen on validation | - | "
+                         f"{min(inf['val_mse_by_half_s'].values()):.4f} | {inf['seconds']} |")
         elif "seconds" in inf:
-            lines.append(f"| {METHOD_TITLES.get(m, m)} | closed form | - | - | {inf['seconds']} |")
+            lines.append(f"| {METHOD_TITLES.get(m, m)} | closed form / none | - | - | {inf['seconds']} |")
     if res.get("figures"):
         lines += ["", "Figures: " + ", ".join(f"`{p}`" for p in res["figures"])]
     return "\n".join(lines) + "\n"

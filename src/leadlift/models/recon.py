@@ -40,6 +40,7 @@ from leadlift.ecg import LIMB_COEFFICIENTS, LIMB_LEADS, STANDARD_LEADS, derive_l
 from leadlift.errors import InputError
 
 __all__ = [
+    "FIRLeadMap",
     "FusionReconstructor",
     "LeadPlan",
     "LinearLeadMap",
@@ -407,11 +408,68 @@ class UNet1d(nn.Module):
 
 
 # ----------------------------------------------------------------------------- linear baseline
+def lagged_features(x: np.ndarray, half_taps: int) -> np.ndarray:
+    """Design matrix of a FIR map: every sample of every window with its ±``half_taps`` neighbours.
+
+    Args:
+        x: windows ``[N, C, T]`` (mV).
+        half_taps: L; lags −L..+L samples (0: the sample itself). Neighbours outside the window are 0.
+    Returns:
+        ``[N·T, C·(2L+1)]`` float64; column ``c·(2L+1) + k`` holds lead c at lag ``k − L`` (the layout
+        of a ``conv1d`` weight ``[out, C, 2L+1]`` with padding L).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, c, t = x.shape
+    k = 2 * half_taps + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (half_taps, half_taps)))
+    view = np.lib.stride_tricks.sliding_window_view(padded, k, axis=-1)  # [N, C, T, K]
+    return view.transpose(0, 2, 1, 3).reshape(n * t, c * k)
+
+
+def lagged_normal_equations(batches: Iterable[tuple[np.ndarray | Tensor, np.ndarray | Tensor]], n_inputs: int,
+                            n_outputs: int, half_taps: int, intercept: bool = True
+                            ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(XᵀX, XᵀY, n_windows)`` of a FIR least-squares map summed over ``(x [n, C_in, T], y [n, C_out, T])``
+    chunks (float64; the intercept column, when asked, is last)."""
+    k = 2 * half_taps + 1
+    d = n_inputs * k + int(intercept)
+    xtx = np.zeros((d, d))
+    xty = np.zeros((d, n_outputs))
+    n_seen = 0
+    for x, y in batches:
+        x_np = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+        y_np = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
+        if x_np.ndim != 3 or y_np.ndim != 3 or x_np.shape[1] != n_inputs or y_np.shape[1] != n_outputs \
+                or x_np.shape[0] != y_np.shape[0] or x_np.shape[2] != y_np.shape[2]:
+            raise InputError(f"fit needs x [N, {n_inputs}, T] and y [N, {n_outputs}, T], got {x_np.shape} and "
+                             f"{y_np.shape}")
+        a = lagged_features(x_np, half_taps)
+        t = y_np.astype(np.float64).transpose(0, 2, 1).reshape(-1, n_outputs)
+        if intercept:
+            a = np.concatenate([a, np.ones((a.shape[0], 1))], axis=1)
+        xtx += a.T @ a
+        xty += a.T @ t
+        n_seen += x_np.shape[0]
+    if n_seen == 0:
+        raise InputError("no training windows to fit the linear map on")
+    return xtx, xty, n_seen
+
+
+def solve_normal_equations(xtx: np.ndarray, xty: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+    """Least-squares coefficients ``[d, n_out]`` from normal equations; ``ridge`` adds
+    ``ridge · mean(diag XᵀX)`` to the diagonal (0: plain least squares, via ``lstsq``)."""
+    if ridge > 0:
+        xtx = xtx + np.eye(len(xtx)) * ridge * float(np.mean(np.diag(xtx)))
+    return np.linalg.lstsq(xtx, xty, rcond=None)[0]
+
+
 class LinearLeadMap(nn.Module):
     """Per-target-lead least-squares linear map ``y_k(t) = Σ_j W[k, j] x_j(t) + b[k]`` (mV).
 
     Fitted in closed form (:meth:`fit`): normal equations accumulated in float64 over every sample
-    of every training window, solved with ``lstsq``. Each target lead has its own weights.
+    of every training window, solved with ``lstsq``. Each target lead has its own weights. This is
+    an instantaneous gain: from one input lead it can only rescale that lead (:class:`FIRLeadMap`
+    is the fair classical baseline).
     """
 
     def __init__(self, n_inputs: int, n_outputs: int, intercept: bool = True) -> None:
@@ -435,27 +493,8 @@ class LinearLeadMap(nn.Module):
         """Fit from an iterable of ``(x [n, n_inputs, T], y [n, n_outputs, T])`` chunks (mV): the
         normal equations are summed over all chunks, then solved once (float64)."""
         n_in, n_out = self.weight.shape[1], self.weight.shape[0]
-        d = n_in + int(self.intercept)
-        xtx = np.zeros((d, d))
-        xty = np.zeros((d, n_out))
-        n_seen = 0
-        for x, y in batches:
-            x_np = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
-            y_np = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
-            if x_np.ndim != 3 or y_np.ndim != 3 or x_np.shape[1] != n_in or y_np.shape[1] != n_out \
-                    or x_np.shape[0] != y_np.shape[0] or x_np.shape[2] != y_np.shape[2]:
-                raise InputError(f"fit needs x [N, {n_in}, T] and y [N, {n_out}, T], got {x_np.shape} and "
-                                 f"{y_np.shape}")
-            a = x_np.astype(np.float64).transpose(0, 2, 1).reshape(-1, n_in)
-            t = y_np.astype(np.float64).transpose(0, 2, 1).reshape(-1, n_out)
-            if self.intercept:
-                a = np.concatenate([a, np.ones((a.shape[0], 1))], axis=1)
-            xtx += a.T @ a
-            xty += a.T @ t
-            n_seen += x_np.shape[0]
-        if n_seen == 0:
-            raise InputError("no training windows to fit the linear map on")
-        coef = np.linalg.lstsq(xtx, xty, rcond=None)[0]  # [d, n_out]
+        xtx, xty, _ = lagged_normal_equations(batches, n_in, n_out, 0, self.intercept)
+        coef = solve_normal_equations(xtx, xty)  # [d, n_out]
         self.weight.copy_(torch.from_numpy(coef[:n_in].T.copy()))
         if self.intercept:
             self.bias.copy_(torch.from_numpy(coef[n_in]))
@@ -465,6 +504,68 @@ class LinearLeadMap(nn.Module):
         """``[B, n_inputs, T]`` mV → ``[B, n_outputs, T]`` mV."""
         _check_bct(x, self.weight.shape[1])
         return torch.einsum("kj,bjt->bkt", self.weight, x) + self.bias[None, :, None]
+
+
+class FIRLeadMap(nn.Module):
+    """Per-target-lead FIR least-squares filter: ``y_k(t) = Σ_j Σ_{|τ|≤L} W[k, j, τ] x_j(t+τ) + b[k]`` (mV).
+
+    A linear map over a ±L-sample neighbourhood of the input leads (zero outside the window), fitted
+    in closed form. Unlike :class:`LinearLeadMap` it can shape the waveform (a lead with other
+    timing or polarity pattern than the input), which makes it the fair classical baseline.
+
+    Args:
+        n_inputs, n_outputs: input and predicted leads.
+        half_taps: L in samples (e.g. 40 = ±0.4 s at 100 Hz); the filter has 2L+1 taps per input.
+        intercept: fit a per-lead offset.
+    """
+
+    def __init__(self, n_inputs: int, n_outputs: int, half_taps: int = 40, intercept: bool = True) -> None:
+        super().__init__()
+        if int(half_taps) < 0:
+            raise InputError(f"half_taps={half_taps}; pass a non-negative number of samples")
+        self._config = dict(n_inputs=int(n_inputs), n_outputs=int(n_outputs), half_taps=int(half_taps),
+                            intercept=bool(intercept))
+        self.half_taps, self.intercept = int(half_taps), bool(intercept)
+        self.register_buffer("weight", torch.zeros(n_outputs, n_inputs, 2 * self.half_taps + 1))
+        self.register_buffer("bias", torch.zeros(n_outputs))
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    @torch.no_grad()
+    def set_coefficients(self, coef: np.ndarray) -> FIRLeadMap:
+        """Load solved coefficients ``[n_inputs·(2L+1) (+1), n_outputs]`` (the :func:`lagged_features` layout)."""
+        n_out, n_in, k = self.weight.shape
+        self.weight.copy_(torch.from_numpy(coef[:n_in * k].T.reshape(n_out, n_in, k).copy()))
+        self.bias.copy_(torch.from_numpy(coef[n_in * k].copy()) if self.intercept else torch.zeros(n_out))
+        return self
+
+    @torch.no_grad()
+    def fit_batches(self, batches: Iterable[tuple[np.ndarray | Tensor, np.ndarray | Tensor]],
+                    ridge: float = 0.0) -> FIRLeadMap:
+        """Fit from ``(x [n, n_inputs, T], y [n, n_outputs, T])`` chunks (mV) in closed form."""
+        n_out, n_in, _ = self.weight.shape
+        xtx, xty, _ = lagged_normal_equations(batches, n_in, n_out, self.half_taps, self.intercept)
+        return self.set_coefficients(solve_normal_equations(xtx, xty, ridge))
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        """``[B, n_inputs, T]`` mV → ``[B, n_outputs, T]`` mV."""
+        _check_bct(x, self.weight.shape[1])
+        return F.conv1d(x, self.weight.to(x.dtype), self.bias.to(x.dtype), padding=self.half_taps)
+
+
+def select_lags(xtx: np.ndarray, xty: np.ndarray, n_inputs: int, half_taps: int, sub_half_taps: int,
+                intercept: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The normal equations of a shorter FIR map (±``sub_half_taps``) cut from those of a longer one
+    (±``half_taps``): same samples, same zero padding, so the result is exact."""
+    k, sub = 2 * half_taps + 1, 2 * sub_half_taps + 1
+    if sub_half_taps > half_taps:
+        raise InputError(f"sub_half_taps={sub_half_taps} exceeds half_taps={half_taps}")
+    cols = [c * k + (half_taps - sub_half_taps) + j for c in range(n_inputs) for j in range(sub)]
+    if intercept:
+        cols.append(n_inputs * k)
+    idx = np.asarray(cols)
+    return xtx[np.ix_(idx, idx)], xty[idx]
 
 
 # ----------------------------------------------------------------------------- full network

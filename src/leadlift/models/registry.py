@@ -18,15 +18,16 @@ def _mae_classes() -> dict[str, type[nn.Module]]:
 
 
 def _recon_classes() -> dict[str, type[nn.Module]]:
-    from leadlift.models.recon import FusionReconstructor, LinearLeadMap, UNet1d
+    from leadlift.models.recon import FIRLeadMap, FusionReconstructor, LinearLeadMap, UNet1d
 
-    return {"FusionReconstructor": FusionReconstructor, "UNet1d": UNet1d, "LinearLeadMap": LinearLeadMap}
+    return {"FusionReconstructor": FusionReconstructor, "UNet1d": UNet1d, "LinearLeadMap": LinearLeadMap,
+            "FIRLeadMap": FIRLeadMap}
 
 
 MAE_CLASSES: tuple[str, ...] = ("LeadBankMAE", "MultiChannelMAE")
 """Networks of paper 1 (the model itself is the checkpoint's network)."""
 
-RECON_CLASSES: tuple[str, ...] = ("FusionReconstructor", "UNet1d", "LinearLeadMap")
+RECON_CLASSES: tuple[str, ...] = ("FusionReconstructor", "UNet1d", "LinearLeadMap", "FIRLeadMap")
 """Reconstructors of paper 2 (wrapped in :class:`~leadlift.models.recon.ReconNet`)."""
 
 

@@ -39,13 +39,17 @@ from leadlift.ecg import STANDARD_LEADS
 from leadlift.errors import DataNotFoundError, InputError
 from leadlift.inference.checkpoint import export_model
 from leadlift.models.recon import (
+    FIRLeadMap,
     FusionReconstructor,
     LeadPlan,
     LinearLeadMap,
     PathologyEncoder,
     ReconNet,
     UNet1d,
+    lagged_normal_equations,
     recon_net_spec,
+    select_lags,
+    solve_normal_equations,
 )
 from leadlift.recon_config import ReconConfig
 from leadlift.training.recon_data import (
@@ -62,7 +66,12 @@ __all__ = ["NEURAL", "Context", "setup", "train_recon", "train_split", "windows_
 log = logging.getLogger("leadlift.recon")
 
 
-NEURAL = ("unet", "fusion_noemb", "fusion")
+NEURAL = ("unet", "fusion_noemb", "fusion_random", "fusion")
+"""Methods trained by gradient descent (with early stopping on validation)."""
+EMBEDDING_METHODS = ("fusion_random", "fusion")
+"""Methods whose fusion model takes an encoder's embedding (SupCon-trained, or random and frozen)."""
+RANDOM_ENCODER_SEED_OFFSET = 1000
+"""The random encoder of ``fusion_random`` is drawn with ``seed + RANDOM_ENCODER_SEED_OFFSET``."""
 
 
 @dataclass
@@ -81,8 +90,23 @@ class Context:
     say: Callable[[str], None]
 
 
-def load_store(dataset: str, cfg: ReconConfig, data_dir: Path, store_dir: Path | None) -> PreparedStore:
-    store = prepare(dataset, cfg.data.fs, data_dir, store_dir=store_dir, progress=False)
+ZERO_SHOT_STORES: dict[str, tuple[str, dict[str, Any]]] = {
+    "ptbdb": ("ptbdb", {}),
+    "cinc2021-ptb": ("cinc2021", {"subset": "ptb"}),
+    "brugada": ("brugada", {}),
+}
+"""Zero-shot source name → (dataset of :func:`leadlift.data.store.prepare`, reader options)."""
+ZERO_SHOT_TITLES: dict[str, str] = {
+    "ptbdb": "PTB Diagnostic (ptbdb/)",
+    "cinc2021-ptb": "PTB Diagnostic records of the CinC-2021 copy (challenge-2021/ptb/)",
+    "brugada": "Brugada-HUCA",
+}
+
+
+def load_store(dataset: str, cfg: ReconConfig, data_dir: Path, store_dir: Path | None,
+               reader_options: dict[str, Any] | None = None) -> PreparedStore:
+    store = prepare(dataset, cfg.data.fs, data_dir, store_dir=store_dir, progress=False,
+                    reader_options=reader_options or None)
     if list(store.leads) != list(STANDARD_LEADS):
         raise InputError(f"the {dataset} store must hold the 12 standard leads (it has {', '.join(store.leads)})")
     return store
@@ -136,9 +160,9 @@ def encoder_embeddings(encoder: PathologyEncoder, records: Tensor, index: Window
 def build_reconstructor(method: str, cfg: ReconConfig, plan: LeadPlan, encoder: PathologyEncoder | None) -> ReconNet:
     n_in, n_out = len(plan.inputs), len(plan.learned)
     f, u, t = cfg.fusion, cfg.unet, cfg.train
-    if method == "fusion":
+    if method in EMBEDDING_METHODS:
         if encoder is None:
-            raise InputError("the fusion method needs a trained encoder")
+            raise InputError(f"the {method} method needs an encoder")
         rec: torch.nn.Module = FusionReconstructor(n_in, n_out, encoder.embed_dim, f.branch_dim, f.hidden,
                                                    f.kernel_size, f.per_lead)
         return ReconNet(rec, encoder, output_scale=t.output_scale, eps=cfg.data.zscore_eps)
@@ -175,6 +199,43 @@ def train_encoder(ctx: Context, train: WindowIndex, epochs: int | None, seed: in
     return enc, info
 
 
+def _chunks(ctx: Context, index: WindowIndex, size: int = 512) -> Any:
+    w = ctx.cfg.data.window
+    for s in range(0, len(index), size):
+        x = gather_windows(ctx.records, index.subset(slice(s, s + size)), w)
+        yield x[:, ctx.in_idx], x[:, ctx.out_idx]
+
+
+def fit_fir(ctx: Context, train: WindowIndex, val: WindowIndex) -> tuple[ReconNet, dict[str, Any]]:
+    """FIR least squares (closed form) for every candidate half-length of
+    ``benchmark.fir_half_taps_s``; the one with the lowest validation MSE (mV²) is kept.
+
+    The normal equations are accumulated once for the longest filter; shorter ones are exact
+    sub-blocks (:func:`leadlift.models.recon.select_lags`)."""
+    b, fs = ctx.cfg.benchmark, ctx.cfg.data.fs
+    taps = sorted({max(0, round(t * fs)) for t in b.fir_half_taps_s})
+    n_in, n_out = len(ctx.in_idx), len(ctx.out_idx)
+    intercept = b.linear_intercept
+    xtx, xty, _ = lagged_normal_equations(_chunks(ctx, train), n_in, n_out, taps[-1], intercept)
+    scores: dict[int, float] = {}
+    nets: dict[int, ReconNet] = {}
+    for L in taps:
+        sub_xtx, sub_xty = select_lags(xtx, xty, n_in, taps[-1], L, intercept)
+        fir = FIRLeadMap(n_in, n_out, L, intercept).set_coefficients(solve_normal_equations(sub_xtx, sub_xty,
+                                                                                            b.fir_ridge))
+        net = ReconNet(fir, None, output_scale="raw").eval()
+        sse, n = 0.0, 0
+        with torch.no_grad():
+            for x, y in _chunks(ctx, val):
+                sse += float(((net(x) - y) ** 2).sum())
+                n += y.numel()
+        scores[L] = sse / max(n, 1)
+        nets[L] = net
+    best = min(scores, key=scores.__getitem__)
+    return nets[best], {"half_taps": best, "half_s": best / fs,
+                        "val_mse_by_half_s": {f"{L / fs:g}": round(v, 6) for L, v in scores.items()}}
+
+
 def fit_linear(ctx: Context, train: WindowIndex) -> ReconNet:
     lin = LinearLeadMap(len(ctx.in_idx), len(ctx.out_idx), intercept=ctx.cfg.benchmark.linear_intercept)
     w = ctx.cfg.data.window
@@ -204,6 +265,10 @@ def train_split(ctx: Context, train: WindowIndex, val: WindowIndex, eval_sets: S
     preds: dict[str, dict[str, np.ndarray]] = {e.name: {} for e in eval_sets}
     info: dict[str, Any] = {}
     nets: dict[str, ReconNet] = {}
+    if "zero" in methods:  # the floor: 0 mV for every learned lead (signals are band-passed)
+        info["zero"] = {"seconds": 0.0}
+        for e in eval_sets:
+            preds[e.name]["zero"] = np.zeros((len(e.index), len(ctx.out_idx), w), np.float32)
     if "linear" in methods:
         t0 = time.perf_counter()
         nets["linear"] = fit_linear(ctx, train)
@@ -211,8 +276,25 @@ def train_split(ctx: Context, train: WindowIndex, val: WindowIndex, eval_sets: S
         for e in eval_sets:
             preds[e.name]["linear"] = predict_windows(nets["linear"], e.records, e.index, w, ctx.in_idx)
         ctx.say(f"[{tag}] linear: fitted on {len(train)} windows in {info['linear']['seconds']} s")
+    keep = np.ones(len(val), dtype=bool)
+    if cfg.train.val_hop and cfg.train.val_hop != cfg.data.hop:
+        keep = (val.starts % cfg.train.val_hop) == 0
+    val_rows = val.subset(keep)
+    if "fir" in methods:
+        t0 = time.perf_counter()
+        nets["fir"], fir_info = fit_fir(ctx, train, val_rows)
+        info["fir"] = {"seconds": round(time.perf_counter() - t0, 1), **fir_info}
+        for e in eval_sets:
+            preds[e.name]["fir"] = predict_windows(nets["fir"], e.records, e.index, w, ctx.in_idx)
+        ctx.say(f"[{tag}] fir: ±{fir_info['half_s']:g} s chosen on validation "
+                f"(MSE by half-length {fir_info['val_mse_by_half_s']}) in {info['fir']['seconds']} s")
     enc_info: dict[str, Any] | None = None
     emb: dict[str, Tensor] = {}
+    encoders: dict[str, PathologyEncoder] = {}
+    if "fusion_random" in methods:  # same architecture, random weights, never trained (frozen)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + RANDOM_ENCODER_SEED_OFFSET)
+            encoders["fusion_random"] = new_encoder(cfg, len(ctx.in_idx)).eval()
     if "fusion" in methods:
         if encoder is None:
             encoder, enc_info = train_encoder(ctx, train, encoder_epochs, seed)
@@ -232,17 +314,25 @@ def train_split(ctx: Context, train: WindowIndex, val: WindowIndex, eval_sets: S
             for e in eval_sets:
                 emb[e.name] = encoder_embeddings(encoder, e.records, e.index, w, ctx.in_idx, eps)
         info["encoder"]["embed_seconds"] = round(time.perf_counter() - t0, 1)
-    keep = np.ones(len(val), dtype=bool)
-    if cfg.train.val_hop and cfg.train.val_hop != cfg.data.hop:
-        keep = (val.starts % cfg.train.val_hop) == 0
-    val_rows = val.subset(keep)
+    if encoder is not None:
+        encoders["fusion"] = encoder
+    embs: dict[str, dict[str, Tensor]] = {"fusion": emb} if "fusion" in methods else {}
+    if "fusion_random" in encoders:
+        t0 = time.perf_counter()
+        rnd, eps = encoders["fusion_random"], cfg.data.zscore_eps
+        embs["fusion_random"] = {"train": encoder_embeddings(rnd, ctx.records, train, w, ctx.in_idx, eps),
+                                 "val": encoder_embeddings(rnd, ctx.records, val, w, ctx.in_idx, eps),
+                                 **{e.name: encoder_embeddings(rnd, e.records, e.index, w, ctx.in_idx, eps)
+                                    for e in eval_sets}}
+        info["random_encoder"] = {"seed": seed + RANDOM_ENCODER_SEED_OFFSET,
+                                  "embed_seconds": round(time.perf_counter() - t0, 1)}
     for m in (m for m in methods if m in NEURAL):
         torch.manual_seed(seed)
-        net = build_reconstructor(m, cfg, ctx.plan, encoder if m == "fusion" else None)
-        h_tr = emb.get("train") if m == "fusion" else None
+        net = build_reconstructor(m, cfg, ctx.plan, encoders.get(m))
+        h_tr = embs[m]["train"] if m in EMBEDDING_METHODS else None
         h_va = None
-        if m == "fusion":
-            h_va = emb["val"][torch.from_numpy(np.flatnonzero(keep))]
+        if m in EMBEDDING_METHODS:
+            h_va = embs[m]["val"][torch.from_numpy(np.flatnonzero(keep))]
         tr_ds = ReconBatches(ctx.records, train, w, ctx.in_idx, ctx.out_idx, h_tr)
         va_ds = ReconBatches(ctx.records, val_rows, w, ctx.in_idx, ctx.out_idx, h_va)
         data = ReconDataModule(tr_ds, va_ds, batch_size=cfg.train.batch_size, val_batch_size=512, seed=seed)
@@ -252,8 +342,8 @@ def train_split(ctx: Context, train: WindowIndex, val: WindowIndex, eval_sets: S
         info[m] = res
         nets[m] = net
         for e in eval_sets:
-            preds[e.name][m] = predict_windows(net, e.records, e.index, w, ctx.in_idx, emb.get(e.name) if m == "fusion"
-                                        else None)
+            preds[e.name][m] = predict_windows(net, e.records, e.index, w, ctx.in_idx,
+                                               embs[m][e.name] if m in EMBEDDING_METHODS else None)
         ctx.say(f"[{tag}] {m}: {res['epochs']} epochs in {res['seconds']} s, best val MSE "
                 f"{res['best_val_mse']:.4f} mV² at epoch {res['best_epoch']}"
                 + (" (early stop)" if res["stopped_early"] else ""))
@@ -301,8 +391,9 @@ def zero_shot_sets(ctx: Context, data_dir: Path, store_dir: Path | None, qc: QCB
     cfg = ctx.cfg
     out = []
     for name in cfg.benchmark.zero_shot:
+        dataset, options = ZERO_SHOT_STORES[name]
         try:
-            store = load_store(name, cfg, data_dir, store_dir)
+            store = load_store(dataset, cfg, data_dir, store_dir, options)
         except DataNotFoundError as exc:
             ctx.say(f"zero-shot {name} skipped: {exc}")
             continue
@@ -318,7 +409,7 @@ def zero_shot_sets(ctx: Context, data_dir: Path, store_dir: Path | None, qc: QCB
             ctx.say(f"zero-shot {name} skipped: no window passed QC")
             continue
         e = EvalSet(name, recs, idx, n_valid, store.meta["record_id"].astype(str).to_numpy())
-        out.append((e, {"title": store.manifest.get("title", name), "n_records": len(store),
+        out.append((e, {"title": ZERO_SHOT_TITLES.get(name, name), "n_records": len(store),
                         "n_windows": len(idx), "qc_rejected": rejected,
                         "source_fs": sorted({float(f) for f in store.meta["fs"]}) if "fs" in store.meta else None}))
         ctx.say(f"zero-shot {name}: {len(store)} record(s), {len(idx)} windows ({rejected} rejected by QC)")
@@ -357,8 +448,8 @@ def train_recon(cfg: ReconConfig, data_dir: str | Path, out: str | Path, method:
     the exported model with :func:`leadlift.workflows.release.evaluate_checkpoint` (what
     ``leadlift train-recon`` does next), through the same path :class:`leadlift.api.LeadLift` uses.
     """
-    if method not in ("linear", *NEURAL):
-        raise InputError(f"unknown method {method!r}; use fusion, fusion_noemb, unet or linear")
+    if method not in ("linear", "fir", *NEURAL):
+        raise InputError(f"unknown method {method!r}; use fusion, fusion_random, fusion_noemb, unet, fir or linear")
     t0 = time.perf_counter()
     say = say or log.info
     out = Path(out)

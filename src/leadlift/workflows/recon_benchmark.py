@@ -47,9 +47,10 @@ from leadlift.ecg import STANDARD_LEADS
 from leadlift.evaluation.recon_benchmark import (
     average,
     bar_chart,
+    checkpoint_predictions,
     cv_aggregate,
-    mae_predictions,
     overlay_figures,
+    score_set,
     score_windows,
     write_results,
 )
@@ -69,6 +70,7 @@ __all__ = ["run_benchmark"]
 
 
 def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_checkpoint: str | Path | None = None,
+                  checkpoints: dict[str, str] | None = None,
                   store_dir: str | Path | None = None, progress: bool = False,
                   say: Callable[[str], None] | None = None, command: str | None = None) -> dict[str, Any]:
     """Train and score every method; write ``results.json``, ``results.md``, figures and models to ``out``.
@@ -78,7 +80,10 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
             the number of CV folds, 0 = no CV).
         data_dir: data directory holding ``ptb-xl/`` (and ``ptbdb/`` for zero-shot).
         out: output folder.
-        mae_checkpoint: optional aligned-MAE checkpoint folder (baseline ``mae``).
+        mae_checkpoint: optional aligned-MAE checkpoint folder (method ``mae``).
+        checkpoints: more checkpoints to score beside the trained methods, ``{name: folder}`` (any
+            leadlift checkpoint: an aligned MAE, or a reconstructor for these input leads), run
+            through the API's inference path.
         store_dir: prepared-store folder (default ``data_dir/leadlift-prepared``).
         progress: show Lightning progress bars.
         say: status-line callback (default: the ``leadlift.recon`` logger).
@@ -107,21 +112,26 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
     main = train_split(ctx, idx["train"], idx["val"], eval_sets, "main", cfg.seed)
     preds = main["preds"]
     training = main["info"]
+    given = dict(checkpoints or {})
     if mae_checkpoint is not None:
+        given.setdefault("mae", str(mae_checkpoint))
+    for name, path in given.items():
         t0 = time.perf_counter()
         train_set = EvalSet("train", ctx.records, idx["train"], n_valid, rec_ids)
-        mae_preds, mae_info = mae_predictions(mae_checkpoint, plan, cfg, train_set, eval_sets)
-        for name, p in mae_preds.items():
-            preds[name]["mae"] = p
-        mae_info["seconds"] = round(time.perf_counter() - t0, 1)
-        training["mae"] = mae_info
-        say(f"[main] mae: cross-lead reconstruction with {mae_info['mae_window_samples']}-sample windows in "
-            f"{mae_info['seconds']} s")
+        ck_preds, ck_info = checkpoint_predictions(path, plan, cfg, train_set, eval_sets)
+        for set_name, p in ck_preds.items():
+            preds[set_name][name] = p
+        ck_info["seconds"] = round(time.perf_counter() - t0, 1)
+        training[name] = ck_info
+        say(f"[main] {name}: checkpoint {path} through the API's inference path in {ck_info['seconds']} s")
 
-    scored = list(plan.scored)
-    test_tables = {m: score_windows(plan, test, p, w) for m, p in preds["test"].items()}
+    scored = list(plan.learned)
+    nb, seed = cfg.benchmark.n_boot, cfg.seed
+    say(f"scoring: learned-lead means with paired bootstrap CIs ({nb} resamples of the test records)")
+    test_score = score_set(plan, test, preds["test"], w, n_boot=nb, seed=seed)
+    test_tables = test_score["per_lead"]
     results: dict[str, Any] = {
-        "format": "leadlift-recon-benchmark/1",
+        "format": "leadlift-recon-benchmark/2",
         "command": command,
         "leadlift_version": leadlift.__version__,
         "threads": torch.get_num_threads(),
@@ -141,27 +151,22 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
             "n_train_windows": len(idx["train"]), "n_val_windows": len(idx["val"]), "n_test_windows": len(idx["test"]),
             "qc_rejected": rejected, "qc_bounds": qc.to_dict() if qc is not None else None,
         },
-        "test": test_tables,
-        "summary": {"test": {m: average(t, scored) for m, t in test_tables.items()}},
+        "test": test_score,
         "training": training,
     }
-    s = results["summary"]["test"]
-    if "fusion" in s and "linear" in s:
-        ratio = s["fusion"]["rmse"] / s["linear"]["rmse"]
-        results["goal"] = {"fusion_rmse": s["fusion"]["rmse"], "linear_rmse": s["linear"]["rmse"], "ratio": ratio,
-                           "target_rmse": s["linear"]["rmse"] / 2,
-                           "gap_mv": s["fusion"]["rmse"] - s["linear"]["rmse"] / 2, "met": bool(ratio <= 0.5)}
+    s = test_score["learned"]
+    if "fusion" in s and "fir" in s:
+        results["goal"] = {"fusion_rmse": s["fusion"]["rmse"], "fir_rmse": s["fir"]["rmse"],
+                           "ratio_to_fir": s["fusion"]["rmse"] / s["fir"]["rmse"]}
 
     results["zero_shot"] = {}
     for e, zinfo in zero:
-        tables = {m: score_windows(plan, e, p, w) for m, p in preds[e.name].items()}
-        results["zero_shot"][e.name] = dict(zinfo, methods=tables,
-                                            summary={m: average(t, scored) for m, t in tables.items()})
+        results["zero_shot"][e.name] = dict(zinfo, **score_set(plan, e, preds[e.name], w, n_boot=nb, seed=seed))
 
     # figures and exported models of the main split
     figures: list[str] = []
     if cfg.benchmark.n_figures > 0:
-        fig_methods = [m for m in ("fusion", "linear") if m in preds["test"]] or list(preds["test"])[:1]
+        fig_methods = [m for m in ("fusion", "fir") if m in preds["test"]] or list(preds["test"])[:1]
         figures += overlay_figures(out, test, preds["test"], plan, d.fs, w, cfg.benchmark.n_figures, ctx.keys,
                                     fig_methods)
         for e, _ in zero:
@@ -172,13 +177,14 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
                plan)
     figures.append("per_lead_test.png")
     for name, z in results["zero_shot"].items():
-        bar_chart(out / f"per_lead_{name}.png", z["methods"], shown,
+        bar_chart(out / f"per_lead_{name}.png", z["per_lead"], shown,
                    f"Zero-shot {z['title']} from {','.join(plan.inputs)}", plan)
         figures.append(f"per_lead_{name}.png")
     results["figures"] = figures
     if cfg.benchmark.export_models:
         for m, net in main["nets"].items():
-            export_reconstructor(net, m, cfg, plan, out / "models" / m, {"test": results["summary"]["test"][m]})
+            export_reconstructor(net, m, cfg, plan, out / "models" / m,
+                                 {"training": {k: v for k, v in training.get(m, {}).items() if k != "history"}})
         results["models"] = {m: f"models/{m}" for m in main["nets"]}
     results["seconds_main"] = round(time.perf_counter() - t_start, 1)
     write_results(out, results)  # partial results survive a failing CV
@@ -217,15 +223,17 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
                             "n_train_windows": len(tr_idx), "n_val_windows": len(va_idx),
                             "training": {m: {kk: v for kk, v in inf.items() if kk != "history"}
                                          for m, inf in fold["info"].items()}})
-            summ = {m: average(fold_tables[m][-1], scored)["rmse"] for m in fold_tables}
+            summ = {m: average(fold_tables[m][-1], scored)["rmse"] for m in fold_tables}  # learned leads
             say(f"[cv{f + 1}] test mean RMSE (mV): " + ", ".join(f"{m} {v:.4f}" for m, v in summ.items()))
         results["cv"] = {
             "n_folds": k,
             "description": f"patients of PTB-XL folds {d.train_folds + d.val_folds} split into {k} groups "
                            f"(seed {cfg.benchmark.cv_seed}); each fold trains on {k - 1} groups, early-stops on "
                            f"the held-out group and is scored on the fixed test windows"
-                           + ("" if cfg.benchmark.cv_retrain_encoder else
-                              "; the SupCon encoder of the main split is shared by all folds"),
+                           + ("; every fold trains its own SupCon and random encoders, so fold models are "
+                              "separate models" if cfg.benchmark.cv_retrain_encoder else
+                              "; the SupCon encoder of the main split is shared by all folds, so the spread is "
+                              "reconstructor training noise only"),
             "methods": {m: cv_aggregate(t, scored) for m, t in fold_tables.items()},
             "folds": cv_info,
         }

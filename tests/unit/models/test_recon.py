@@ -121,3 +121,55 @@ def test_per_lead_decoders_are_independent() -> None:
     out[:, 1].sum().backward()
     g = rec.decoder[2].weight.grad.view(4, -1).abs().sum(1)
     assert g[1] > 0 and float(g[[0, 2, 3]].sum()) == 0.0
+
+
+def _real_windows(data_dir, n_records: int = 6, window: int = 128) -> np.ndarray:
+    """Non-overlapping windows ``[N, 12, window]`` (mV) of the first PTB-XL records at 100 Hz."""
+    store = prepare("ptbxl", 100, data_dir, progress=False)
+    wins = [store.ecg(i).signal[:, s:s + window] for i in range(n_records) for s in range(0, 1000 - window + 1, window)]
+    return np.stack(wins).astype(np.float64)
+
+
+def test_fir_least_squares_equals_numpy_lstsq_on_real_windows(data_dir) -> None:
+    """FIR LS (±3 taps, intercept) from I,II to V2,V5 on real windows: the closed-form fit through the
+    accumulated normal equations equals numpy.linalg.lstsq on the explicit design matrix."""
+    from leadlift.models.recon import FIRLeadMap, lagged_features
+
+    w = _real_windows(data_dir)
+    x, y = w[:, [0, 1]], w[:, [7, 10]]
+    L = 3
+    fir = FIRLeadMap(2, 2, half_taps=L).fit_batches([(x[:10], y[:10]), (x[10:], y[10:])])
+    # explicit design: column c·(2L+1)+k = lead c at lag k−L, zero outside the window, plus 1
+    n, _, t = x.shape
+    design = np.zeros((n * t, 2 * (2 * L + 1) + 1))
+    for c in range(2):
+        for k in range(2 * L + 1):
+            lag = k - L
+            shifted = np.zeros((n, t))
+            if lag >= 0:
+                shifted[:, : t - lag] = x[:, c, lag:]
+            else:
+                shifted[:, -lag:] = x[:, c, : t + lag]
+            design[:, c * (2 * L + 1) + k] = shifted.reshape(-1)
+    design[:, -1] = 1.0
+    np.testing.assert_allclose(lagged_features(x, L), design[:, :-1])
+    target = y.transpose(0, 2, 1).reshape(-1, 2)
+    coef = np.linalg.lstsq(design, target, rcond=None)[0]
+    np.testing.assert_allclose(fir.weight.numpy().reshape(2, -1), coef[:-1].T, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(fir.bias.numpy(), coef[-1], rtol=1e-6, atol=1e-8)
+    # the network applies the same filter: conv1d output equals the design matrix times the coefficients
+    # (up to the float32 storage of the weights: well below 1 µV)
+    pred = fir(torch.from_numpy(x)).numpy().transpose(0, 2, 1).reshape(-1, 2)
+    np.testing.assert_allclose(pred, design @ coef, atol=1e-6)
+
+
+def test_shorter_fir_cut_from_longer_normal_equations_is_exact(data_dir) -> None:
+    from leadlift.models.recon import lagged_normal_equations, select_lags, solve_normal_equations
+
+    w = _real_windows(data_dir, n_records=3)
+    x, y = w[:, [0]], w[:, [7]]
+    big = lagged_normal_equations([(x, y)], 1, 1, 5)
+    small = lagged_normal_equations([(x, y)], 1, 1, 2)
+    cut = select_lags(big[0], big[1], 1, 5, 2)
+    np.testing.assert_allclose(cut[0], small[0], rtol=1e-12)
+    np.testing.assert_allclose(solve_normal_equations(*cut), solve_normal_equations(small[0], small[1]), rtol=1e-8)
