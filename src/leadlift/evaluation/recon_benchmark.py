@@ -58,6 +58,12 @@ METHOD_NOTES: dict[str, str] = {
 }
 REFERENCE = "fir"
 """Every method's learned-lead means are compared with this method (paired bootstrap CIs)."""
+CONTRASTS: tuple[tuple[str, str, str], ...] = (
+    ("fusion", "fusion_random", "what SupCon training of the encoder adds (same fusion model, same data)"),
+    ("fusion_random", "fusion_noemb", "what an embedding view adds at all, trained or not"),
+    ("fusion_noemb", "unet", "the fusion decoder vs the U-Net, both without an embedding"),
+)
+"""Controls that isolate one component each: ``(method, control, what the difference measures)``."""
 STATS: tuple[str, ...] = ("sse", "n", "st", "st2", "se", "r_sum", "r_cnt", "vr_sum", "vr_cnt")
 """Per-window sums from which every metric of :func:`leadlift.evaluation.metrics.lead_metrics` is rebuilt."""
 
@@ -195,7 +201,8 @@ def _mean(values: np.ndarray, axis: int | None = None) -> Any:
 
 
 def score_set(plan: LeadPlan, e: EvalSet, preds: dict[str, np.ndarray], window: int, n_boot: int = 1000,
-              seed: int = 0, reference: str = REFERENCE) -> dict[str, Any]:
+              seed: int = 0, reference: str = REFERENCE,
+              contrasts: Sequence[tuple[str, str, str]] = CONTRASTS) -> dict[str, Any]:
     """Score every method's learned-lead predictions on one set of windows, with paired bootstrap CIs.
 
     The full 12 leads are assembled by the lead plan (inputs as measured, limb leads derived), then
@@ -209,7 +216,8 @@ def score_set(plan: LeadPlan, e: EvalSet, preds: dict[str, np.ndarray], window: 
         plan: the lead plan; e: the windows; preds: ``{method: [N, n_learned, window] mV}``.
         window: window length in samples; n_boot: resamples (0: point estimates only).
     Returns:
-        ``{"per_lead": {method: {lead: metrics}}, "learned": {method: means}, "derived": {method:
+        ``{"per_lead": {method: {lead: metrics}}, "learned": {method: means}, "contrasts": [paired
+        differences of :data:`CONTRASTS`], "derived": {method:
         means}, "ci": {method: {"learned": {metric: [lo, hi]}, "vs_reference": {metric: {"diff",
         "ci"}}}}, "reference", "n_records", "n_windows", "n_boot"}``.
     """
@@ -218,7 +226,8 @@ def score_set(plan: LeadPlan, e: EvalSet, preds: dict[str, np.ndarray], window: 
     learned = [STANDARD_LEADS.index(ld) for ld in plan.learned]
     derived = [STANDARD_LEADS.index(ld) for ld in plan.derived]
     sums: dict[str, np.ndarray] = {}
-    out: dict[str, Any] = {"per_lead": {}, "learned": {}, "derived": {}, "ci": {}, "reference": reference,
+    out: dict[str, Any] = {"per_lead": {}, "learned": {}, "derived": {}, "ci": {}, "contrasts": [],
+                           "reference": reference,
                            "n_windows": len(e.index), "n_records": len(np.unique(e.index.rows)), "n_boot": n_boot}
     for m, p in preds.items():
         full = plan.assemble(true[:, in_idx], p)
@@ -244,6 +253,11 @@ def score_set(plan: LeadPlan, e: EvalSet, preds: dict[str, np.ndarray], window: 
                                           "ci": percentile_ci(boot[m][k] - boot[reference][k])}
                                       for k in boot[m]}
             out["ci"][m] = ci
+        for a, b, meaning in contrasts:  # differences that isolate one component (paired, same draws)
+            if a in boot and b in boot:
+                diffs = {k: {"diff": out["learned"][a][k] - out["learned"][b][k],
+                             "ci": percentile_ci(boot[a][k] - boot[b][k])} for k in ("pearson_r", "rmse")}
+                out["contrasts"].append({"method": a, "control": b, "meaning": meaning, **diffs})
     return out
 
 
@@ -431,8 +445,19 @@ def _score_block(score: dict[str, Any], plan: LeadPlan, title: str) -> list[str]
                 "all windows of a record drawn together, the same draws for every method)"
                 if score["ci"] else f"no CI ({score['n_records']} record: a bootstrap over records needs two)")
              + f"; {score['n_windows']} windows. Best value per column in bold.", "",
-             *means_table(score), "", "Per learned lead (r per window / RMSE in mV; best per row in bold):", "",
-             *_per_lead_rows(score, plan.learned, plan)]
+             *means_table(score), ""]
+    if score.get("contrasts"):
+        lines += ["Controls (paired differences of the learned-lead means, 95 % CI; an interval that excludes 0 "
+                  "is a difference these records support):", "",
+                  "| difference | what it isolates | Δ r | Δ RMSE (mV) |", "|---|---|---:|---:|"]
+        for c in score["contrasts"]:
+            lines.append(f"| {METHOD_TITLES.get(c['method'], c['method'])} − "
+                         f"{METHOD_TITLES.get(c['control'], c['control'])} | {c['meaning']} | "
+                         f"{_ci(c['pearson_r']['diff'], c['pearson_r']['ci'], 3)} | "
+                         f"{_ci(c['rmse']['diff'], c['rmse']['ci'], 4)} |")
+        lines.append("")
+    lines += ["Per learned lead (r per window / RMSE in mV; best per row in bold):", "",
+              *_per_lead_rows(score, plan.learned, plan)]
     if plan.derived:
         how = ("derived exactly from the measured I and II: identical for every method" if plan.exact
                else "derived from the inputs and the learned I/II: they carry the learned leads' error")

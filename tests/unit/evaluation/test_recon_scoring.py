@@ -70,7 +70,8 @@ def test_paired_bootstrap_ci_matches_a_hand_computation(test_set: EvalSet) -> No
     plan = LeadPlan.from_inputs("I,II,V2")
     preds = _preds(test_set, plan)
     n_boot, seed = 60, 3
-    res = score_set(plan, test_set, preds, WINDOW, n_boot=n_boot, seed=seed)
+    res = score_set(plan, test_set, preds, WINDOW, n_boot=n_boot, seed=seed,
+                    contrasts=[("noisy", "zero", "noise vs nothing")])
     true = gather_windows(test_set.records, test_set.index, WINDOW).numpy().astype(np.float64)
     in_idx = [STANDARD_LEADS.index(ld) for ld in plan.inputs]
     learned_idx = [STANDARD_LEADS.index(ld) for ld in plan.learned]
@@ -88,5 +89,8 @@ def test_paired_bootstrap_ci_matches_a_hand_computation(test_set: EvalSet) -> No
     diff = np.asarray(by_method["noisy"]) - np.asarray(by_method["fir"])
     assert res["ci"]["noisy"]["vs_reference"]["rmse"]["ci"] == pytest.approx(percentile_ci(diff), rel=1e-9)
     assert "vs_reference" not in res["ci"]["fir"]  # the reference itself
+    (contrast,) = res["contrasts"]
+    contrast_diff = np.asarray(by_method["noisy"]) - np.asarray(by_method["zero"])
+    assert contrast["rmse"]["ci"] == pytest.approx(percentile_ci(contrast_diff), rel=1e-9)
     lo, hi = res["ci"]["zero"]["learned"]["rmse"]
     assert lo <= res["learned"]["zero"]["rmse"] <= hi
