@@ -45,6 +45,7 @@ __all__ = [
     "preprocess_ecg",
     "quality_check",
     "quality_ok",
+    "r_peaks",
     "remove_baseline",
     "resample",
     "window_starts",
@@ -363,6 +364,63 @@ def remove_baseline(x: ArrayT, fs: float, window_s: float = 0.6) -> ArrayT:
 
     baseline = ndimage.median_filter(data, size=size, mode="reflect")
     return _restore(data - baseline, x)
+
+
+# ---------------------------------------------------------------------------------------- beats
+RPeakPolarity = Literal["abs", "auto"]
+
+
+def r_peaks(x: np.ndarray, fs: float, polarity: RPeakPolarity = "abs", min_rr_s: float | None = None) -> np.ndarray:
+    """R-peak positions (sample indices) of one lead ``[n_samples]`` in mV.
+
+    Two detectors, both local maxima found by :func:`scipy.signal.find_peaks` on the signal minus
+    its median, at least ``min_rr_s`` seconds apart:
+
+    * ``"abs"`` (augmentation): peaks of ``|x - median|`` with a prominence of at least
+      ``max(0.1 mV, 0.4·std)``; ``min_rr_s`` defaults to 0.25 s. Whichever deflection is
+      larger wins beat by beat, so it may mark an S (or tall T) wave: fine for picking "a beat",
+      too loose for aligning beats;
+    * ``"auto"`` (beat alignment): the peaks of ``+y`` and of ``-y`` (``y = x - median``) are
+      found separately with a prominence of at least ``max(0.05 mV, 0.5·P99)`` (99th percentile
+      of that sign's deflection), and the polarity whose peaks have the larger median amplitude
+      is kept for the whole signal, so every beat is marked on the same wave; ``min_rr_s``
+      defaults to 0.3 s (≤ 200 bpm).
+
+    Args:
+        x: one lead ``[n_samples]`` in mV (NumPy array; filtered or not).
+        fs: sampling rate in Hz.
+        polarity: ``"abs"`` or ``"auto"`` (see above).
+        min_rr_s: shortest accepted R–R interval in seconds (None: the detector's default).
+
+    Returns:
+        ``[n_peaks]`` int64 sample indices, increasing.
+    """
+    from scipy.signal import find_peaks
+
+    fs = _check_rate(fs)
+    if polarity not in ("abs", "auto"):
+        raise InputError(f"polarity={polarity!r}; use 'abs' or 'auto'")
+    y = np.asarray(x, dtype=np.float64)
+    if y.ndim != 1:
+        raise InputError(f"r_peaks expects one lead [n_samples], got shape {y.shape}")
+    if y.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    y = y - np.median(y)
+    rr = _check_positive(min_rr_s if min_rr_s is not None else (0.25 if polarity == "abs" else 0.3),
+                         "min_rr_s", "seconds")
+    distance = max(int(rr * fs), 1)
+    if polarity == "abs":
+        a = np.abs(y)
+        peaks, _ = find_peaks(a, distance=distance, prominence=max(0.1, 0.4 * float(a.std())))
+        return peaks.astype(np.int64)
+    best: tuple[float, np.ndarray] = (-math.inf, np.zeros(0, dtype=np.int64))
+    for sign in (1.0, -1.0):
+        z = sign * y
+        peaks, _ = find_peaks(z, distance=distance, prominence=max(0.05, 0.5 * float(np.percentile(z, 99))))
+        amp = float(np.median(z[peaks])) if len(peaks) else -math.inf
+        if amp > best[0]:
+            best = (amp, peaks.astype(np.int64))
+    return best[1]
 
 
 # ---------------------------------------------------------------------------------------- normalisation

@@ -6,7 +6,9 @@ initialised encoder of the checkpoint's architecture (always), on frozen embeddi
 1. **agreement** — lead agreement on the PTB-XL test fold (:mod:`.agreement`);
 2. **probes** — PTB-XL superdiagnostic linear probes, 12-lead and per lead (:mod:`.probes`);
 3. **mi** — MI vs rest on PTB-XL (per lead) and MI vs healthy on PTB Diagnostic (:mod:`.mi`);
-4. **ecgid** — ECG-ID identification under three protocols (:mod:`.biometrics`);
+4. **ecgid** — ECG-ID identification under three protocols (``window-random`` flagged leaky), per
+   window and per record, optionally on time-shifted crops, beside the median-beat template
+   baseline (:mod:`.biometrics`);
 5. **reconstruction** — 12 leads from each single lead on the PTB-XL test fold (:mod:`.single_lead`).
 
 Writes ``OUT/results.json`` (all numbers; NaN as null), ``OUT/report.html`` (self-contained) and
@@ -32,7 +34,13 @@ from leadlift.ecg import ECG, STANDARD_LEADS
 from leadlift.errors import DataNotFoundError, InputError
 from leadlift.evaluation import figures
 from leadlift.evaluation.agreement import lead_agreement
-from leadlift.evaluation.biometrics import evaluate_identification, window_table
+from leadlift.evaluation.biometrics import (
+    LEAKY_PROTOCOLS,
+    evaluate_identification,
+    shifted_window_embeddings,
+    template_identification,
+    window_table,
+)
 from leadlift.evaluation.embeddings import TWELVE_LEAD, Encoder, embed_store, load_encoder, random_encoder
 from leadlift.evaluation.mi import ptbdb_mi, ptbxl_mi_table
 from leadlift.evaluation.probes import DEFAULT_CS, linear_probe
@@ -129,7 +137,18 @@ def _ptbxl_sections(enc: Encoder, store: PreparedStore, sections: Sequence[str],
     return res
 
 
-def _ecgid_section(enc: Encoder, stores: _Stores, seed: int, say: Callable[[str], None]) -> dict[str, Any]:
+#: Default of the ECG-ID shifted-crop option: crops every 50 ms within ±1 s of each window (41
+#: crops per window; for the bundled mae-cpu ~12 s per encoder on one CPU thread).
+ECGID_SHIFT_MS: float | None = 50.0
+ECGID_SHIFT_SPAN_S = 2.0
+
+
+def _ecgid_section(enc: Encoder, stores: _Stores, seed: int, say: Callable[[str], None],
+                   shift_ms: float | None = ECGID_SHIFT_MS, shift_span_s: float = ECGID_SHIFT_SPAN_S) -> dict[str, Any]:
+    """ECG-ID identification of one encoder (:mod:`.biometrics`), window and record level, with the
+    median-beat template baseline on the same windows and, when ``shift_ms`` is set, the same
+    protocols on window embeddings averaged over crops shifted by ``shift_ms`` (within
+    ±``shift_span_s``/2 s)."""
     if not (enc.per_lead and "I" in enc.leads):
         return {"reason": "needs a lead-I encoder (a per-lead bank); a 12-channel model cannot embed lead I alone"}
     try:
@@ -138,11 +157,31 @@ def _ecgid_section(enc: Encoder, stores: _Stores, seed: int, say: Callable[[str]
         return {"reason": str(exc)}
     emb = embed_store(enc, store)
     windows = window_table(store.meta, emb.window_row, emb.window_start)
-    res = {"protocols": evaluate_identification(emb.window[:, emb.views.index("I")], windows, seed=seed),
-           "n_records": int(store.meta["record_id"].nunique()), "n_persons_total": int(store.meta["person"].nunique()),
-           "n_windows": len(windows), "window_s": enc.n_times / enc.fs, "fs": enc.fs}
-    cr = res["protocols"]["cross-record"]
-    say(f"  ECG-ID cross-record: NN {cr['nn_top1']:.3f}, linear {cr['linear_top1']:.3f} ({cr['n_persons']} persons)")
+    res: dict[str, Any] = {
+        "protocols": evaluate_identification(emb.window[:, emb.views.index("I")], windows, seed=seed),
+        "leaky_protocols": sorted(LEAKY_PROTOCOLS),
+        "n_records": int(store.meta["record_id"].nunique()), "n_persons_total": int(store.meta["person"].nunique()),
+        "n_windows": len(windows), "window_s": enc.n_times / enc.fs, "fs": enc.fs,
+    }
+    t0 = time.perf_counter()
+    res["template"] = template_identification(store, windows, enc.n_times, seed=seed)
+    res["template"]["seconds"] = round(time.perf_counter() - t0, 1)
+    if shift_ms is not None:
+        t0 = time.perf_counter()
+        x, n_crops = shifted_window_embeddings(enc, store, emb.window_row, emb.window_start, view="I",
+                                               shift_ms=shift_ms, span_s=shift_span_s)
+        res["shifted"] = {"shift_ms": float(shift_ms), "span_s": float(shift_span_s), "n_crops": n_crops,
+                          "protocols": evaluate_identification(x, windows, seed=seed)}
+        res["shifted"]["seconds"] = round(time.perf_counter() - t0, 1)
+    cr, tp = res["protocols"]["cross-record"], res["template"]["protocols"]["cross-record"]
+    say(f"  ECG-ID cross-record: NN {cr['nn_top1']:.3f}, linear {cr['linear_top1']:.3f} per window; "
+        f"record NN {cr['record_nn_top1']:.3f}, linear {cr['record_linear_top1']:.3f}; median-beat template "
+        f"{tp['record_nn_top1']:.3f} per record ({cr['n_persons']} persons)")
+    if "shifted" in res:
+        sc = res["shifted"]["protocols"]["cross-record"]
+        say(f"  ECG-ID cross-record, crops every {shift_ms:g} ms: record NN {sc['record_nn_top1']:.3f}, "
+            f"linear {sc['record_linear_top1']:.3f} ({res['shifted']['n_crops']} crops, "
+            f"{res['shifted']['seconds']:.0f} s)")
     return res
 
 
@@ -163,13 +202,22 @@ def _headline(res: dict[str, Any]) -> dict[str, Any]:
     probes = res.get("probes", {}).get("views", {})
     agr = res.get("agreement", {})
     rec = res.get("reconstruction", {})
-    ecg = res.get("ecgid", {}).get("protocols", {}).get("cross-record", {})
+    ecgid = res.get("ecgid", {})
+    ecg = ecgid.get("protocols", {}).get("cross-record", {})
+    tmpl = ecgid.get("template", {}).get("protocols", {}).get("cross-record", {})
+    shifted = ecgid.get("shifted", {}).get("protocols", {}).get("cross-record", {})
     return {
         "lead_I_probe_macro_auroc": probes.get("I", {}).get("macro_auroc"),
         "twelve_lead_probe_macro_auroc": probes.get(TWELVE_LEAD, {}).get("macro_auroc"),
         "lead_I_mi_auroc": res.get("mi_ptbxl", {}).get("I", {}).get("auroc"),
         "ecgid_cross_record_nn_top1": ecg.get("nn_top1"),
         "ecgid_cross_record_linear_top1": ecg.get("linear_top1"),
+        "ecgid_cross_record_record_nn_top1": ecg.get("record_nn_top1"),
+        "ecgid_cross_record_record_linear_top1": ecg.get("record_linear_top1"),
+        "ecgid_cross_record_shifted_record_nn_top1": shifted.get("record_nn_top1"),
+        "ecgid_cross_record_shifted_record_linear_top1": shifted.get("record_linear_top1"),
+        "ecgid_template_cross_record_top1": tmpl.get("record_nn_top1"),
+        "ecgid_template_cross_record_window_top1": tmpl.get("nn_top1"),
         "ecgid_cross_record_persons": ecg.get("n_persons"),
         "agreement_gap": agr.get("cosine", {}).get("mean_gap"),
         "agreement_centered_gap": agr.get("centered", {}).get("mean_gap"),
@@ -274,6 +322,8 @@ def evaluate(
     benchmark: dict[str, Any] | None = None,
     threads: int | None = 1,
     say: Callable[[str], None] | None = None,
+    ecgid_shift_ms: float | None = ECGID_SHIFT_MS,
+    ecgid_shift_span_s: float = ECGID_SHIFT_SPAN_S,
 ) -> dict[str, Any]:
     """Run the evaluations of ``sections`` and write results.json, report.html and the PNGs.
 
@@ -294,6 +344,10 @@ def evaluate(
             run about as fast as with more on an idle machine, and many times faster on a busy
             one (multi-threaded BLAS on small matrices stalls when cores are shared).
         say: status callback (one line per step).
+        ecgid_shift_ms: ECG-ID also on window embeddings averaged over crops shifted by this many
+            milliseconds (results ``ecgid.<role>.shifted``); None skips it.
+        ecgid_shift_span_s: total span of those shifts in seconds (−span/2 … +span/2 around each
+            window, inside the record).
 
     Returns:
         The results dict written to ``results.json`` (``models``, ``sections``, ``headline``).
@@ -306,7 +360,7 @@ def evaluate(
         raise InputError(f"threads={threads}; pass a positive number of threads (or None for torch's default)")
     if threads is None:
         return _evaluate(checkpoint, data_dir, out, baseline, store_dir, sections, seed, n_boot, cs, recon_inputs,
-                         benchmark, say)
+                         benchmark, say, ecgid_shift=(ecgid_shift_ms, ecgid_shift_span_s))
     from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
@@ -314,7 +368,7 @@ def evaluate(
     try:
         with threadpool_limits(limits=threads):
             return _evaluate(checkpoint, data_dir, out, baseline, store_dir, sections, seed, n_boot, cs,
-                             recon_inputs, benchmark, say)
+                             recon_inputs, benchmark, say, ecgid_shift=(ecgid_shift_ms, ecgid_shift_span_s))
     finally:
         torch.set_num_threads(before)
 
@@ -322,7 +376,8 @@ def evaluate(
 def _evaluate(checkpoint: str | Path, data_dir: str | Path, out: str | Path, baseline: str | Path | None,
               store_dir: str | Path | None, sections: Sequence[str], seed: int, n_boot: int, cs: Sequence[float],
               recon_inputs: Sequence[str], benchmark: dict[str, Any] | None,
-              say: Callable[[str], None]) -> dict[str, Any]:
+              say: Callable[[str], None],
+              ecgid_shift: tuple[float | None, float] = (ECGID_SHIFT_MS, ECGID_SHIFT_SPAN_S)) -> dict[str, Any]:
     t_start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -363,7 +418,7 @@ def _evaluate(checkpoint: str | Path, data_dir: str | Path, out: str | Path, bas
             r["ptbdb"] = _ptbdb_section(enc, stores, seed, n_boot)
         if "ecgid" in sections:
             say("  ECG-ID identification")
-            r["ecgid"] = _ecgid_section(enc, stores, seed, say)
+            r["ecgid"] = _ecgid_section(enc, stores, seed, say, shift_ms=ecgid_shift[0], shift_span_s=ecgid_shift[1])
         raw[role] = r
         for s in ("agreement", "probes", "reconstruction", "ecgid"):
             if s in r and s in results["sections"]:

@@ -35,6 +35,11 @@ figcaption{font-size:13px;color:#444;max-width:1000px}
 .headline td:nth-child(2){font-weight:bold}code{background:#f5f5f5;padding:1px 3px}
 .skipped{background:#fff6e0;border-left:4px solid #e0a800;padding:6px 10px;font-size:13px}
 .bench table{display:block;overflow-x:auto;max-width:100%}
+.tw{overflow-x:auto;max-width:100%}.tw table{margin-right:2px}
+nav.toc{background:#f8f8f8;border:1px solid #e3e3e3;padding:6px 14px;font-size:14px;display:inline-block}
+nav.toc ul{margin:4px 0;padding-left:4px;list-style:none}nav.toc a{color:#1a4f8b;text-decoration:none}
+.leaky{color:#b00020;font-weight:bold}table.ecgid th{white-space:normal;text-align:center}
+.remark{border-left:4px solid #b00020;padding:4px 10px;background:#fff4f4}
 """
 
 
@@ -62,11 +67,12 @@ def fmt_ci(value: Any, ci: Sequence[float] | None, digits: int = 3) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], cls: str = "", raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless ``raw``."""
+    """An HTML table in a horizontally scrolling wrapper (wide tables never clip columns); cells are
+    escaped unless ``raw``."""
     cell = (lambda c: str(c)) if raw else esc
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='tw'><table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def color_table(mat: np.ndarray, rows: Sequence[str], cols: Sequence[str], corner: str, vmin: float,
@@ -74,7 +80,7 @@ def color_table(mat: np.ndarray, rows: Sequence[str], cols: Sequence[str], corne
     """A numeric matrix as an HTML table with cell colours from ``cmap``."""
     norm = Normalize(vmin=vmin, vmax=vmax)
     cm = colormaps[cmap]
-    out = [f"<table class='small'><thead><tr><th>{esc(corner)}</th>"]
+    out = [f"<div class='tw'><table class='small'><thead><tr><th>{esc(corner)}</th>"]
     out += [f"<th>{esc(c)}</th>" for c in cols]
     out.append("</tr></thead><tbody>")
     for i, r in enumerate(rows):
@@ -88,7 +94,7 @@ def color_table(mat: np.ndarray, rows: Sequence[str], cols: Sequence[str], corne
             else:
                 out.append("<td>–</td>")
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -147,6 +153,11 @@ def _section_headline(results: dict[str, Any]) -> str:
         ("lead-I MI vs rest AUROC (PTB-XL)", "lead_I_mi_auroc", 3),
         ("ECG-ID cross-record top-1, nearest neighbour", "ecgid_cross_record_nn_top1", 3),
         ("ECG-ID cross-record top-1, linear", "ecgid_cross_record_linear_top1", 3),
+        ("ECG-ID cross-record top-1 per record, nearest neighbour", "ecgid_cross_record_record_nn_top1", 3),
+        ("ECG-ID cross-record top-1 per record, linear", "ecgid_cross_record_record_linear_top1", 3),
+        ("ECG-ID cross-record top-1 per record, NN on shifted crops", "ecgid_cross_record_shifted_record_nn_top1", 3),
+        ("ECG-ID cross-record top-1 per record, median-beat template (no model)",
+         "ecgid_template_cross_record_top1", 3),
         ("lead agreement gap (cosine same − different ECG)", "agreement_gap", 3),
         ("lead-pair retrieval top-1", "agreement_retrieval", 3),
         ("lead I → 12: mean Pearson r of the 11 other leads", "lead_I_to_12_mean_r", 3),
@@ -257,6 +268,60 @@ def _section_mi(results: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+#: The remark on paper 1's identification figure (an unverified claim, not a measurement here).
+PAPER1_ECGID_REMARK = (
+    "The 99.68 % ECG-ID identification accuracy quoted for paper 1 is the paper's own, unverified claim. "
+    "It was not reproduced here; an accuracy of that kind is reproducible only under a leaky protocol like "
+    "<span class='leaky'>window-random</span>, where windows of the same recording are both enrolled and "
+    "identified, not under cross-record or cross-session."
+)
+
+
+def _best_bold(cells: list[str]) -> list[str]:
+    """Bold the largest formatted accuracy among ``cells`` (ties all bold; '–' ignored)."""
+    vals = [float(c) if c not in ("–", "") else -math.inf for c in cells]
+    top = max(vals, default=-math.inf)
+    if not math.isfinite(top):
+        return cells
+    return [f"<b>{c}</b>" if v == top else c for c, v in zip(cells, vals, strict=True)]
+
+
+def _ecgid_table(sec: dict[str, Any], ok: list[tuple[str, str]]) -> str:
+    """Rows: protocol × level (window, record); columns: the chance level, the median-beat template
+    and every model's NN / linear (and on shifted crops when run); best accuracy per row in bold."""
+    first = sec[ok[0][0]]
+    shifted = all("shifted" in sec[r] for r, _ in ok)
+    tmpl = first.get("template", {}).get("protocols", {})
+    sub = ["NN", "linear"] + (["NN, shifted crops", "linear, shifted crops"] if shifted else [])
+    top = "".join(f"<th rowspan='2'>{h}</th>" for h in ("protocol", "level", "persons", "enrol / probe", "chance"))
+    if tmpl:
+        top += "<th>median-beat template</th>"
+    top += "".join(f"<th colspan='{len(sub)}'>{esc(lab)}</th>" for _, lab in ok)
+    second = ("<th>NN</th>" if tmpl else "") + "".join(f"<th>{esc(h)}</th>" for _ in ok for h in sub)
+    rows = []
+    for p, info in first["protocols"].items():
+        leaky = info.get("leaky", False)
+        name = f"<span class='leaky'>{esc(p)} (LEAKY)</span>" if leaky else esc(p)
+        for level, pre in (("window", ""), ("record", "record_")):
+            if level == "window":
+                counts = f"{info['n_enrol_windows']} / {info['n_probe_windows']} windows"
+            elif str(info.get("record_level", "")).startswith("n/a") or not info.get("n_persons"):
+                counts = "n/a (records on both sides)" if leaky else "–"
+            else:
+                counts = f"{info.get('n_enrol_records', '–')} / {info.get('n_probe_records', '–')} records"
+            cells = [fmt(tmpl.get(p, {}).get(f"{pre}nn_top1"))] if tmpl else []
+            for r, _ in ok:
+                q = sec[r]["protocols"][p]
+                cells += [fmt(q.get(f"{pre}nn_top1")), fmt(q.get(f"{pre}linear_top1"))]
+                if shifted:
+                    qs = sec[r]["shifted"]["protocols"][p]
+                    cells += [fmt(qs.get(f"{pre}nn_top1")), fmt(qs.get(f"{pre}linear_top1"))]
+            row = [name, level, esc(info["n_persons"]), counts, fmt(info["chance"]), *_best_bold(cells)]
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
+    return (f"<div class='tw'><table class='ecgid'><thead><tr>{top}</tr><tr>{second}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
 def _section_ecgid(results: dict[str, Any]) -> str:
     parts = ["<h2>4. ECG-ID person identification (lead I)</h2>"]
     sec = results["sections"].get("ecgid", {})
@@ -269,24 +334,35 @@ def _section_ecgid(results: dict[str, Any]) -> str:
             parts.append(f"<p class='skipped'><b>{esc(lab)}</b>: {esc(sec[r].get('reason', 'n/a'))}</p>")
     if ok:
         first = sec[ok[0][0]]
-        header = ["protocol", "persons", "enrol / probe windows", "chance"]
-        for _, lab in ok:
-            header += [f"{lab}: NN", f"{lab}: linear"]
-        rows = []
-        for p, info in first["protocols"].items():
-            row = [esc(p), info["n_persons"], f"{info['n_enrol_windows']} / {info['n_probe_windows']}",
-                   fmt(info["chance"])]
-            for r, _ in ok:
-                q = sec[r]["protocols"][p]
-                row += [fmt(q["nn_top1"]), fmt(q["linear_top1"])]
-            rows.append(row)
-        parts.append(table(header, rows, raw=True))
-        parts.append(f"<p class='note'>Top-1 accuracy over probe windows ({first['window_s']:g}-s windows, "
-                     f"non-overlapping, from {first['n_records']} records of {first['n_persons_total']} persons at "
-                     f"{first['fs']:g} Hz). NN: nearest enrolled window by cosine; linear: logistic regression "
-                     "(C = 1) on standardised embeddings of the enrolled windows. <b>window-random</b> mixes the "
-                     "windows of all records (optimistic), <b>cross-record</b> enrols rec_1 and identifies rec_2, "
-                     "<b>cross-session</b> enrols the earliest recording day and identifies later days.</p>")
+        parts.append(_ecgid_table(sec, ok))
+        note = (f"Top-1 accuracy ({first['window_s']:g}-s windows, non-overlapping, from {first['n_records']} "
+                f"records of {first['n_persons_total']} persons at {first['fs']:g} Hz); the best value of each row "
+                "in bold. <b>Window level</b>: every probe window on its own; NN = nearest enrolled window by "
+                "cosine, linear = logistic regression (C = 1) on standardised embeddings of the enrolled windows. "
+                "<b>Record level</b>: every probe record once, its embedding the mean of its window embeddings; "
+                "NN against every enrolled record (not a per-person mean), linear = the window classifier on the "
+                "record mean (= the mean of its windows' logits). "
+                "<span class='leaky'>window-random (LEAKY)</span> mixes the windows of all records, so adjacent "
+                "windows of one recording are enrolled and identified: a literature-style optimistic number, not "
+                "a test of identifying a person (no record level: records are split between the sides). "
+                "<b>cross-record</b> enrols rec_1 and identifies rec_2, <b>cross-session</b> enrols the earliest "
+                "recording day and identifies later days.")
+        if "shifted" in first:
+            sh = first["shifted"]
+            note += (f" <b>Shifted crops</b>: each window's embedding is the mean over crops shifted every "
+                     f"{sh['shift_ms']:g} ms within ±{sh['span_s'] / 2:g} s of it, inside the record (no padding; "
+                     f"{sh['n_crops']} crops), so the beat phase averages out; a window then sees up to "
+                     f"{sh['span_s'] / 2:g} s beyond its edges (always of its own record).")
+        t = first.get("template")
+        if t:
+            note += (f" <b>Median-beat template</b> (classical reference, no model): R peaks of lead I at "
+                     f"{t['fs']:g} Hz, beats from −{t['pre_s']:g} s to +{t['post_s']:g} s, sample-wise median, "
+                     "z-scored; window level from the beats inside the window, record level from all beats of "
+                     f"the record (median {fmt(t.get('median_beats_per_record'), 0)} beats); cosine 1-NN against "
+                     f"the enrolled windows / records ({t.get('windows_without_beat', 0)} window(s) without a "
+                     "complete beat).")
+        parts.append(f"<p class='note'>{note}</p>")
+        parts.append(f"<p class='note remark'>{PAPER1_ECGID_REMARK}</p>")
     return "\n".join(parts)
 
 
@@ -340,6 +416,34 @@ def _section_benchmark(benchmark: dict[str, Any] | None) -> str:
     return "\n".join(parts)
 
 
+def _slug(text: str) -> str:
+    """``id`` of a heading: ``"4. ECG-ID person identification"`` → ``"sec-ecg-id-person-identification"``."""
+    words = re.sub(r"<[^>]+>|&[a-z]+;|^\s*\d+\.\s*", " ", text).lower()
+    return "sec-" + ("-".join(re.findall(r"[a-z0-9]+", words)) or "section")
+
+
+def with_toc(body: str) -> str:
+    """Give every ``<h2>`` of ``body`` an ``id`` and put a table of contents (links to them) before
+    the first one."""
+    heads: list[tuple[str, str]] = []
+
+    def anchor(m: re.Match[str]) -> str:
+        title = m.group(1)
+        slug, n = _slug(title), 2
+        while slug in dict(heads):
+            slug, n = f"{_slug(title)}-{n}", n + 1
+        heads.append((slug, title))
+        return f"<h2 id='{slug}'>{title}</h2>"
+
+    body = re.sub(r"<h2>(.*?)</h2>", anchor, body, flags=re.S)
+    if not heads:
+        return body
+    items = "".join(f"<li><a href='#{slug}'>{title}</a></li>" for slug, title in heads)
+    toc = f"<nav class='toc' id='contents'><b>Contents</b><ul>{items}</ul></nav>"
+    i = body.index(f"<h2 id='{heads[0][0]}'>")
+    return body[:i] + toc + body[i:]
+
+
 def render_report(results: dict[str, Any], figs: dict[str, Path], path: str | Path,
                   benchmark: dict[str, Any] | None = None) -> Path:
     """Write the report page.
@@ -378,7 +482,7 @@ def render_report(results: dict[str, Any], figs: dict[str, Path], path: str | Pa
         table(["dataset", "what"], [[k, v] for k, v in data.get("summary", {}).items()]),
     ]
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>leadlift evaluation</title>"
-            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
+            f"<style>{CSS}</style></head><body>{with_toc(''.join(body))}</body></html>")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")

@@ -14,13 +14,13 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from scipy.signal import find_peaks
 from torch import Tensor
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
 from leadlift.data.windows import WindowIndex, gather_windows
 from leadlift.errors import InputError
 from leadlift.models.recon import joint_zscore
+from leadlift.preprocessing import r_peaks
 from leadlift.recon_config import AugmentConfig
 
 __all__ = [
@@ -80,14 +80,6 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
 
 
 # ---------------------------------------------------------------------------------------- augmentation
-def r_peaks(x: np.ndarray, fs: float) -> np.ndarray:
-    """R-peak candidates of one lead ``[T]`` (mV): peaks of ``|x - median|`` at least 0.25 s apart
-    with a prominence of at least max(0.1 mV, 0.4·std)."""
-    a = np.abs(x - np.median(x))
-    peaks, _ = find_peaks(a, distance=max(int(0.25 * fs), 1), prominence=max(0.1, 0.4 * float(a.std())))
-    return peaks
-
-
 class ViewAugmenter:
     """Two augmented views of a batch for SupCon (all operations vectorised in torch, mV).
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from leadlift.evaluation.evaluate import SECTIONS, evaluate
-from leadlift.evaluation.report import markdown_to_html
+from leadlift.evaluation.report import markdown_to_html, with_toc
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -96,11 +96,19 @@ def test_results_have_every_section_with_the_random_baseline(evaluation) -> None
     assert set(lead_i["per_class"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
     ecgid = res["sections"]["ecgid"]["checkpoint"]["protocols"]
     assert ecgid["cross-record"]["n_persons"] == 89 and ecgid["window-random"]["n_persons"] == 90
+    assert ecgid["window-random"]["leaky"] is True and ecgid["cross-record"]["leaky"] is False
+    assert ecgid["window-random"]["record_nn_top1"] is None  # no record level on a leaky split (NaN → null)
+    assert isinstance(ecgid["cross-record"]["record_nn_top1"], float)
+    section = res["sections"]["ecgid"]["checkpoint"]
+    assert section["template"]["protocols"]["cross-record"]["record_nn_top1"] > 0.5  # chance 1/89
+    assert section["shifted"]["shift_ms"] == 50 and section["shifted"]["n_crops"] > section["n_windows"]
     assert res["sections"]["mi"]["ptbdb"]["checkpoint"]["status"] == "skipped"  # one PTB record only
     rec = res["sections"]["reconstruction"]["checkpoint"]
     assert np.asarray(rec["r"]).shape == (2, 12) and rec["inputs"] == ["I", "V2"]
     head = res["headline"]["checkpoint"]
-    for key in ("lead_I_probe_macro_auroc", "ecgid_cross_record_nn_top1", "agreement_gap", "lead_I_to_12_mean_r"):
+    for key in ("lead_I_probe_macro_auroc", "ecgid_cross_record_nn_top1", "agreement_gap", "lead_I_to_12_mean_r",
+                "ecgid_cross_record_record_nn_top1", "ecgid_cross_record_shifted_record_nn_top1",
+                "ecgid_template_cross_record_top1"):
         assert isinstance(head[key], float), key
     # strict JSON on disk (NaN written as null)
     text = (out / "results.json").read_text()
@@ -115,9 +123,16 @@ def test_report_is_self_contained(evaluation) -> None:
     assert len(imgs) == len(res["figures"]) >= 6
     for name in res["figures"].values():
         assert (out / name).exists()
-    for text in ("random init", "cross-record", "window-random", "cross-session", "Benchmark", "ROC",
-                 "not evaluated"):
+    for text in ("random init", "cross-record", "window-random (LEAKY)", "cross-session", "Benchmark", "ROC",
+                 "not evaluated", "median-beat template", "shifted crops", "99.68 %", "unverified claim"):
         assert text in html, text
+    # table of contents: every section linked, every link lands on a heading
+    toc = re.search(r"<nav class='toc'.*?</nav>", html, flags=re.S)
+    assert toc and html.index("<nav class='toc'") < html.index("<h2")
+    links = re.findall(r"href='#([^']+)'", toc.group(0))
+    ids = re.findall(r"<h2 id='([^']+)'>", html)
+    assert links == ids and len(ids) >= 8 and len(set(ids)) == len(ids)
+    assert "<div class='tw'><table" in html and ".tw{overflow-x:auto" in html
 
 
 def test_report_renders_in_headless_chromium(evaluation, chromium, tmp_path) -> None:
@@ -180,3 +195,12 @@ def test_twelve_channel_checkpoint_gets_the_sections_that_apply(data_dir, tmp_pa
     assert res["headline"]["checkpoint"]["lead_I_probe_macro_auroc"] is None
     html = (tmp_path / "out" / "report.html").read_text()
     assert "12-lead" in html and "per-lead bank" in html
+
+
+def test_table_of_contents_links_every_h2() -> None:
+    body = "<h1>t</h1><p>x</p><h2>1. Lead agreement</h2><p>a</p><h2>Data <b>used</b></h2><h2>Data used</h2>"
+    html = with_toc(body)
+    assert html.startswith("<h1>t</h1><p>x</p><nav class='toc'")
+    assert re.findall(r"href='#([^']+)'", html) == ["sec-lead-agreement", "sec-data-used", "sec-data-used-2"]
+    assert "<h2 id='sec-lead-agreement'>1. Lead agreement</h2>" in html and "<h2 id='sec-data-used-2'>" in html
+    assert with_toc("<p>no sections</p>") == "<p>no sections</p>"
