@@ -392,8 +392,11 @@ def model_card_cmd(
 def _headline_table(headline: dict[str, dict[str, object]], labels: dict[str, str]) -> Table:
     rows = [("lead-I probe macro AUROC (PTB-XL)", "lead_I_probe_macro_auroc"),
             ("12-lead probe macro AUROC (PTB-XL)", "twelve_lead_probe_macro_auroc"),
-            ("ECG-ID cross-record top-1 (NN)", "ecgid_cross_record_nn_top1"),
-            ("ECG-ID cross-record top-1 (linear)", "ecgid_cross_record_linear_top1"),
+            ("ECG-ID cross-record top-1, window (NN)", "ecgid_cross_record_nn_top1"),
+            ("ECG-ID cross-record top-1, window (linear)", "ecgid_cross_record_linear_top1"),
+            ("ECG-ID cross-record top-1, record (NN)", "ecgid_cross_record_record_nn_top1"),
+            ("ECG-ID cross-record top-1, record, shifted crops (NN)", "ecgid_cross_record_shifted_record_nn_top1"),
+            ("ECG-ID cross-record top-1, record: median-beat template", "ecgid_template_cross_record_top1"),
             ("lead agreement gap (cosine)", "agreement_gap"),
             ("lead I -> 12 mean r", "lead_I_to_12_mean_r")]
     table = Table("metric", *labels.values())
@@ -415,9 +418,14 @@ def evaluate_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the random-init encoder and the bootstrap.")] = 0,
     benchmark_dir: Annotated[Optional[Path], typer.Option(help="A reconstruct-benchmark output folder to include.")] = None,  # noqa: UP045,E501
     threads: Annotated[int, typer.Option(help="Torch/BLAS threads (0 = library default; 1 is fastest on a busy machine).")] = 1,  # noqa: E501
+    ecgid_shift_ms: Annotated[float, typer.Option(help="ECG-ID: step of the time-shifted crops averaged per window, ms (0 = off).")] = 50.0,  # noqa: E501
+    ecgid_shift_span_s: Annotated[float, typer.Option(help="ECG-ID: span of the shifted crops around each window, s.")] = 2.0,  # noqa: E501
 ) -> None:
     """Evaluate frozen embeddings of a checkpoint (agreement, probes, MI, ECG-ID, reconstruction) beside a
-    random-initialised encoder; write results.json and a self-contained report.html."""
+    random-initialised encoder; write results.json and a self-contained report.html.
+
+    Example: leadlift evaluate src/leadlift/weights/mae-cpu --sections probes,ecgid --out evaluation
+    """
     from leadlift.evaluation.evaluate import SECTIONS, benchmark_block, evaluate
     from leadlift.paths import resolve_data_dir
 
@@ -427,6 +435,7 @@ def evaluate_cmd(
     bench = benchmark_block(benchmark_dir) if benchmark_dir is not None else None
     res = evaluate(checkpoint, resolve_data_dir(data_dir), out_dir, baseline=baseline, store_dir=store_dir,
                    sections=chosen, seed=seed, n_boot=n_boot, benchmark=bench, threads=threads or None,
+                   ecgid_shift_ms=ecgid_shift_ms or None, ecgid_shift_span_s=ecgid_shift_span_s,
                    say=lambda m: console.print(m, highlight=False))
     out.print(_headline_table(res["headline"], {r: m["label"] for r, m in res["models"].items()}))
     out.print(f"report: {out_dir / 'report.html'}", highlight=False)
