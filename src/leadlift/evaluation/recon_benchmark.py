@@ -379,12 +379,17 @@ def _lead_label(ld: str, plan: LeadPlan) -> str:
 
 
 def _ci(v: float, ci: list[float] | None, digits: int) -> str:
-    if ci is None or not np.all(np.isfinite(ci)):
+    if ci is None or not all(_finite(c) for c in ci):
         return _fmt(v, digits)
     return f"{_fmt(v, digits)} [{_fmt(ci[0], digits)}, {_fmt(ci[1], digits)}]"
 
 
 _BETTER = {"pearson_r": max, "rmse": min, "r2": max}
+
+
+def _finite(v: Any) -> bool:
+    """True for a finite number (results read back from JSON carry None for NaN)."""
+    return v is not None and bool(np.isfinite(v))
 
 
 def means_table(score: dict[str, Any], titles: dict[str, str] | None = None) -> list[str]:
@@ -399,8 +404,8 @@ def means_table(score: dict[str, Any], titles: dict[str, str] | None = None) -> 
     if has_ref:
         head += f" Δ r vs {titles.get(ref, ref)} | Δ RMSE vs {titles.get(ref, ref)} (mV) |"
         rule += "---:|---:|"
-    best = {k: f(score["learned"][m][k] for m in methods if np.isfinite(score["learned"][m][k]))
-            for k, f in _BETTER.items() if any(np.isfinite(score["learned"][m][k]) for m in methods)}
+    best = {k: f(score["learned"][m][k] for m in methods if _finite(score["learned"][m][k]))
+            for k, f in _BETTER.items() if any(_finite(score["learned"][m][k]) for m in methods)}
     rows = [head, rule]
     for m in methods:
         v, ci = score["learned"][m], score["ci"].get(m, {}).get("learned", {})
@@ -425,9 +430,10 @@ def _per_lead_rows(score: dict[str, Any], leads: Sequence[str], plan: LeadPlan) 
             "|---|" + "---:|" * len(methods)]
     for ld in leads:
         vals = [score["per_lead"][m][ld] for m in methods]
-        best_r = max((t["pearson_r"] for t in vals if np.isfinite(t["pearson_r"])), default=None)
-        best_e = min((t["rmse"] for t in vals if np.isfinite(t["rmse"])), default=None)
-        if len({round(t["rmse"], 12) for t in vals}) == 1:  # a tie everywhere (exactly derived): nothing to mark
+        best_r = max((t["pearson_r"] for t in vals if _finite(t["pearson_r"])), default=None)
+        best_e = min((t["rmse"] for t in vals if _finite(t["rmse"])), default=None)
+        # a tie everywhere (exactly derived leads): nothing to mark
+        if len({round(t["rmse"], 12) if _finite(t["rmse"]) else None for t in vals}) == 1:
             best_r = best_e = None
         cells = []
         for t in vals:
