@@ -86,6 +86,8 @@ def evaluate_reconstruction(backend: Backend, store: PreparedStore, test_idx: Se
         "window_samples": w,
         "fs": store.fs,
         "mV": reconstruction_table(true, pred, list(STANDARD_LEADS)),
+        # the zero predictor on the same windows: the floor a reconstruction must beat (RMS of the truth)
+        "zero_rmse_mv": dict(zip(STANDARD_LEADS, map(float, np.sqrt((true ** 2).mean(axis=(0, 2)))), strict=True)),
         "_pred_mv": pred,
         "_true_mv": true,
     }

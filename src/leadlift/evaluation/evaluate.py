@@ -208,7 +208,9 @@ def _headline(res: dict[str, Any]) -> dict[str, Any]:
     shifted = ecgid.get("shifted", {}).get("protocols", {}).get("cross-record", {})
     return {
         "lead_I_probe_macro_auroc": probes.get("I", {}).get("macro_auroc"),
+        "lead_I_probe_macro_auroc_ci": probes.get("I", {}).get("macro_ci"),
         "twelve_lead_probe_macro_auroc": probes.get(TWELVE_LEAD, {}).get("macro_auroc"),
+        "twelve_lead_probe_macro_auroc_ci": probes.get(TWELVE_LEAD, {}).get("macro_ci"),
         "lead_I_mi_auroc": res.get("mi_ptbxl", {}).get("I", {}).get("auroc"),
         "ecgid_cross_record_nn_top1": ecg.get("nn_top1"),
         "ecgid_cross_record_linear_top1": ecg.get("linear_top1"),
@@ -224,6 +226,7 @@ def _headline(res: dict[str, Any]) -> dict[str, Any]:
         "agreement_retrieval": agr.get("cosine", {}).get("mean_retrieval"),
         "lead_I_to_12_mean_r": rec.get("mean_r_other", {}).get("I"),
         "lead_I_to_12_mean_rmse_mv": rec.get("mean_rmse_other", {}).get("I"),
+        "lead_I_to_12_zero_rmse_mv": rec.get("mean_zero_rmse_other", {}).get("I"),
     }
 
 

@@ -32,7 +32,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 figure{margin:10px 0 22px 0}figure img{max-width:100%;border:1px solid #eee}
 figure img.ecg{width:640px;max-width:100%}
 figcaption{font-size:13px;color:#444;max-width:1000px}
-.headline td:nth-child(2){font-weight:bold}code{background:#f5f5f5;padding:1px 3px}
+code{background:#f5f5f5;padding:1px 3px}
 .skipped{background:#fff6e0;border-left:4px solid #e0a800;padding:6px 10px;font-size:13px}
 .bench table{display:block;overflow-x:auto;max-width:100%}
 .tw{overflow-x:auto;max-width:100%}.tw table{margin-right:2px}
@@ -163,9 +163,28 @@ def _section_headline(results: dict[str, Any]) -> str:
         ("lead I → 12: mean Pearson r of the 11 other leads", "lead_I_to_12_mean_r", 3),
         ("lead I → 12: mean RMSE of the 11 other leads (mV)", "lead_I_to_12_mean_rmse_mv", 3),
     ]
+    rows_spec.append(("lead I → 12: zero predictor's RMSE on the same windows (mV; the floor)",
+                      "lead_I_to_12_zero_rmse_mv", 3))
+    lower_better = {"lead_I_to_12_mean_rmse_mv"}
     head = results.get("headline", {})
-    rows = [[name] + [fmt(head.get(role, {}).get(key), d) for role, _ in models] for name, key, d in rows_spec]
-    return table(["metric"] + [lab for _, lab in models], rows, cls="headline")
+    rows = []
+    for name, key, d in rows_spec:
+        vals = [head.get(role, {}).get(key) for role, _ in models]
+        finite = [v for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+        best = None
+        if len(set(finite)) > 1 and not key.startswith("ecgid_template") and "zero" not in key:
+            best = min(finite) if key in lower_better else max(finite)
+        cells = []
+        for (role, _), v in zip(models, vals, strict=True):
+            text = fmt_ci(v, head.get(role, {}).get(f"{key}_ci"), d)
+            cells.append(f"<b>{text}</b>" if best is not None and v == best else text)
+        rows.append([esc(name), *cells])
+    note = ("<p class='muted'>Every model is shown beside its same-run baselines: a random-initialised encoder of the "
+            "same architecture (and a baseline checkpoint when given), the median-beat template for ECG-ID and the "
+            "zero predictor for reconstruction; FIR least squares and the other reconstruction baselines are in the "
+            "reconstruction-benchmark section. 95 % bootstrap intervals in brackets where measured; only the best "
+            "value in a row is bold.</p>")
+    return table(["metric"] + [lab for _, lab in models], rows, cls="headline", raw=True) + note
 
 
 def _section_agreement(results: dict[str, Any], figs: dict[str, Path]) -> str:

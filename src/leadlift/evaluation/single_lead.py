@@ -37,7 +37,8 @@ def single_lead_matrix(backend: Backend, store: PreparedStore, test_idx: np.ndar
 
     Returns:
         ``{"leads", "inputs", "r": [[...]], "rmse": [[...]], "r_z": ..., "mean_r_other": {input:
-        r}, "mean_rmse_other": {input: mV}, "n_test_windows", "window_samples", "fs"}`` — rows
+        r}, "mean_rmse_other": {input: mV}, "mean_zero_rmse_other": {input: mV of the zero
+        predictor on the same windows}, "n_test_windows", "window_samples", "fs"}`` — rows
         are inputs, columns the 12 target leads; r is Pearson per window averaged, RMSE in mV.
     """
     leads = list(STANDARD_LEADS)
@@ -51,6 +52,8 @@ def single_lead_matrix(backend: Backend, store: PreparedStore, test_idx: np.ndar
         for j, ld in enumerate(leads):
             r[i, j] = res["mV"][ld]["pearson_r"]
             rmse[i, j] = res["mV"][ld]["rmse"]
+        zero = [res["zero_rmse_mv"][ld] for ld in leads if ld != src]
+        out.setdefault("mean_zero_rmse_other", {})[src] = float(np.mean(zero))
         out.update(n_test_windows=res["n_test_windows"], n_test_records=res["n_test_records"],
                    window_samples=res["window_samples"], fs=res["fs"])
         if src == keep_windows_for:
