@@ -588,13 +588,24 @@ def train_recon_cmd(
     out.print(f"checkpoint: {target}  (inspect with `leadlift info {target}`)", highlight=False)
 
 
+def _error(message: str) -> None:
+    """One line on stderr; the message is plain text (never parsed as rich markup, so ``[n_leads,
+    n_samples]`` or a path with brackets prints as written)."""
+    console.print("[red]error:[/red] ", end="")
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turn leadlift errors into one-line messages."""
     _setup_logging()
     try:
         app(args=argv, prog_name="leadlift")
     except LeadliftError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _error(str(exc))
+        sys.exit(2)
+    except OSError as exc:  # the environment: read-only or full disk, missing permissions, device files
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _error(f"{exc.strerror or exc}{where}; check that the path exists, is writable and has free space")
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")

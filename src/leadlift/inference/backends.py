@@ -68,7 +68,12 @@ def load_network(folder: str | Path, verify: bool = True,
     except (TypeError, ValueError) as exc:
         raise CorruptFileError(f"{folder}: the model spec in config.yaml does not build ({exc}); "
                                "re-export the checkpoint") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # tensor shapes that do not fit the spec
+        first = str(exc).split("size mismatch for ", 1)[-1].splitlines()[0][:160]
+        raise CorruptFileError(f"{folder}: weights do not fit the architecture in config.yaml ({first}); "
+                               "re-export the checkpoint") from None
     if missing or unexpected:
         raise CorruptFileError(f"{folder}: weights do not fit the architecture (missing {missing[:3]}, "
                                f"unexpected {unexpected[:3]}); re-export the checkpoint")

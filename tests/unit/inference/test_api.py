@@ -372,3 +372,23 @@ def test_model_card_needs_measured_numbers(tiny_mae_checkpoint: Path, tmp_path: 
         assert part in text
 
 
+
+
+def test_weights_of_another_width_and_bracketed_messages(tiny_mae_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    """Weights that do not fit the config's shapes give one line (not a torch RuntimeError), and the CLI
+    prints messages as plain text: brackets in them survive."""
+    from leadlift.cli import main
+
+    ckpt = _copy(tiny_mae_checkpoint, tmp_path / "[odd]" / "ckpt")
+    raw = yaml.safe_load((ckpt / "config.yaml").read_text())
+    raw["model"]["kwargs"]["embed_dim"] = raw["model"]["kwargs"]["embed_dim"] * 2
+    raw.pop("weights_sha256")
+    (ckpt / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(CorruptFileError, match="do not fit the architecture") as exc:
+        LeadLift.from_pretrained(ckpt)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(SystemExit) as code:
+        main(["reconstruct", str(tmp_path / "[missing]" / "x.csv"), "--leads", "I", "--fs", "500",
+              "--out", str(tmp_path / "o.csv")])
+    err = capsys.readouterr().err
+    assert code.value.code == 2 and "[missing]" in err and len(err.strip().splitlines()) == 1
