@@ -295,6 +295,24 @@ _ModelOpt = Annotated[str, typer.Option(
     "--model", "-m", help="Bundled model name, checkpoint folder, or org/name repo id.")]
 
 
+SKIPPED_EXIT = 3
+"""Exit status when ``--skip-errors`` skipped at least one file (the others were written)."""
+
+
+def _skip(message: str, skipped: list[str]) -> None:
+    skipped.append(message)
+    console.print("[yellow]skipped:[/yellow] ", end="")
+    console.print(message, markup=False, highlight=False)
+
+
+def _skip_summary(skipped: list[str], total: int) -> None:
+    """After a batch: a summary line, and exit status 3 when any file was skipped."""
+    if skipped:
+        console.print(f"{len(skipped)} of {total} file(s) skipped (listed above); the others were written",
+                      markup=False, highlight=False)
+        raise typer.Exit(SKIPPED_EXIT)
+
+
 @app.command("reconstruct")
 def reconstruct_cmd(
     files: Annotated[list[Path], typer.Argument(help="Recording(s): WFDB (.hea), .csv, .npy, .npz or .edf.")],
@@ -309,7 +327,7 @@ def reconstruct_cmd(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG of the result (a folder for several files).")] = None,  # noqa: UP045,E501
     plot_seconds: Annotated[float, typer.Option(help="Seconds shown in the plot.")] = 10.0,
     out_format: Annotated[str, typer.Option("--format", help="Output format with several files: csv, npz, edf, wfdb.")] = "csv",  # noqa: E501
-    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Warn about bad files and go on.")] = False,
+    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Report bad files and go on; exit status 3 when any was skipped.")] = False,
 ) -> None:
     """Reconstruct the 12-lead ECG (mV, at the input's sampling rate) from the lead(s) of each recording."""
     from leadlift.api import LeadLift, recommended_model
@@ -320,11 +338,13 @@ def reconstruct_cmd(
         model = recommended_model(first.leads if first is not None else ())
         out.print(f"model: {model}", highlight=False)
     lift = LeadLift.from_pretrained(model)
+    skipped: list[str] = []
     written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, plot=plot,
                                 plot_seconds=plot_seconds, out_format=out_format, skip_errors=skip_errors,
-                                on_skip=lambda msg: console.print(f"[yellow]skipped:[/yellow] {msg}", highlight=False))
+                                on_skip=lambda msg: _skip(msg, skipped))
     for p in written:
         out.print(f"wrote {p}", highlight=False)
+    _skip_summary(skipped, len(files))
 
 
 @app.command("embed")
@@ -337,17 +357,18 @@ def embed_cmd(
     model: _ModelOpt = "mae-cpu",
     hop_s: Annotated[Optional[float], typer.Option(help="Step between windows in s (default: one window).")] = None,  # noqa: UP045
     pooled: Annotated[bool, typer.Option("--pooled", help="One row per file (mean over windows).")] = False,
-    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Warn about bad files and go on.")] = False,
+    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Report bad files and go on; exit status 3 when any was skipped.")] = False,
 ) -> None:
     """Embed recordings with an aligned MAE: a Parquet table with one row per file and window (emb_0...)."""
     from leadlift.api import LeadLift
     from leadlift.inference.files import embed_files
 
     lift = LeadLift.from_pretrained(model)
+    skipped: list[str] = []
     path, rows = embed_files(files, out_path, lift, leads=leads, fs=fs, units=units, hop_s=hop_s, pooled=pooled,
-                             skip_errors=skip_errors,
-                             on_skip=lambda msg: console.print(f"[yellow]skipped:[/yellow] {msg}", highlight=False))
+                             skip_errors=skip_errors, on_skip=lambda msg: _skip(msg, skipped))
     out.print(f"wrote {path} ({rows} rows)", highlight=False)
+    _skip_summary(skipped, len(files))
 
 
 @app.command("model-card")

@@ -1,14 +1,15 @@
 """Running a model over users' files: what ``leadlift reconstruct`` and ``leadlift embed`` do.
 
 Both functions read each file with :func:`leadlift.io.read_ecg`, run the model, and write their
-outputs atomically. On a bad file they stop with a one-line error naming it and remove every
-output they had written in this call (all or nothing), unless ``skip_errors`` is set, in which
-case the bad file is reported through ``on_skip`` and the others go on.
+outputs atomically (each output is either its old version or the complete new one, never half
+written). On a bad file they stop with a one-line error naming the file, the outputs already
+written and the ``--skip-errors`` option; those earlier outputs are kept (a rollback would also
+delete files that had replaced older good ones). With ``skip_errors`` the bad file is reported
+through ``on_skip`` and the others go on; the caller learns how many were skipped.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,15 @@ def read_input(path: str | Path, fs: float | None, leads: str | Sequence[str] | 
     return read_ecg(path, fs=fs, leads=leads, units=units), None
 
 
+def _stopped(path: Path, exc: LeadliftError, index: int, total: int, written: list[Path]) -> LeadliftError:
+    """The error of a batch stopped at file ``index``: names the file, what was kept, the remedy."""
+    if total == 1:
+        return _tag(path, exc)
+    kept = (f"; the {len(written)} output(s) of the {index} file(s) before it were kept" if written else "")
+    return type(exc)(f"{_tag(path, exc)} (file {index + 1} of {total}){kept}; pass --skip-errors to go on past "
+                     "bad files")
+
+
 def output_names(paths: Sequence[Path]) -> list[str]:
     """Distinct output stems for input files (``rec_1``; ``Person_01_rec_1`` when stems repeat)."""
     stems = [p.stem if p.suffix.lower() != ".hea" else p.with_suffix("").name for p in paths]
@@ -62,12 +72,6 @@ def output_names(paths: Sequence[Path]) -> list[str]:
         parent = p.resolve().parent.name
         names.append(f"{parent}_{s}" if parent else s)
     return names
-
-
-def _remove(paths: list[Path]) -> None:
-    for p in paths:
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
 
 
 def reconstruct_files(
@@ -128,33 +132,29 @@ def reconstruct_files(
     for t in targets:
         output_paths(t)  # validates the output type/name before any work
     written: list[Path] = []
-    try:
-        bar = tqdm(list(zip(paths, targets, plots, strict=True)), desc="reconstruct", unit="file",
-                   disable=not (progress and many))
-        for path, target, png in bar:
-            try:
-                ecg, full = read_input(path, fs, leads, units)
-                rec = model.reconstruct(ecg)
-            except LeadliftError as exc:
-                if not skip_errors:
-                    raise _tag(path, exc) from None
-                if on_skip:
-                    on_skip(str(_tag(path, exc)))
-                continue
-            pending = output_paths(target)
-            write_ecg(rec, target)
-            written.extend(pending)
-            if png is not None:
-                seconds = None if plot_seconds is None else min(float(plot_seconds), rec.duration_s)
-                title = (f"{path.name}: 12 leads reconstructed from {','.join(ecg.leads)} by {model.name}")
-                from leadlift.plotting import plot_ecg  # matplotlib only when a plot is asked for
+    bar = tqdm(list(zip(paths, targets, plots, strict=True)), desc="reconstruct", unit="file",
+               disable=not (progress and many))
+    for k, (path, target, png) in enumerate(bar):
+        try:
+            ecg, full = read_input(path, fs, leads, units)
+            rec = model.reconstruct(ecg)
+        except LeadliftError as exc:
+            if not skip_errors:
+                raise _stopped(path, exc, k, len(paths), written) from None
+            if on_skip:
+                on_skip(str(_tag(path, exc)))
+            continue
+        pending = output_paths(target)
+        write_ecg(rec, target)
+        written.extend(pending)
+        if png is not None:
+            seconds = None if plot_seconds is None else min(float(plot_seconds), rec.duration_s)
+            title = (f"{path.name}: 12 leads reconstructed from {','.join(ecg.leads)} by {model.name}")
+            from leadlift.plotting import plot_ecg  # matplotlib only when a plot is asked for
 
-                plot_ecg(rec, path=png, title=title, reference=full, seconds=seconds,
-                         label="reconstructed", reference_label="recorded")
-                written.append(png)
-    except BaseException:
-        _remove(written)
-        raise
+            plot_ecg(rec, path=png, title=title, reference=full, seconds=seconds,
+                     label="reconstructed", reference_label="recorded")
+            written.append(png)
     return written
 
 
@@ -197,13 +197,13 @@ def embed_files(
         raise InputError(f"--out {out} must end in .parquet")
     meta: list[dict[str, Any]] = []
     vectors: list[np.ndarray] = []
-    for path in tqdm(paths, desc="embed", unit="file", disable=not (progress and len(paths) > 1)):
+    for k, path in enumerate(tqdm(paths, desc="embed", unit="file", disable=not (progress and len(paths) > 1))):
         try:
             ecg, _ = read_input(path, fs, leads, units)
             emb = model.embed(ecg, hop_s=hop_s)
         except LeadliftError as exc:
             if not skip_errors:
-                raise _tag(path, exc) from None
+                raise _stopped(path, exc, k, len(paths), []) from None
             if on_skip:
                 on_skip(str(_tag(path, exc)))
             continue

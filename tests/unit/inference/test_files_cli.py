@@ -136,20 +136,26 @@ def test_bad_inputs_one_line_and_no_output(tiny_mae_checkpoint: Path, ecgid_hea:
         assert sorted(p.name for p in outdir.iterdir()) == [], f"{name} left {list(outdir.iterdir())}"
 
 
-def test_failure_midway_removes_earlier_outputs(tiny_mae_checkpoint: Path, ecgid_hea: Path, tmp_path: Path,
-                                                capsys) -> None:
+def test_failure_midway_keeps_earlier_outputs(tiny_mae_checkpoint: Path, ecgid_hea: Path, tmp_path: Path,
+                                              capsys) -> None:
+    """A bad file stops the batch with one line that names it, what was kept and the option; the
+    outputs written before it (and an older output from an earlier run) stay."""
     inputs = tmp_path / "in"
     inputs.mkdir()
     _bad_files(inputs, ecgid_hea)
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.csv").write_text("from an earlier run\n")
     code, _, err = run(["reconstruct", str(ecgid_hea), str(inputs / "nan.npy"), "--fs", "500", "--leads", "I",
                         "--model", str(tiny_mae_checkpoint), "--out", str(out)], capsys)
-    assert code == 2 and "nan.npy" in err
-    assert not out.exists() or sorted(out.iterdir()) == []
+    assert code == 2 and "nan.npy" in err and "file 2 of 2" in err and "--skip-errors" in err
+    assert "1 output(s) of the 1 file(s) before it were kept" in err
+    assert len([ln for ln in err.splitlines() if ln.startswith("error:")]) == 1  # (besides the progress bar)
+    assert sorted(p.name for p in out.iterdir()) == ["earlier.csv", "rec_1.csv"]
     code, _, err = run(["reconstruct", str(ecgid_hea), str(inputs / "nan.npy"), "--leads", "I",
                         "--model", str(tiny_mae_checkpoint), "--out", str(out), "--skip-errors"], capsys)
-    assert code == 0 and "skipped:" in err
-    assert sorted(p.name for p in out.iterdir()) == ["rec_1.csv"]
+    assert code == 3 and "skipped:" in err and "1 of 2 file(s) skipped" in err
+    assert sorted(p.name for p in out.iterdir()) == ["earlier.csv", "rec_1.csv"]
 
 
 def test_unknown_model_is_one_line(ecgid_hea: Path, tmp_path: Path, capsys) -> None:
