@@ -96,7 +96,8 @@ class LeadLift:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str] = DEFAULT_MODEL, *, verify: bool = True,
-                        revision: str = "main", cache_dir: str | os.PathLike[str] | None = None) -> LeadLift:
+                        revision: str = "main", cache_dir: str | os.PathLike[str] | None = None,
+                        device: str | Any = "cpu") -> LeadLift:
         """Load a model by bundled name, local checkpoint folder, or Hugging Face-style repo id.
 
         Args:
@@ -109,6 +110,7 @@ class LeadLift:
             revision: branch/tag/commit of a repo id.
             cache_dir: where downloaded models go (default ``$LEADLIFT_CACHE`` or the user
                 cache dir).
+            device: where the network runs (``"cpu"`` default, ``"cuda"``, ``"mps"``, ``"auto"``).
         Raises:
             DataNotFoundError: unknown name / missing folder / repo not found.
             DownloadError: the repo could not be fetched (no network).
@@ -117,7 +119,18 @@ class LeadLift:
         folder, source = resolve_model(name_or_path, revision=revision, cache_dir=cache_dir)
         name = str(name_or_path)
         backend = load_backend(folder, name, verify=verify, require_checksum=source != "local")
-        return cls(backend, name, folder)
+        return cls(backend, name, folder).to(device)
+
+    def to(self, device: str | Any) -> LeadLift:
+        """Run the model on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``);
+        inputs and outputs stay NumPy/ECG in mV on the host. Returns ``self``."""
+        self._backend.to(device)
+        return self
+
+    @property
+    def device(self) -> Any:
+        """The ``torch.device`` the model runs on."""
+        return self._backend.device
 
     # ------------------------------------------------------------------ properties
     @property

@@ -47,8 +47,18 @@ def _setup_logging(verbose: bool = False) -> None:
     root.propagate = False
 
 
+def _version(value: bool) -> None:
+    if value:
+        import leadlift
+
+        out.print(f"leadlift {leadlift.__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output.")] = False) -> None:
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output.")] = False,
+          version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                                is_eager=True)] = False) -> None:
     _setup_logging(verbose)
 
 
@@ -313,6 +323,23 @@ def _skip_summary(skipped: list[str], total: int) -> None:
         raise typer.Exit(SKIPPED_EXIT)
 
 
+_SkipOpt = Annotated[bool, typer.Option(
+    "--skip-errors", help="Report bad files and go on; exit status 3 when any was skipped.")]
+_DeviceOpt = Annotated[str, typer.Option("--device", help="Where the model runs: cpu, cuda, cuda:N, mps or auto.")]
+_InferThreadsOpt = Annotated[int, typer.Option(
+    "--threads", help="Torch threads (default 1: one 10-s file needs ~30 ms of compute, and more threads on a busy "
+                      "machine were 20x slower; 0 = torch's default).")]
+
+
+def _inference_setup(threads: int) -> None:
+    import torch
+
+    if threads < 0:
+        raise InputError(f"--threads {threads}; pass a positive number, or 0 for torch's default")
+    if threads:
+        torch.set_num_threads(threads)
+
+
 @app.command("reconstruct")
 def reconstruct_cmd(
     files: Annotated[list[Path], typer.Argument(help="Recording(s): WFDB (.hea), .csv, .npy, .npz or .edf.")],
@@ -327,7 +354,9 @@ def reconstruct_cmd(
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG of the result (a folder for several files).")] = None,  # noqa: UP045,E501
     plot_seconds: Annotated[float, typer.Option(help="Seconds shown in the plot.")] = 10.0,
     out_format: Annotated[str, typer.Option("--format", help="Output format with several files: csv, npz, edf, wfdb.")] = "csv",  # noqa: E501
-    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Report bad files and go on; exit status 3 when any was skipped.")] = False,
+    skip_errors: _SkipOpt = False,
+    device: _DeviceOpt = "cpu",
+    threads: _InferThreadsOpt = 1,
 ) -> None:
     """Reconstruct the 12-lead ECG (mV, at the input's sampling rate) from the lead(s) of each recording."""
     from leadlift.api import LeadLift, recommended_model
@@ -337,7 +366,8 @@ def reconstruct_cmd(
         first, _ = read_input(files[0], fs, leads, units) if files else (None, None)
         model = recommended_model(first.leads if first is not None else ())
         out.print(f"model: {model}", highlight=False)
-    lift = LeadLift.from_pretrained(model)
+    _inference_setup(threads)
+    lift = LeadLift.from_pretrained(model, device=device)
     skipped: list[str] = []
     written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, plot=plot,
                                 plot_seconds=plot_seconds, out_format=out_format, skip_errors=skip_errors,
@@ -357,13 +387,16 @@ def embed_cmd(
     model: _ModelOpt = "mae-cpu",
     hop_s: Annotated[Optional[float], typer.Option(help="Step between windows in s (default: one window).")] = None,  # noqa: UP045
     pooled: Annotated[bool, typer.Option("--pooled", help="One row per file (mean over windows).")] = False,
-    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Report bad files and go on; exit status 3 when any was skipped.")] = False,
+    skip_errors: _SkipOpt = False,
+    device: _DeviceOpt = "cpu",
+    threads: _InferThreadsOpt = 1,
 ) -> None:
     """Embed recordings with an aligned MAE: a Parquet table with one row per file and window (emb_0...)."""
     from leadlift.api import LeadLift
     from leadlift.inference.files import embed_files
 
-    lift = LeadLift.from_pretrained(model)
+    _inference_setup(threads)
+    lift = LeadLift.from_pretrained(model, device=device)
     skipped: list[str] = []
     path, rows = embed_files(files, out_path, lift, leads=leads, fs=fs, units=units, hop_s=hop_s, pooled=pooled,
                              skip_errors=skip_errors, on_skip=lambda msg: _skip(msg, skipped))

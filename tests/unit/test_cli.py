@@ -13,6 +13,13 @@ from helpers import run_cli
 run = run_cli
 
 
+def test_version(capsys) -> None:
+    import leadlift
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"leadlift {leadlift.__version__}"
+
+
 def test_help_lists_commands(capsys) -> None:
     code, out, _ = run(["--help"], capsys)
     assert code == 0

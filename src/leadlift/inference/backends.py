@@ -52,6 +52,27 @@ def zscore_windows(x: np.ndarray, eps: float = 1e-6) -> tuple[np.ndarray, np.nda
     return z, std[..., 0]
 
 
+def resolve_device(device: str | torch.device | None = "cpu") -> torch.device:
+    """``"auto"`` → CUDA, else Apple MPS, else CPU; otherwise the named device, checked to exist."""
+    if isinstance(device, torch.device):
+        return device
+    name = (device or "cpu").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps") if mps is not None and mps.is_available() else torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"device {device!r} is not a torch device; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: this torch has no CUDA device; use cpu (or a CUDA build of torch)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError(f"device {device!r}: Apple MPS is not available here; use cpu")
+    return dev
+
+
 def decoding_views(config: CheckpointConfig) -> int:
     """MAE decoding passes matching the training mask ratio: 1 / (1 − mask_ratio), e.g. 4 for 0.75."""
     ratio = float(config.training.get("loss", {}).get("mask_ratio", 0.75))
@@ -95,6 +116,7 @@ class Backend:
     kind: str = ""
     name: str
     config: CheckpointConfig
+    device: torch.device = torch.device("cpu")
     fs: float
     window: int
     hop: int
@@ -104,6 +126,16 @@ class Backend:
     def inputs(self, ecg: ECG, task: str, explicit: bool) -> ECG:
         """The input leads this model uses from ``ecg`` (``explicit``: the caller chose them)."""
         raise NotImplementedError
+
+    def network(self) -> nn.Module:
+        """The wrapped network."""
+        raise NotImplementedError
+
+    def to(self, device: str | torch.device) -> Backend:
+        """Move the network to ``device`` (windows are sent there and results brought back as NumPy)."""
+        self.device = resolve_device(device)
+        self.network().to(self.device)
+        return self
 
     def filter(self, x: np.ndarray) -> np.ndarray:
         """Model-specific cleaning of ``[L, n]`` mV at the model rate (default: none). Evaluation
@@ -143,6 +175,9 @@ class MAEBackend(Backend):
         self.leads = tuple(model.leads)
         self.n_views = decoding_views(cfg)
 
+    def network(self) -> nn.Module:
+        return self.model
+
     def inputs(self, ecg: ECG, task: str, explicit: bool) -> ECG:
         missing = [n for n in ecg.leads if n not in self.leads]
         if missing:
@@ -157,12 +192,12 @@ class MAEBackend(Backend):
 
     def _z(self, x: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         z, std = zscore_windows(x, self.eps)
-        return torch.from_numpy(z), std
+        return torch.from_numpy(z).to(self.device), std
 
     @torch.inference_mode()
     def embed_windows(self, x: np.ndarray, leads: tuple[str, ...]) -> np.ndarray:
         z, _ = self._z(x)
-        return self.model.embed(z, leads=leads).numpy()
+        return self.model.embed(z, leads=leads).cpu().numpy()
 
     def calibration(self, leads: tuple[str, ...], targets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Per-target ``(ratio, mean)``: target std ≈ ratio × mean std of the input leads (mV)."""
@@ -173,7 +208,7 @@ class MAEBackend(Backend):
     def reconstruct_windows(self, x: np.ndarray, leads: tuple[str, ...],
                             targets: tuple[str, ...]) -> np.ndarray:
         z, std = self._z(x)
-        pred = self.model.cross_reconstruct(z, leads, targets, n_views=self.n_views).numpy().astype(np.float64)
+        pred = self.model.cross_reconstruct(z, leads, targets, n_views=self.n_views).cpu().numpy().astype(np.float64)
         ratio, mean = self.calibration(leads, targets)
         ref = std.mean(axis=1)[:, None, None]  # [N, 1, 1] mean std of the input leads (mV)
         return pred * ref * ratio[None, :, None] + mean[None, :, None]
@@ -204,6 +239,9 @@ class ReconBackend(Backend):
         self.order = int(pre.bandpass_order)
         self.baseline_s = pre.baseline_window_s
 
+    def network(self) -> nn.Module:
+        return self.net
+
     def inputs(self, ecg: ECG, task: str, explicit: bool) -> ECG:
         have = set(ecg.leads)
         if (explicit and have != set(self.leads)) or not set(self.leads) <= have:
@@ -230,8 +268,8 @@ class ReconBackend(Backend):
     @torch.inference_mode()
     def reconstruct_windows(self, x: np.ndarray, leads: tuple[str, ...],
                             targets: tuple[str, ...]) -> np.ndarray:
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        learned = self.net(xt).numpy().astype(np.float64)
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        learned = self.net(xt).cpu().numpy().astype(np.float64)
         full = self.plan.assemble(x.astype(np.float64), learned)  # [N, 12, W]
         return full[:, [STANDARD_LEADS.index(t) for t in targets]]
 

@@ -392,3 +392,26 @@ def test_weights_of_another_width_and_bracketed_messages(tiny_mae_checkpoint: Pa
               "--out", str(tmp_path / "o.csv")])
     err = capsys.readouterr().err
     assert code.value.code == 2 and "[missing]" in err and len(err.strip().splitlines()) == 1
+
+
+def test_devices(tiny_mae_checkpoint: Path, ecgid: ECG, capsys) -> None:
+    """``device=`` / ``.to()``: the same outputs on the CPU by either route; a device that does not
+    exist is one clear line (the API and the CLI)."""
+    import torch
+
+    from leadlift.cli import main
+
+    a = LeadLift.from_pretrained(tiny_mae_checkpoint)
+    b = LeadLift.from_pretrained(tiny_mae_checkpoint, device="auto" if not torch.cuda.is_available() else "cpu")
+    assert a.device == torch.device("cpu") and b.to("cpu") is b
+    np.testing.assert_array_equal(a.reconstruct(ecgid).signal, b.reconstruct(ecgid).signal)
+    with pytest.raises(InputError, match="not a torch device"):
+        LeadLift.from_pretrained(tiny_mae_checkpoint, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA device"):
+            a.to("cuda")
+    with pytest.raises(SystemExit) as code:
+        main(["reconstruct", "x.csv", "--fs", "500", "--leads", "I", "--model", str(tiny_mae_checkpoint),
+              "--device", "tpu", "--out", "o.csv"])
+    err = capsys.readouterr().err
+    assert code.value.code == 2 and "not a torch device" in err
