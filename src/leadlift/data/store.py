@@ -20,13 +20,14 @@ samples are real); longer ones are cut (``seconds`` option) — datasets never c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,32 @@ def prepare(
     root = Path(store_dir) if store_dir is not None else prepared_root(Path(data_dir))
     path = root / store_name(reader.store_label(**reader_options), fs, seconds)
     path.mkdir(parents=True, exist_ok=True)
+    with _store_lock(path, say):
+        return _build_or_reuse(path, reader, meta, fingerprint, fs, seconds, force, progress, say, reader_options)
+
+
+@contextlib.contextmanager
+def _store_lock(path: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """One ``prepare`` per store folder at a time (other processes wait): without it a second run
+    could delete the version the first just published."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        say(f"another leadlift process is preparing {path}; waiting for it to finish")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _build_or_reuse(path: Path, reader: DatasetReader, meta: pd.DataFrame, fingerprint: str, fs: float,
+                    seconds: float | None, force: bool, progress: bool, say: Callable[[str], None],
+                    reader_options: dict[str, Any]) -> PreparedStore:
+    """The body of :func:`prepare`, run under the store's lock."""
     current = path / "CURRENT"
     if not force and current.exists():
         try:

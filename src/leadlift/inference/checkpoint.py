@@ -13,7 +13,10 @@ This module imports neither Lightning nor any training code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import shutil
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -246,22 +249,54 @@ def _write_config(cfg: CheckpointConfig, path: Path) -> None:
         Path(tmp).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
+STAGING = ".export-staging"
+"""Folder inside a checkpoint where an export is assembled before it is published."""
+_COMPLETE = "COMPLETE"
+
+
+def _publish_staged(folder: Path) -> None:
+    """Finish a staged export: move its files over the published ones, then remove the stage.
+
+    Idempotent, so an export killed between its renames is completed by the next export or load
+    instead of leaving new weights beside the old checksum. An incomplete stage (killed while
+    writing) is discarded; the published checkpoint is then untouched.
+    """
+    stage = folder / STAGING
+    if not stage.is_dir():
+        return
+    if (stage / _COMPLETE).exists():
+        for name in (WEIGHTS_FILE, CONFIG_FILE):  # weights first: the config names their checksum
+            if (stage / name).exists():
+                os.replace(stage / name, folder / name)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
 def export_model(model: Any, config: CheckpointConfig | dict[str, Any], folder: str | Path) -> Path:
-    """Write ``model.safetensors`` + ``config.yaml`` into ``folder`` (atomically, file by file).
+    """Write ``model.safetensors`` + ``config.yaml`` into ``folder``.
 
     ``config`` is validated as a :class:`CheckpointConfig` before anything is written; the SHA256
-    of the weights is stored as ``weights_sha256`` so loading can verify them.
+    of the weights is stored as ``weights_sha256`` so loading can verify them. Both files are first
+    written to a staging folder (fsynced, then marked complete) and then renamed into place; a kill
+    at any moment leaves either the previous checkpoint or a complete stage that the next export
+    or load publishes, never new weights with an old checksum.
     """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = config if isinstance(config, CheckpointConfig) else parse_checkpoint_config(config, "export config")
+    _publish_staged(folder)
+    stage = folder / STAGING
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+    with atomic_path(stage / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt"})
         digest = file_sha256(tmp)
-    _write_config(cfg.model_copy(update={"weights_sha256": digest}), folder / CONFIG_FILE)
+    _write_config(cfg.model_copy(update={"weights_sha256": digest}), stage / CONFIG_FILE)
+    with atomic_path(stage / _COMPLETE) as tmp:
+        tmp.write_text(digest + "\n")
+    _publish_staged(folder)
     return folder
 
 
@@ -309,6 +344,9 @@ def load_checkpoint(folder: str | Path, verify: bool = True,
     from safetensors.torch import load_file
 
     folder = _folder(folder)
+    if (folder / STAGING).is_dir():  # an export was interrupted between its renames: finish it
+        with contextlib.suppress(OSError):  # (a read-only install simply keeps what is published)
+            _publish_staged(folder)
     weights = folder / WEIGHTS_FILE
     if not weights.exists() or not (folder / CONFIG_FILE).exists():
         raise DataNotFoundError(f"{folder} is not a leadlift checkpoint (needs {WEIGHTS_FILE} and {CONFIG_FILE}); "

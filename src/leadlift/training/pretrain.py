@@ -24,6 +24,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 import leadlift
+from leadlift.atomic import remove_stale_temps
 from leadlift.config import PretrainConfig, config_to_dict
 from leadlift.inference.checkpoint import export_model
 from leadlift.training.data import PretrainDataModule
@@ -156,6 +157,8 @@ def pretrain(
     tc = cfg.trainer
     accelerator = tc.accelerator
     ckpt_dir = out / "checkpoints"
+    for folder in (ckpt_dir, out):  # half-written states and exports of a killed run
+        remove_stale_temps(folder)
     checkpoints = checkpoint_callbacks(ckpt_dir, cfg)
     export = ExportCallback(out, cfg)
     trainer = make_trainer(

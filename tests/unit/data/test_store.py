@@ -139,3 +139,29 @@ def test_crop_and_window_datasets(ptbxl_store) -> None:
         CropDataset(ptbxl_store, leads=["I"], label_columns=["nope"])
     with pytest.raises(InputError, match="does not fit"):
         CropDataset(ptbxl_store, crop=5000)
+
+
+def _prepare_forced(data_dir: str, store_dir: str) -> None:
+    from leadlift.data.store import prepare
+
+    prepare("ecgid", 100, data_dir, store_dir=store_dir, force=True, progress=False)
+
+
+def test_concurrent_prepare_runs_never_delete_each_others_store(data_dir, tmp_path) -> None:
+    """Two `prepare --force` runs of the same store at once: the second waits for the first (a lock),
+    so CURRENT always names a version folder that exists and the store opens."""
+    import multiprocessing
+
+    from leadlift.data.store import PreparedStore
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_prepare_forced, args=(str(data_dir), str(tmp_path))) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    current = (folder / "CURRENT").read_text().strip()
+    assert (folder / current).is_dir() and sorted(p.name for p in folder.glob("v-*")) == [current]
+    assert len(PreparedStore.open(folder)) > 300

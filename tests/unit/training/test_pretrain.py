@@ -4,6 +4,7 @@ config validation, pickle-free checkpoints."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,45 @@ def test_checkpoint_io_has_no_pickle_and_detects_damage(tmp_path) -> None:
     (folder / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(CorruptFileError, match="checksum"):
         load_checkpoint(folder)
+
+
+def test_export_killed_between_its_renames_is_completed_not_corrupt(tmp_path) -> None:
+    """A kill after the new weights were moved into place but before the config (the old two-rename
+    export left new weights with the old checksum) is finished by the next load; an incomplete stage
+    (killed while writing) is discarded and the previous checkpoint still loads."""
+    import os
+
+    from leadlift.inference.checkpoint import CONFIG_FILE, STAGING, WEIGHTS_FILE
+
+    cfg = {"format": "leadlift-mae/1", "model": {"class": "Linear", "kwargs": {}},
+           "preprocessing": {"fs": 100.0, "window_samples": 10}}
+    torch.manual_seed(0)
+    old, new = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    folder = export_model(old, cfg, tmp_path / "ckpt")
+    # a complete stage of the new export, killed after the weights' rename
+    scratch = export_model(new, cfg, tmp_path / "scratch")
+    stage = folder / STAGING
+    stage.mkdir()
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        (stage / name).write_bytes((scratch / name).read_bytes())
+    (stage / "COMPLETE").write_text("x\n")
+    os.replace(stage / WEIGHTS_FILE, folder / WEIGHTS_FILE)
+    state, _ = load_checkpoint(folder)  # verified: the stage's config was published first
+    assert torch.equal(state["weight"], new.weight.detach()) and not stage.exists()
+    # an incomplete stage is thrown away; what is published is untouched
+    stage.mkdir()
+    (stage / WEIGHTS_FILE).write_bytes(b"half")
+    state, _ = load_checkpoint(folder)
+    assert torch.equal(state["weight"], new.weight.detach()) and not stage.exists()
+
+
+def test_stale_temps_of_dead_processes_are_removed(tmp_path) -> None:
+    from leadlift.atomic import remove_stale_temps
+
+    dead = tmp_path / ".last.tmp-999999999-deadbeef.safetensors"  # no such process
+    mine = tmp_path / f".best.tmp-{os.getpid()}-cafe.safetensors"
+    keep = tmp_path / "last.safetensors"
+    for p in (dead, mine, keep):
+        p.write_bytes(b"x")
+    assert remove_stale_temps(tmp_path) == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, keep.name])
