@@ -145,3 +145,23 @@ def test_limb_coefficient_table_is_the_derivation_rule() -> None:
     derived = {"I": i, "II": ii, **derive_limb_leads(i, ii)}
     for lead, (a, b) in LIMB_COEFFICIENTS.items():
         np.testing.assert_allclose(a * i + b * ii, derived[lead], atol=1e-12)
+
+
+def test_derived_limb_leads_overwrite_replaces_only_when_asked(data_dir) -> None:
+    """``overwrite=True`` recomputes a recorded III/aVR/aVL/aVF from I and II; the default keeps it
+    (without this, the lead-algebra test would compare the recorded leads with themselves)."""
+    ecg = PTBXLReader(data_dir, fs=100).read(0)
+    spoiled = ecg.with_signal(ecg.signal.copy())
+    spoiled.signal[ecg.leads.index("aVF")] += 1.0  # 1 mV off
+    kept = spoiled.with_derived_limb_leads()
+    fixed = spoiled.with_derived_limb_leads(overwrite=True)
+    np.testing.assert_allclose(kept["aVF"], ecg["aVF"] + 1.0, atol=1e-6)
+    np.testing.assert_allclose(fixed["aVF"], ecg["II"] - ecg["I"] / 2, atol=1e-6)
+
+
+@pytest.mark.parametrize(("units", "factor"), [("mV", 1.0), ("uV", 1e-3), ("µV", 1e-3), ("V", 1e3)])
+def test_from_array_unit_factors(units: str, factor: float) -> None:
+    """A tiny array in each unit comes out in mV by the exact factor."""
+    values = np.array([[0.5, -1.25, 2.0] * 40])
+    ecg = ECG.from_array(values / factor, fs=100, leads="I", units=units)
+    np.testing.assert_allclose(ecg.signal, values, rtol=1e-6)

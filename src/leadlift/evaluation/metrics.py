@@ -55,3 +55,23 @@ def reconstruction_table(true: np.ndarray, pred: np.ndarray, leads: Sequence[str
     if true.shape != pred.shape or true.ndim != 3 or true.shape[1] != len(leads):
         raise InputError(f"expected [n_windows, {len(leads)}, n_samples] arrays, got {true.shape} and {pred.shape}")
     return {lead: lead_metrics(true[:, i], pred[:, i]) for i, lead in enumerate(leads)}
+
+
+def bootstrap_weights(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+    """``[n_boot, n]`` counts of each item in ``n_boot`` resamples with replacement (the one bootstrap of
+    leadlift: probes, MI and the reconstruction benchmark all draw with it)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    w = np.zeros((n_boot, n))
+    np.add.at(w, (np.arange(n_boot)[:, None], idx), 1.0)
+    return w
+
+
+def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the finite ``values``."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    a = (1 - level) / 2
+    return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))

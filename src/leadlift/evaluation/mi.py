@@ -23,7 +23,8 @@ from sklearn.preprocessing import StandardScaler
 
 from leadlift.data.splits import assert_patient_disjoint, patient_kfold
 from leadlift.evaluation.embeddings import StoreEmbeddings
-from leadlift.evaluation.probes import auroc, bootstrap_weights, percentile_ci
+from leadlift.evaluation.metrics import bootstrap_weights, percentile_ci
+from leadlift.evaluation.probes import auroc
 
 
 def ptbxl_mi_table(probes: dict[str, Any], label: str = "MI") -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ from sklearn.metrics import roc_curve
 from sklearn.preprocessing import StandardScaler
 
 from leadlift.errors import InputError
+from leadlift.evaluation.metrics import bootstrap_weights, percentile_ci
 
 #: Inverse regularisation strengths tried on the validation part.
 DEFAULT_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)
@@ -57,25 +58,6 @@ def auroc(y: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) 
     with np.errstate(invalid="ignore", divide="ignore"):
         res = np.where(den > 0, num / den, np.nan)
     return float(res[0]) if weights is None or np.ndim(weights) == 1 else res
-
-
-def bootstrap_weights(n: int, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
-    """``[n_boot, n]`` counts of each item in ``n_boot`` resamples with replacement."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    w = np.zeros((n_boot, n))
-    np.add.at(w, (np.arange(n_boot)[:, None], idx), 1.0)
-    return w
-
-
-def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the finite ``values``."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    a = (1 - level) / 2
-    return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> LogisticRegression:

@@ -22,7 +22,7 @@ import numpy as np
 from leadlift.data.windows import EvalSet, gather_windows, window_index
 from leadlift.ecg import ECG, STANDARD_LEADS
 from leadlift.errors import InputError
-from leadlift.evaluation.metrics import pearson_per_window
+from leadlift.evaluation.metrics import bootstrap_weights, pearson_per_window, percentile_ci
 from leadlift.models.recon import LeadPlan
 from leadlift.recon_config import ReconConfig
 from leadlift.serialization import to_plain
@@ -176,22 +176,6 @@ def record_sums(stats: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def bootstrap_counts(n_records: int, n_boot: int, seed: int = 0) -> np.ndarray:
-    """How often each record is drawn in each of ``n_boot`` resamples with replacement: ``[n_boot, R]``.
-    The same draws are used for every method (a *paired* bootstrap)."""
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n_records, np.full(n_records, 1.0 / n_records), size=n_boot).astype(np.float64)
-
-
-def percentile_ci(samples: np.ndarray, level: float = 0.95) -> list[float]:
-    """Percentile interval of bootstrap ``samples`` (NaN-free ones), as ``[low, high]``."""
-    ok = samples[np.isfinite(samples)]
-    if len(ok) == 0:
-        return [float("nan"), float("nan")]
-    a = (1 - level) / 2 * 100
-    return [float(np.percentile(ok, a)), float(np.percentile(ok, 100 - a))]
-
-
 def _mean(values: np.ndarray, axis: int | None = None) -> Any:
     """Mean over leads; NaN (not a warning) when a metric is undefined for every lead."""
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -241,22 +225,22 @@ def score_set(plan: LeadPlan, e: EvalSet, preds: dict[str, np.ndarray], window: 
         out["derived"][m] = {k: _mean(v[derived]) for k, v in point.items()} if derived else {}
     if n_boot > 0 and sums and out["n_records"] >= 2:
         first = next(iter(sums.values()))
-        counts = bootstrap_counts(first.shape[0], n_boot, seed)
+        counts = bootstrap_weights(first.shape[0], n_boot, seed)  # the same draws for every method
         boot: dict[str, dict[str, np.ndarray]] = {}
         for m, rs in sums.items():
             b = metrics_from_sums((counts @ rs.reshape(rs.shape[0], -1)).reshape(n_boot, *rs.shape[1:]))
             boot[m] = {k: _mean(v[:, learned], axis=1) for k, v in b.items()}
         for m in sums:
-            ci: dict[str, Any] = {"learned": {k: percentile_ci(v) for k, v in boot[m].items()}}
+            ci: dict[str, Any] = {"learned": {k: list(percentile_ci(v)) for k, v in boot[m].items()}}
             if reference in boot and m != reference:
                 ci["vs_reference"] = {k: {"diff": out["learned"][m][k] - out["learned"][reference][k],
-                                          "ci": percentile_ci(boot[m][k] - boot[reference][k])}
+                                          "ci": list(percentile_ci(boot[m][k] - boot[reference][k]))}
                                       for k in boot[m]}
             out["ci"][m] = ci
         for a, b, meaning in contrasts:  # differences that isolate one component (paired, same draws)
             if a in boot and b in boot:
                 diffs = {k: {"diff": out["learned"][a][k] - out["learned"][b][k],
-                             "ci": percentile_ci(boot[a][k] - boot[b][k])} for k in ("pearson_r", "rmse")}
+                             "ci": list(percentile_ci(boot[a][k] - boot[b][k]))} for k in ("pearson_r", "rmse")}
                 out["contrasts"].append({"method": a, "control": b, "meaning": meaning, **diffs})
     return out
 

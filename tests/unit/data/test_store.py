@@ -165,3 +165,28 @@ def test_concurrent_prepare_runs_never_delete_each_others_store(data_dir, tmp_pa
     current = (folder / "CURRENT").read_text().strip()
     assert (folder / current).is_dir() and sorted(p.name for p in folder.glob("v-*")) == [current]
     assert len(PreparedStore.open(folder)) > 300
+
+
+def test_fingerprint_notices_a_changed_signal_file(data_dir, tmp_path) -> None:
+    """A store is rebuilt when a source ``.dat`` changes (size or modification time), not reused."""
+    import shutil
+
+    from leadlift.data.store import prepare
+
+    src = data_dir / "ecgiddb"
+    dst = tmp_path / "data" / "ecgiddb"
+    for person in ("Person_01", "Person_02"):
+        shutil.copytree(src / person, dst / person)
+    for extra in src.iterdir():
+        if extra.is_file():
+            shutil.copy2(extra, dst / extra.name)
+    messages: list[str] = []
+    first = prepare("ecgid", 100, tmp_path / "data", store_dir=tmp_path / "s", progress=False)
+    prepare("ecgid", 100, tmp_path / "data", store_dir=tmp_path / "s", progress=False, on_status=messages.append)
+    assert any("up to date" in m for m in messages)
+    dat = next(dst.glob("Person_01/*.dat"))
+    dat.write_bytes(dat.read_bytes())  # same bytes, new modification time
+    messages.clear()
+    again = prepare("ecgid", 100, tmp_path / "data", store_dir=tmp_path / "s", progress=False,
+                    on_status=messages.append)
+    assert any("out of date" in m for m in messages) and len(again) == len(first)

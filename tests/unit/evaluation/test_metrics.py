@@ -42,3 +42,24 @@ def test_reconstruction_table_shapes() -> None:
     assert table["V1"]["rmse"] == 0 and table["I"]["pearson_r"] == pytest.approx(1)
     with pytest.raises(InputError):
         reconstruction_table(x, x[:, :1], ["I", "V1"])
+
+
+def test_pearson_is_averaged_and_variance_ratio_is_a_mean_of_ratios() -> None:
+    """Three windows with r = 1, 1, −1 and std ratios 1, 1, 3 (with different truth amplitudes): the
+    mean r is 1/3 (a median would give 1) and the variance ratio is the mean of per-window ratios
+    (5/3; a ratio of mean stds would give another number)."""
+    t = np.sin(np.linspace(0, 6 * np.pi, 100))
+    true = np.stack([t, 2 * t, 4 * t])
+    pred = np.stack([t, 2 * t, -12 * t])
+    m = lead_metrics(true, pred)
+    assert m["pearson_r"] == pytest.approx(1 / 3, abs=1e-12)
+    assert m["var_ratio"] == pytest.approx(5 / 3, abs=1e-12)
+
+
+def test_bootstrap_draws_every_item() -> None:
+    """Each resample draws n items with replacement, every item (the last one too) is drawn."""
+    from leadlift.evaluation.metrics import bootstrap_weights
+
+    w = bootstrap_weights(7, n_boot=500, seed=1)
+    assert w.shape == (500, 7) and (w.sum(axis=1) == 7).all()
+    assert (w.sum(axis=0) > 0).all() and abs(w[:, -1].mean() - 1.0) < 0.15

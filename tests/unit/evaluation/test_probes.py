@@ -7,7 +7,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from leadlift.errors import InputError
-from leadlift.evaluation.probes import auroc, bootstrap_weights, linear_probe, percentile_ci
+from leadlift.evaluation.metrics import bootstrap_weights, percentile_ci
+from leadlift.evaluation.probes import auroc, linear_probe
 
 
 def test_auroc_hand_computed() -> None:

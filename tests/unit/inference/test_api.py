@@ -415,3 +415,28 @@ def test_devices(tiny_mae_checkpoint: Path, ecgid: ECG, capsys) -> None:
               "--device", "tpu", "--out", "o.csv"])
     err = capsys.readouterr().err
     assert code.value.code == 2 and "not a torch device" in err
+
+
+def test_reconstructor_weights_are_verified_and_complete(recon_checkpoint: Path, tiny_mae_checkpoint: Path,
+                                                         tmp_path: Path) -> None:
+    """A tampered reconstructor is refused by its checksum; an MAE whose file lacks a tensor (even
+    with a matching checksum) is refused instead of running with random weights."""
+    from safetensors.torch import load_file, save_file
+
+    from leadlift.inference.checkpoint import file_sha256
+
+    bad = _copy(recon_checkpoint, tmp_path / "recon")
+    data = bytearray((bad / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (bad / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="does not match the checksum"):
+        LeadLift.from_pretrained(bad)
+    short = _copy(tiny_mae_checkpoint, tmp_path / "short")
+    state = load_file(str(short / "model.safetensors"))
+    state.pop(sorted(state)[0])
+    save_file(state, str(short / "model.safetensors"))
+    cfg = yaml.safe_load((short / "config.yaml").read_text())
+    cfg["weights_sha256"] = file_sha256(short / "model.safetensors")
+    (short / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    with pytest.raises(CorruptFileError, match="missing"):
+        LeadLift.from_pretrained(short)

@@ -262,3 +262,25 @@ def test_output_format_rules(tmp_path: Path, ptbxl: ECG) -> None:
     with pytest.raises(InputError, match="not a valid WFDB record name"):
         write_ecg(ptbxl, tmp_path / "bad name")
     _no_leftovers(tmp_path)
+
+
+def test_wfdb_header_in_microvolts_is_read_in_millivolts(ptbxl: ECG, tmp_path: Path) -> None:
+    """A WFDB record whose header declares µV (a real PTB-XL excerpt written with wfdb) comes back in
+    mV: the declared unit is applied, not assumed."""
+    import wfdb
+
+    sig = ptbxl.signal[:3, :1000].astype(np.float64).T * 1000.0  # µV
+    wfdb.wrsamp("rec_uv", fs=ptbxl.fs, units=["uV"] * 3, sig_name=list(ptbxl.leads[:3]), p_signal=sig,
+                fmt=["16"] * 3, adc_gain=[1.0] * 3, baseline=[0] * 3, write_dir=str(tmp_path))
+    back = read_ecg(tmp_path / "rec_uv.hea")
+    np.testing.assert_allclose(back.signal, ptbxl.signal[:3, :1000], atol=1e-3)  # 1-µV quantum
+
+
+def test_csv_keeps_each_leads_values_under_its_name(ptbxl: ECG, tmp_path: Path) -> None:
+    """Leads in a non-standard order are written and read back lead by lead (the header names the
+    columns actually written)."""
+    shuffled = ptbxl.select(["V2", "I", "aVF"])
+    back = read_csv(write_csv(shuffled, tmp_path / "s.csv"))
+    assert back.leads == ("V2", "I", "aVF")
+    for lead in ("V2", "I", "aVF"):
+        np.testing.assert_allclose(back[lead], ptbxl[lead], atol=1e-6)
