@@ -181,7 +181,10 @@ class LeadLift:
     def _hop(self, hop_s: float | None, default: int) -> int:
         if hop_s is None:
             return default
-        hop = round(float(hop_s) * self.fs)
+        try:
+            hop = round(float(hop_s) * self.fs)
+        except (TypeError, ValueError, OverflowError):  # nan, inf, not a number
+            raise InputError(f"hop_s={hop_s!r} is not a number of seconds; pass e.g. hop_s=2.5") from None
         if not 1 <= hop <= self.window_samples:
             raise InputError(f"hop_s={hop_s} must be between {1 / self.fs:g} s and the window ({self.window_s:g} s)")
         return hop

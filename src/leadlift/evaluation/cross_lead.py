@@ -71,7 +71,7 @@ def evaluate_reconstruction(backend: Backend, store: PreparedStore, test_idx: Se
     if not records:
         raise InputError(f"no test record is as long as one model window ({w} samples)")
     recs = reconstruct_records(backend, [r.select(list(src)) for r in records], hop=backend.hop,
-                               batch_size=batch_size, explicit=True, model_name=backend.name)
+                               batch_size=batch_size, explicit=True, model_name=backend.name, refuse_flat=False)
     true_w, pred_w = [], []
     for ecg, rec in zip(records, recs, strict=True):
         n = w * (ecg.n_samples // w)

@@ -116,7 +116,8 @@ def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconCon
         rows = np.unique(e.index.rows)
         ecgs = [ECG(e.records[r, in_idx, : int(e.n_valid[r])].numpy(), cfg.data.fs, plan.inputs,
                     record_id=str(r), check_units=False) for r in rows]
-        recs = reconstruct_records(backend, ecgs, hop=backend.hop, explicit=True, model_name=str(checkpoint))
+        recs = reconstruct_records(backend, ecgs, hop=backend.hop, explicit=True, model_name=str(checkpoint),
+                                   refuse_flat=False)
         for r, rec in zip(rows, recs, strict=True):
             full = rec.signal[out_idx]
             for i in np.flatnonzero(e.index.rows == r):

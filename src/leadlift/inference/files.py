@@ -129,8 +129,15 @@ def reconstruct_files(
         plots = [Path(plot) if plot is not None else None]
         if plots[0] is not None and plots[0].suffix.lower() != ".png":
             raise InputError(f"--plot {plot} must end in .png")
+    inputs = {p.resolve() for p in paths} | {p.with_suffix(".dat").resolve() for p in paths
+                                              if p.suffix.lower() == ".hea"}
     for t in targets:
-        output_paths(t)  # validates the output type/name before any work
+        for o in output_paths(t):  # validates the output type/name before any work
+            if o.resolve() in inputs:
+                raise InputError(f"--out {o} is one of the input files; write the reconstruction elsewhere")
+            if o.exists() and not o.is_file():
+                raise InputError(f"--out {o} exists and is not a regular file (a folder or a device); pass a file "
+                                 "path")
     written: list[Path] = []
     bar = tqdm(list(zip(paths, targets, plots, strict=True)), desc="reconstruct", unit="file",
                disable=not (progress and many))

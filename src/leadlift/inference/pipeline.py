@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from leadlift.ecg import DERIVED_LIMB_LEADS, ECG, STANDARD_LEADS, derive_limb_leads
+from leadlift.errors import InputError
 from leadlift.inference.backends import Backend
 from leadlift.preprocessing import hann_weights, overlap_add, resample, window_index
 
@@ -69,6 +70,21 @@ def model_rate(backend: Backend, ecg: ECG) -> np.ndarray:
     return backend.filter(np.asarray(resample(ecg.signal.astype(np.float64), ecg.fs, backend.fs)))
 
 
+FLAT_LEAD_MV = 0.005
+"""An input lead whose standard deviation over the whole recording is below this (mV) is flat: a dead
+electrode or an all-zero column. Reconstructing from it would give confident nonsense."""
+
+
+def check_input_leads(ecg: ECG) -> None:
+    """Refuse a recording with a flat input lead (one line naming the lead and the remedy)."""
+    std = ecg.signal.astype(np.float64).std(axis=-1)
+    flat = [name for name, s in zip(ecg.leads, std, strict=True) if not s >= FLAT_LEAD_MV]
+    if flat:
+        raise InputError(f"{ecg.record_id or 'the recording'}: input lead(s) {', '.join(flat)} are flat (std < "
+                         f"{FLAT_LEAD_MV * 1000:g} µV: a dead electrode or an empty column); pass only leads that "
+                         "were recorded, e.g. --leads without them")
+
+
 def _windows(backend: Backend, ecg: ECG, hop: int) -> tuple[np.ndarray, np.ndarray, int]:
     sig = model_rate(backend, ecg)
     n = sig.shape[-1]
@@ -87,7 +103,7 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def embed_records(backend: Backend, ecgs: Sequence[ECG], hop: int, batch_size: int = 256,
-                  explicit: bool = False, model_name: str = "") -> list[Embeddings]:
+                  explicit: bool = False, model_name: str = "", refuse_flat: bool = True) -> list[Embeddings]:
     """Embed recordings: one :class:`Embeddings` per input, windows of recordings with the same
     leads batched together.
 
@@ -97,10 +113,14 @@ def embed_records(backend: Backend, ecgs: Sequence[ECG], hop: int, batch_size: i
         hop: step between windows in samples at the model rate.
         batch_size: windows per forward pass.
         explicit: the caller chose the input leads (checked strictly by the backend).
+        refuse_flat: refuse a recording with a flat input lead (:func:`check_input_leads`); dataset
+            evaluations pass False to score every record as their protocol says.
     """
     items, chunks = [], []
     for x in ecgs:
         ecg = backend.inputs(x, "embed", explicit)
+        if refuse_flat:
+            check_input_leads(ecg)
         win, index, n = _windows(backend, ecg, hop)
         items.append((ecg, index, n))
         chunks.append(win)
@@ -131,7 +151,8 @@ def embed_records(backend: Backend, ecgs: Sequence[ECG], hop: int, batch_size: i
 
 
 def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_inputs: bool = True,
-                        batch_size: int = 256, explicit: bool = False, model_name: str = "") -> list[ECG]:
+                        batch_size: int = 256, explicit: bool = False, model_name: str = "",
+                        refuse_flat: bool = True) -> list[ECG]:
     """Reconstruct the 12 standard leads of each recording from its leads, at its own rate.
 
     Args:
@@ -141,6 +162,9 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
         keep_inputs: return the input leads as measured rather than as the model re-synthesises them.
         batch_size: windows per forward pass.
         explicit: the caller chose the input leads (checked strictly by the backend).
+        refuse_flat: refuse a recording with a flat input lead (:func:`check_input_leads`); dataset
+            evaluations pass False to score every record as their protocol says (the outputs of
+            non-flat recordings are the same either way).
     Returns:
         One 12-lead :class:`ECG` per input (standard order, input fs and length, mV);
         ``labels["reconstructed_from"]`` names the inputs, ``labels["model"]`` the model.
@@ -149,6 +173,8 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
     plans = []
     for x in ecgs:
         ecg = backend.inputs(x, "reconstruct", explicit)
+        if refuse_flat:
+            check_input_leads(ecg)
         derive = "I" in ecg.leads and "II" in ecg.leads
         skip = set(ecg.leads) if keep_inputs else set()
         if derive:

@@ -423,7 +423,10 @@ def _orient(arr: np.ndarray, n_leads: int, source: str) -> np.ndarray:
 
 
 def _numeric(arr: np.ndarray, source: str) -> np.ndarray:
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
+    if arr.dtype == bool:
+        raise CorruptFileError(f"{source} holds booleans, not an ECG (0/1 would be read as mV); save the signal "
+                               "as a float array in mV")
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise CorruptFileError(f"{source} holds {arr.dtype} data, not numbers; save the signal as a float array")
     return arr.astype(np.float64)
 

@@ -440,3 +440,9 @@ def test_reconstructor_weights_are_verified_and_complete(recon_checkpoint: Path,
     (short / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     with pytest.raises(CorruptFileError, match="missing"):
         LeadLift.from_pretrained(short)
+
+
+def test_hop_must_be_a_number(model: LeadLift, ecgid: ECG) -> None:
+    for bad in (float("nan"), float("inf"), "x"):
+        with pytest.raises(InputError, match="hop_s"):
+            model.embed(ecgid, hop_s=bad)

@@ -175,3 +175,35 @@ def test_output_type_errors(tiny_mae_checkpoint: Path, ecgid_hea: Path, tmp_path
                         str(tmp_path / "e.csv")], capsys)
     assert code == 2 and "must end in .parquet" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_inputs_and_outputs_that_would_be_silently_wrong(tiny_mae_checkpoint: Path, ecgid_hea: Path,
+                                                          tmp_path: Path, capsys, data_dir: Path) -> None:
+    """A dead (flat) input lead, a boolean array, --out naming the input or something that is not a
+    regular file (a device node, a folder): one clear line each (exit 2), nothing written or replaced."""
+    import numpy as np
+
+    from leadlift.io import read_ecg
+
+    rec = read_ecg(data_dir / "ptb-xl" / "records500" / "00000" / "00001_hr.hea").select(["I", "II", "V2"])
+    dead = rec.signal.copy()
+    dead[2] = 0.0  # V2 electrode off
+    np.save(tmp_path / "dead_v2.npy", dead)
+    np.save(tmp_path / "bool.npy", rec.signal > 0)
+    cases = {
+        "flat lead": ([str(tmp_path / "dead_v2.npy"), "--fs", "500", "--leads", "I,II,V2", "--out",
+                       str(tmp_path / "o.csv")], "V2 are flat"),
+        "boolean": ([str(tmp_path / "bool.npy"), "--fs", "500", "--leads", "I,II,V2", "--out",
+                     str(tmp_path / "o.csv")], "booleans"),
+        "out is the input": ([str(tmp_path / "copy.csv"), "--out", str(tmp_path / "copy.csv")], "is one of the input"),
+        "out is not a file": ([str(ecgid_hea), "--out", str(tmp_path / "dev.csv")], "not a regular file"),
+    }
+    (tmp_path / "copy.csv").write_text("I\n" + "\n".join(f"{v:.4f}" for v in rec["I"][:1000]) + "\n")
+    (tmp_path / "dev.csv").mkdir()  # a folder stands in for a device node (both are not regular files)
+    before = (tmp_path / "copy.csv").read_text()
+    for name, (args, fragment) in cases.items():
+        extra = ["--fs", "500"] if name == "out is the input" else []
+        code, _, err = run(["reconstruct", *args, *extra, "--model", str(tiny_mae_checkpoint)], capsys)
+        assert code == 2 and fragment in err, f"{name}: {code} {err}"
+        assert len([ln for ln in err.splitlines() if ln.startswith("error:")]) == 1
+    assert (tmp_path / "copy.csv").read_text() == before and not (tmp_path / "o.csv").exists()
