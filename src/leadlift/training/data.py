@@ -20,7 +20,7 @@ from leadlift.config import DataConfig
 from leadlift.data.datasets import CropDataset
 from leadlift.data.splits import ptbxl_folds
 from leadlift.data.store import PreparedStore, prepare
-from leadlift.errors import DataNotFoundError
+from leadlift.errors import DataNotFoundError, InputError
 from leadlift.preprocessing import zscore
 
 
@@ -105,6 +105,12 @@ class PretrainDataModule(L.LightningDataModule):
                                       random=True, eps=self.cfg.zscore_eps)
         self.val_set = _SeededCrops(CropDataset(self.store, parts["val"], crop=self.cfg.n_times, leads=leads),
                                     random=False, eps=self.cfg.zscore_eps)
+        _, world = self._rank()
+        per_rank = len(self.train_set) // max(world, 1)
+        if per_rank < self.cfg.batch_size:  # drop_last: not one full batch, so no training step at all
+            raise InputError(f"batch size {self.cfg.batch_size} is larger than the {per_rank} training records per "
+                             f"process ({len(self.train_set)} in folds {self.cfg.train_folds}); pass a smaller "
+                             "--batch-size (data.batch_size)")
 
     def _rank(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)

@@ -22,6 +22,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from leadlift.errors import InputError
 from leadlift.training.checkpoint import SafetensorsCheckpointIO
 
 __all__ = ["make_trainer", "quiet_lightning", "resolve_precision"]
@@ -102,16 +103,13 @@ def make_trainer(
     cbs = list(callbacks or [])
     if progress:
         cbs.append(TQDMProgressBar(refresh_rate=5))
-    kwargs: dict[str, Any] = {}
-    if sanity_val_steps is not None:
-        kwargs["num_sanity_val_steps"] = sanity_val_steps
-    return L.Trainer(
+    settings: dict[str, Any] = dict(
         max_epochs=max_epochs,
         accelerator=accelerator,
         devices=devices,
         num_nodes=num_nodes,
         strategy=strategy,
-        precision=resolve_precision(precision, accelerator),  # type: ignore[arg-type]
+        precision=resolve_precision(precision, accelerator),
         gradient_clip_val=grad_clip,
         max_time=timedelta(minutes=max_time_minutes) if max_time_minutes else None,
         limit_train_batches=limit_train_batches if limit_train_batches else 1.0,
@@ -127,5 +125,13 @@ def make_trainer(
         use_distributed_sampler=use_distributed_sampler,
         deterministic=False,
         default_root_dir=str(default_root_dir) if default_root_dir is not None else None,
-        **kwargs,
     )
+    if sanity_val_steps is not None:
+        settings["num_sanity_val_steps"] = sanity_val_steps
+    try:
+        return L.Trainer(**settings)
+    except (TypeError, ValueError, ImportError, RuntimeError) as exc:  # Lightning's own checks of the settings
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"Lightning rejected the trainer settings (accelerator={accelerator!r}, devices={devices!r}, "
+                         f"strategy={strategy!r}, precision={precision!r}): {first}; check --accelerator, "
+                         "--devices and --strategy") from None

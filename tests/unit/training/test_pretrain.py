@@ -241,3 +241,19 @@ def test_stale_temps_of_dead_processes_are_removed(tmp_path) -> None:
         p.write_bytes(b"x")
     assert remove_stale_temps(tmp_path) == [dead]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, keep.name])
+
+
+def test_impossible_trainer_settings_are_one_line(data_dir, tmp_path) -> None:
+    """Lightning's own refusals and a batch larger than the training set: one InputError each, and
+    no "done: 0 epochs" run without a model."""
+    from leadlift.errors import InputError
+    from leadlift.training.trainer import make_trainer
+
+    for kwargs, fragment in (({"strategy": "bogus"}, "strategy"), ({"devices": "foo"}, "devices"),
+                             ({"accelerator": "tpu"}, "accelerator")):
+        with pytest.raises(InputError, match="Lightning rejected") as exc:
+            make_trainer(max_epochs=1, progress=False, **kwargs)
+        assert fragment in str(exc.value) and "\n" not in str(exc.value)
+    with pytest.raises(InputError, match="batch size 5000 is larger"):
+        pretrain(load_config("mae-tiny", {"data.batch_size": 5000}), data_dir, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
