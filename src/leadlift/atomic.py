@@ -24,7 +24,8 @@ def temp_sibling(path: Path, suffix: str | None = None) -> Path:
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists (or cannot be signalled by us)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -46,7 +47,7 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
             pid = int(p.name.split(".tmp-", 1)[1].split("-", 1)[0])
         except (IndexError, ValueError):
             continue
-        if pid != os.getpid() and not _pid_alive(pid) and p.is_file():
+        if pid != os.getpid() and not pid_alive(pid) and p.is_file():
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
                 removed.append(p)

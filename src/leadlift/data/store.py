@@ -37,7 +37,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import leadlift
-from leadlift.atomic import atomic_path
+from leadlift.atomic import atomic_path, pid_alive
 from leadlift.data.readers import READERS, DatasetReader, canonical_name, get_reader
 from leadlift.ecg import ECG
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
@@ -73,16 +73,6 @@ def _fingerprint(reader: DatasetReader, options: dict[str, Any]) -> str:
     return h.hexdigest()[:16]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clean_stale(root: Path, keep: str | None) -> None:
     """Remove version folders other than ``keep`` and temp folders of dead processes."""
     for child in root.iterdir():
@@ -91,7 +81,7 @@ def _clean_stale(root: Path, keep: str | None) -> None:
                 pid = int(child.name.split("-")[1])
             except (IndexError, ValueError):
                 pid = -1
-            if pid != os.getpid() and not _pid_alive(pid):
+            if pid != os.getpid() and not pid_alive(pid):
                 shutil.rmtree(child, ignore_errors=True)
         elif child.name.startswith("v-") and child.name != keep:
             shutil.rmtree(child, ignore_errors=True)

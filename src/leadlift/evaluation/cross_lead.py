@@ -34,12 +34,11 @@ def ensure_calibration(backend: Backend, store: PreparedStore, train_idx: Sequen
         return
     if train_idx is None or len(train_idx) == 0:
         raise InputError(f"{backend.name} has no amplitude calibration and no training records were given to fit one")
-    from leadlift.inference.calibration import fit_calibration
+    from leadlift.inference.calibration import attach_calibration
 
     windows = record_windows(store, train_idx, backend.window)
-    cal = fit_calibration(windows, data=f"{len(train_idx)} training records, {len(windows)} windows (fitted for "
-                                        "this evaluation)")
-    backend.config = backend.config.model_copy(update={"calibration": cal})
+    attach_calibration(backend, windows, f"{len(train_idx)} training records, {len(windows)} windows (fitted for "
+                                         "this evaluation)")
 
 
 def evaluate_reconstruction(backend: Backend, store: PreparedStore, test_idx: Sequence[int] | np.ndarray,

@@ -86,7 +86,7 @@ def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconCon
         ``({set name: [N, n_learned, window] mV}, info)``.
     """
     from leadlift.inference.backends import MAEBackend, load_backend
-    from leadlift.inference.calibration import fit_calibration
+    from leadlift.inference.calibration import attach_calibration
     from leadlift.inference.pipeline import reconstruct_records
 
     backend = load_backend(checkpoint)
@@ -106,9 +106,8 @@ def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconCon
     calibrated = "checkpoint" if isinstance(backend, MAEBackend) else "n/a"
     if isinstance(backend, MAEBackend) and backend.config.calibration is None:
         cal_idx = window_index(train.n_valid, np.unique(train.index.rows), n, n)
-        cal = fit_calibration(gather_windows(train.records, cal_idx, n).numpy(),
-                              data=f"{len(cal_idx)} benchmark training windows")
-        backend.config = backend.config.model_copy(update={"calibration": cal})
+        attach_calibration(backend, gather_windows(train.records, cal_idx, n).numpy(),
+                           f"{len(cal_idx)} benchmark training windows")
         calibrated = f"fitted on {len(cal_idx)} training windows"
     out: dict[str, np.ndarray] = {}
     for e in eval_sets:

@@ -8,13 +8,14 @@ folds 1–8; evaluation: the same folds for a checkpoint that ships none).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from leadlift.ecg import STANDARD_LEADS, parse_leads
 from leadlift.inference.checkpoint import Calibration, CalibrationSet, calibration_key
 
-__all__ = ["CALIBRATION_INPUT_SETS", "amplitude_ratios", "fit_calibration"]
+__all__ = ["CALIBRATION_INPUT_SETS", "amplitude_ratios", "attach_calibration", "fit_calibration"]
 
 CALIBRATION_INPUT_SETS: tuple[tuple[str, ...], ...] = (
     *((lead,) for lead in STANDARD_LEADS),
@@ -62,3 +63,10 @@ def fit_calibration(windows: np.ndarray, data: str,
         lead_std=[round(float(v), 6) for v in np.median(windows.std(axis=-1), axis=0)],
         input_sets=sets,
     )
+
+
+def attach_calibration(backend: Any, windows: np.ndarray, data: str) -> None:
+    """Give an MAE backend whose checkpoint has no calibration one fitted on ``windows`` ``[N, 12, W]``
+    (mV), in memory only (the checkpoint on disk is untouched). Used by evaluations of uncalibrated
+    checkpoints (random-init twins, fresh baselines); shipped models carry their own."""
+    backend.config = backend.config.model_copy(update={"calibration": fit_calibration(windows, data=data)})
