@@ -39,20 +39,23 @@ UNITS_TO_MV: dict[str, float] = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
 # Amplitude check: a real surface ECG in mV has its 99.5th-percentile absolute deviation from the
 # lead median well below this (QRS peaks are a few mV; even noisy leads rarely exceed 10 mV).
 MAX_PLAUSIBLE_MV = 25.0
+MIN_PLAUSIBLE_MV = 2e-3
+"""Robust amplitudes (see :func:`amplitude_scale_mv`) below this look like a signal in V, not mV."""
 
 _CANONICAL = {name.lower(): name for name in STANDARD_LEADS}
 _ALIASES = {
     "mli": "I", "mlii": "II", "mliii": "III",
     "d1": "I", "d2": "II", "d3": "III", "di": "I", "dii": "II", "diii": "III",
 }
-_PREFIX = re.compile(r"^(ecg|lead|ekg)[\s_\-:]*", re.IGNORECASE)
+_PREFIX = re.compile(r"^(?:(?:ecg|ekg|lead)[\s_\-:.]*)+", re.IGNORECASE)
+"""Prefixes in front of a lead name, possibly several: ``ECG I``, ``Lead II``, ``ECG lead II``, ``EKG-V1``."""
 
 
 def normalize_lead_name(name: str) -> str:
     """Return the standard spelling of a lead name.
 
-    ``"AVR"``, ``"avr"``, ``"aVR"`` → ``"aVR"``; ``"MLII"`` → ``"II"``; ``"ECG I"`` / ``"Lead I"``
-    → ``"I"``; ``"v1"`` → ``"V1"``.
+    ``"AVR"``, ``"avr"``, ``"aVR"`` → ``"aVR"``; ``"MLII"`` → ``"II"``; ``"ECG I"`` / ``"Lead I"`` /
+    ``"ECG lead I"`` → ``"I"``; ``"v1"`` → ``"V1"``.
 
     Raises:
         InputError: if the name is not one of the 12 standard leads in any known spelling.
@@ -120,6 +123,21 @@ def amplitude_scale_mv(signal: np.ndarray) -> float:
         return 0.0
     dev = np.abs(signal - np.median(signal, axis=-1, keepdims=True))
     return float(np.max(np.percentile(dev, 99.5, axis=-1)))
+
+
+def implausible_amplitude(signal: np.ndarray) -> tuple[str, float] | None:
+    """The one amplitude rule for signals said to be in mV: ``("high", scale)`` when the robust
+    amplitude (:func:`amplitude_scale_mv`) exceeds :data:`MAX_PLAUSIBLE_MV` (µV, raw ADC counts),
+    ``("low", scale)`` when it is below :data:`MIN_PLAUSIBLE_MV` (V), else None. Signals with
+    NaN/inf are not judged (None)."""
+    if signal.size == 0 or not np.isfinite(signal).all():
+        return None
+    scale = amplitude_scale_mv(signal)
+    if scale > MAX_PLAUSIBLE_MV:
+        return "high", scale
+    if 0 < scale < MIN_PLAUSIBLE_MV:
+        return "low", scale
+    return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,18 +216,17 @@ class ECG:
                 f"signal has {int((~finite).sum())} NaN/inf samples (lead {names}); "
                 "interpolate or cut out the gaps before use"
             )
-        if self.check_units:
-            scale = amplitude_scale_mv(sig)
-            if scale > MAX_PLAUSIBLE_MV:
-                raise InputError(
-                    f"amplitudes up to {scale:.4g} look like µV, not mV (ECGs are a few mV); "
-                    "convert to mV (divide by 1000) or pass units='uV'"
-                )
-            if 0 < scale < 1e-3 * 2:
-                raise InputError(
-                    f"amplitudes of only {scale:.3g} look like V, not mV; "
-                    "convert to mV (multiply by 1000) or pass units='V'"
-                )
+        verdict = implausible_amplitude(sig) if self.check_units else None
+        if verdict is not None and verdict[0] == "high":
+            raise InputError(
+                f"amplitudes up to {verdict[1]:.4g} look like µV, not mV (ECGs are a few mV); "
+                "convert to mV (divide by 1000) or pass units='uV'"
+            )
+        if verdict is not None:
+            raise InputError(
+                f"amplitudes of only {verdict[1]:.3g} look like V, not mV; "
+                "convert to mV (multiply by 1000) or pass units='V'"
+            )
         object.__setattr__(self, "signal", sig)
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "leads", leads)

@@ -18,6 +18,16 @@ are taken in ``units=`` (``"mV"``, ``"uV"``/``"µV"`` or ``"V"``) when given, an
 they are assumed to be mV **after a plausibility check**: an ECG in mV has a robust amplitude
 (99.5th percentile of ``|x - median|``, largest lead) between 0.002 and 25 mV, so a larger one
 is refused as "looks like µV" and a smaller one as "looks like V" (pass ``units=`` to override).
+Declared units are checked by the same rule (:func:`leadlift.ecg.implausible_amplitude`) after
+conversion: raw ADC counts behind a WFDB gain of 1 adu/mV, or µV declared as mV, are refused
+with a message saying what looks wrong; ``allow_implausible_amplitude=True``
+(CLI: ``--allow-implausible-amplitude``) reads such values as they are. Only the selected leads
+are converted and checked: other channels (blood pressure in mmHg, respiration...) are ignored.
+
+**Gaps.** Invalid samples (NaN: WFDB's invalid value, empty CSV cells) are refused, with the
+longest gap in the message, unless ``fill_gaps_ms=MS`` (CLI: ``--fill-gaps MS``) allows gaps up
+to MS milliseconds: those are linearly interpolated (held at the first/last valid value at the
+edges of the record).
 
 Bad files raise :class:`~leadlift.errors.DataNotFoundError` (missing),
 :class:`~leadlift.errors.CorruptFileError` (unparseable) or :class:`~leadlift.errors.InputError`
@@ -35,17 +45,18 @@ from typing import Any
 
 import numpy as np
 
-from leadlift.ecg import ECG, MAX_PLAUSIBLE_MV, amplitude_scale_mv, normalize_lead_name, parse_leads
+from leadlift.ecg import ECG, implausible_amplitude, normalize_lead_name, parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError, LeadliftError
-from leadlift.io.wfdb import read_wfdb as _read
+from leadlift.io.wfdb import common_rate, read_wfdb_channels
 from leadlift.preprocessing import _check_rate
-from leadlift.units import UNIT_TO_MV, parse_units
+from leadlift.units import UNIT_TO_MV, parse_units, unit_to_mv
 
 log = logging.getLogger("leadlift.io")
 
 __all__ = [
     "FORMATS",
     "detect_format",
+    "fill_gaps",
     "parse_units",
     "read_csv",
     "read_ecg",
@@ -57,9 +68,6 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = ("wfdb", "csv", "npy", "npz", "edf")
 """File formats :func:`read_ecg` understands."""
-
-MIN_PLAUSIBLE_MV = 2e-3
-"""Robust amplitudes below this (mV) look like a signal in V (see :data:`leadlift.ecg.MAX_PLAUSIBLE_MV`)."""
 
 FS_TOLERANCE = 1e-3
 """Relative tolerance when a given ``fs`` is compared with the rate stored in a file."""
@@ -92,42 +100,132 @@ def _agree_fs(given: float | None, stored: float, source: str, where: str) -> fl
     return stored
 
 
+_ALLOW_HINT = "allow_implausible_amplitude=True (CLI: --allow-implausible-amplitude)"
+
+
 def _plausibility(signal: np.ndarray, source: str) -> None:
-    """Refuse amplitudes that do not look like mV (see the module docstring)."""
-    scale = amplitude_scale_mv(signal) if np.isfinite(signal).all() else 0.0
-    if scale > MAX_PLAUSIBLE_MV:
+    """Refuse undeclared amplitudes that do not look like mV (see the module docstring)."""
+    verdict = implausible_amplitude(signal)
+    if verdict is not None and verdict[0] == "high":
         raise InputError(
-            f"{source}: amplitudes up to {scale:.4g} look like µV, not mV (an ECG is a few mV); "
-            "pass units='uV' (CLI: --units uV), or units='mV' if they really are mV"
+            f"{source}: amplitudes up to {verdict[1]:.4g} look like µV, not mV (an ECG is a few mV); "
+            "pass units='uV' (CLI: --units uV), or units='mV' (CLI: --units mV) if they really are mV"
         )
-    if 0 < scale < MIN_PLAUSIBLE_MV:
+    if verdict is not None:
         raise InputError(
-            f"{source}: amplitudes of only {scale:.3g} look like V, not mV; "
-            "pass units='V' (CLI: --units V), or units='mV' if they really are mV"
+            f"{source}: amplitudes of only {verdict[1]:.3g} look like V, not mV; "
+            "pass units='V' (CLI: --units V), or units='mV' (CLI: --units mV) if they really are mV"
         )
 
 
-def _make_ecg(signal: np.ndarray, fs: float, leads: Sequence[str], *, source: str, units: str | None,
-              declared: bool, record_id: str | None = None, labels: dict[str, Any] | None = None) -> ECG:
-    """Convert to mV (unless ``declared``: already mV), check plausibility, build the ECG."""
+def _check_declared(signal: np.ndarray, source: str, declared: str) -> None:
+    """Refuse amplitudes that are implausible for an ECG after the file's own unit declaration
+    (``declared`` names it: "header gain and units", "physical dimension"...)."""
+    verdict = implausible_amplitude(signal)
+    if verdict is not None and verdict[0] == "high":
+        raise InputError(
+            f"{source}: with its {declared} the ECG reaches {verdict[1]:.4g} mV (robust amplitude; an ECG is "
+            "a few mV), so the declaration looks wrong (raw ADC counts with a gain of 1, or µV declared as mV); "
+            f"fix the {declared} in the file, or pass {_ALLOW_HINT} to read the values as they are"
+        )
+    if verdict is not None:
+        raise InputError(
+            f"{source}: with its {declared} the ECG reaches only {verdict[1]:.3g} mV (robust amplitude; an ECG "
+            "is a few mV), so the declaration looks wrong (V declared as mV, or a gain 1000x too large); "
+            f"fix the {declared} in the file, or pass {_ALLOW_HINT} to read the values as they are"
+        )
+
+
+def _check_gap_arg(fill_gaps_ms: Any) -> float:
+    try:
+        value = float(fill_gaps_ms)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not np.isfinite(value) or value < 0:
+        raise InputError(f"fill_gaps_ms={fill_gaps_ms!r} (CLI: --fill-gaps) must be a number of milliseconds "
+                         ">= 0; pass e.g. 50, or 0 to refuse gaps")
+    return value
+
+
+def _nan_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and lengths of the runs of True in a 1-D boolean mask."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts = np.flatnonzero(edges == 1)
+    return starts, np.flatnonzero(edges == -1) - starts
+
+
+def fill_gaps(signal: np.ndarray, fs: float, leads: Sequence[str], fill_gaps_ms: float,
+              source: str) -> np.ndarray:
+    """Linearly interpolate runs of NaN up to ``fill_gaps_ms`` ms in each lead ``[n_leads, n_samples]``.
+
+    Runs at the start or end of a lead are held at its first/last valid value.
+
+    Raises:
+        InputError: a lead without any valid sample, or a gap longer than ``fill_gaps_ms``
+            (the message gives the longest gap and the option that would allow it).
+    """
+    nan = np.isnan(signal)
+    if not nan.any():
+        return signal
+    limit = _check_gap_arg(fill_gaps_ms)
+    worst = (0, 0, 0)  # (length, lead index, start)
+    for k in range(signal.shape[0]):
+        if nan[k].all():
+            raise InputError(f"{source}: lead {leads[k]} has no valid sample (all NaN); select other leads with "
+                             "leads= (CLI: --leads)")
+        starts, lengths = _nan_runs(nan[k])
+        if lengths.size and lengths.max() > worst[0]:
+            j = int(np.argmax(lengths))
+            worst = (int(lengths[j]), k, int(starts[j]))
+    longest_ms = worst[0] / fs * 1000.0
+    if longest_ms > limit:
+        total = int(nan.sum())
+        where = f"lead {leads[worst[1]]} at {worst[2] / fs:.3f} s"
+        allowed = (f"longer than the {limit:g} ms allowed by fill_gaps_ms (CLI: --fill-gaps)" if limit > 0
+                   else "invalid samples are refused by default")
+        need = int(np.ceil(longest_ms))
+        raise InputError(
+            f"{source}: {total} invalid (NaN) sample(s); the longest gap is {worst[0]} sample(s) = "
+            f"{longest_ms:.4g} ms ({where}), {allowed}; pass fill_gaps_ms={need} (CLI: --fill-gaps {need}) "
+            "to interpolate gaps up to that length, or cut the gaps out"
+        )
+    out = signal.copy()
+    for k in np.flatnonzero(nan.any(axis=1)):
+        good = np.flatnonzero(~nan[k])
+        bad = np.flatnonzero(nan[k])
+        out[k, bad] = np.interp(bad, good, signal[k, good])
+    log.info("%s: interpolated %d invalid sample(s) in gaps up to %.4g ms", source, int(nan.sum()), longest_ms)
+    return out
+
+
+def _make_ecg(signal: np.ndarray, fs: float, leads: Sequence[str], *, source: str, declared: str | None,
+              explicit_units: bool, fill_gaps_ms: float = 0.0, allow_implausible_amplitude: bool = False,
+              record_id: str | None = None, labels: dict[str, Any] | None = None) -> ECG:
+    """Fill short gaps, check the amplitude, build the ECG from a signal already in mV.
+
+    ``declared`` names where the file declared its unit (checked by :func:`_check_declared`);
+    without a declaration, values taken as mV without ``units=`` (``explicit_units``) get the
+    "looks like µV / V" check.
+    """
     signal = np.asarray(signal, dtype=np.float64)
-    if not declared:
-        if units is None:
+    if fs > 0 and np.isfinite(fs):
+        signal = fill_gaps(signal, fs, leads, fill_gaps_ms, source)
+    if not allow_implausible_amplitude:
+        if declared is not None:
+            _check_declared(signal, source, declared)
+        elif not explicit_units:
             _plausibility(signal, source)
-        else:
-            signal = signal * UNIT_TO_MV[units]
     try:
         return ECG(signal, fs, tuple(leads), record_id=record_id, labels=labels or {}, check_units=False)
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None
 
 
-def _select(signal: np.ndarray, names: list[str | None], leads: Sequence[str] | str | None,
-            source: str) -> tuple[np.ndarray, list[str]]:
-    """Apply the lead rule to a signal whose rows have (normalised or None) ``names``.
+def _choose(names: list[str | None], leads: Sequence[str] | str | None, source: str) -> tuple[list[int], list[str]]:
+    """Apply the lead rule to channels with (normalised or None) ``names``: ``(indices, lead names)``.
 
-    Rows named None are not standard leads: they are dropped (with a warning) unless ``leads``
-    selects only named rows anyway.
+    Channels named None are not standard leads: they are dropped (with a debug note) unless
+    ``leads`` selects only named channels anyway.
     """
     if leads is not None:
         wanted = list(parse_leads(leads))
@@ -139,14 +237,27 @@ def _select(signal: np.ndarray, names: list[str | None], leads: Sequence[str] | 
                 f"{source}: lead(s) {', '.join(missing)} not in the file (it has {present}); "
                 "pass leads that are present"
             )
-        return signal[[have[n] for n in wanted]], wanted
+        return [have[n] for n in wanted], wanted
     keep = [i for i, n in enumerate(names) if n is not None]
     if not keep:
         raise InputError(f"{source}: none of its channels is a standard ECG lead; rename them "
-                         "(I, II, ..., V6) or pass leads=")
+                         "(I, II, ..., V6) or pass leads= (CLI: --leads)")
     if len(keep) < len(names):
         log.debug("%s: ignored %d channel(s) that are not standard leads", source, len(names) - len(keep))
-    return signal[keep], [names[i] for i in keep]  # type: ignore[misc]
+    return keep, [names[i] for i in keep]  # type: ignore[misc]
+
+
+def _select(signal: np.ndarray, names: list[str | None], leads: Sequence[str] | str | None,
+            source: str) -> tuple[np.ndarray, list[str]]:
+    """:func:`_choose` applied to the rows of ``signal``."""
+    idx, lead_names = _choose(names, leads, source)
+    return signal[idx], lead_names
+
+
+def _in_mv(signal: np.ndarray, units: str | None) -> np.ndarray:
+    """Undeclared values in ``units`` (None: taken as mV, to be checked) converted to mV."""
+    signal = np.asarray(signal, dtype=np.float64)
+    return signal * UNIT_TO_MV[units] if units is not None else signal
 
 
 def _lead_or_none(name: str) -> str | None:
@@ -196,36 +307,57 @@ def detect_format(path: str | Path) -> str:
         return "edf"
     raise InputError(
         f"{path}: unknown file type {suffix or '(no extension)'!r}; leadlift reads WFDB (.hea), "
-        ".csv, .npy, .npz and .edf (or pass format=)"
+        ".csv, .npy, .npz and .edf (or pass format='csv' (CLI: --format csv))"
     )
 
 
 # --------------------------------------------------------------------------------------- WFDB
 def read_wfdb(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
-              units: str | None = None) -> ECG:
+              units: str | None = None, fill_gaps_ms: float = 0.0,
+              allow_implausible_amplitude: bool = False) -> ECG:
     """Read a WFDB record (``RECORD.hea`` + its signal file) as an :class:`ECG` in mV.
+
+    Every channel is read at its own rate (``samps_per_frame`` × frame rate; never as frame
+    averages); the selected leads must share one rate. Channels that are not ECG leads (blood
+    pressure in mmHg, respiration...) are dropped before their units are looked at. A
+    multi-segment record is read through its master header.
 
     Args:
         path: the record path with or without ``.hea``/``.dat``.
-        fs: optional; must agree with the header's rate.
+        fs: optional; must agree with the selected leads' rate.
         leads: optional selection of leads (the header names the channels).
         units: optional; must agree with the header's units (which are applied).
+        fill_gaps_ms: interpolate runs of invalid samples up to this many ms (default 0: refuse them).
+        allow_implausible_amplitude: read amplitudes that are implausible for an ECG in the declared
+            unit (e.g. a header gain of 1 adu/mV) as they are, instead of refusing them.
     """
     path = Path(path)
     if path.suffix.lower() in {".hea", ".dat", ".mat"}:
         path = path.with_suffix("")
     source = str(path)
     fs_arg, units = _check_fs_arg(fs), parse_units(units)
-    signal, file_fs, raw_names, raw_units, _ = _read(path)
+    rec = read_wfdb_channels(path)
+    names = _dedupe([_lead_or_none(n) for n in rec.names], rec.names, source)
+    idx, lead_names = _choose(names, leads, source)
+    factors = []
+    for i, lead in zip(idx, lead_names, strict=True):
+        try:
+            factors.append(unit_to_mv(rec.units[i]))
+        except InputError:
+            raise InputError(
+                f"{source}: lead {lead} (channel {rec.names[i]!r}) is declared in {rec.units[i]!r}, not mV, µV or V; "
+                "fix the unit in the header, or select other leads with leads= (CLI: --leads)"
+            ) from None
     if units is not None:
-        declared = {_declared_unit(u) or "mV" for u in raw_units}
+        declared = {_declared_unit(rec.units[i]) or "mV" for i in idx}
         if declared != {units}:
             raise InputError(f"{source}: the header declares its units ({', '.join(sorted(declared))}); "
-                             "drop units/--units")
-    names = _dedupe([_lead_or_none(n) for n in raw_names], raw_names, source)
-    signal, lead_names = _select(signal, names, leads, source)
-    return _make_ecg(signal, _agree_fs(fs_arg, file_fs, source, "header"), lead_names, source=source,
-                     units=None, declared=True, record_id=path.name)
+                             "drop units= (CLI: --units)")
+    rate = common_rate([rec.rates[i] for i in idx], lead_names, source)
+    signal = np.stack([rec.signals[i] * f for i, f in zip(idx, factors, strict=True)])
+    return _make_ecg(signal, _agree_fs(fs_arg, rate, source, "header"), lead_names, source=source,
+                     declared="header gain and units", explicit_units=False, fill_gaps_ms=fill_gaps_ms,
+                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=path.name)
 
 
 # --------------------------------------------------------------------------------------- CSV
@@ -290,7 +422,8 @@ def _fs_from_time(t: np.ndarray, source: str) -> float:
 
 
 def read_csv(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
-             units: str | None = None) -> ECG:
+             units: str | None = None, fill_gaps_ms: float = 0.0,
+             allow_implausible_amplitude: bool = False) -> ECG:
     """Read a CSV/TSV with one column per lead and one row per sample.
 
     The delimiter (``,``, ``;``, tab or whitespace) is detected from the first line; lines
@@ -305,6 +438,7 @@ def read_csv(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         leads: names of the columns (no header / header without lead names) or a selection of
             the header's leads.
         units: unit of the values (default: mV after the plausibility check).
+        fill_gaps_ms, allow_implausible_amplitude: as in :func:`read_ecg`.
     """
     import pandas as pd
 
@@ -392,8 +526,9 @@ def read_csv(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
     else:
         raise InputError(f"{source}: sampling rate unknown; pass fs= (CLI: --fs 500) or add a time column "
                          "named 'time' (seconds)")
-    return _make_ecg(signal, rate, lead_names, source=source, units=units, declared=False,
-                     record_id=path.stem)
+    return _make_ecg(_in_mv(signal, units), rate, lead_names, source=source, declared=None,
+                     explicit_units=units is not None, fill_gaps_ms=fill_gaps_ms,
+                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=path.stem)
 
 
 def _named_rows(signal: np.ndarray, leads: Sequence[str] | str, source: str) -> tuple[str, ...]:
@@ -432,7 +567,8 @@ def _numeric(arr: np.ndarray, source: str) -> np.ndarray:
 
 
 def read_npy(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
-             units: str | None = None) -> ECG:
+             units: str | None = None, fill_gaps_ms: float = 0.0,
+             allow_implausible_amplitude: bool = False) -> ECG:
     """Read a ``.npy`` array ``[n_leads, n_samples]`` (or ``[n_samples, n_leads]``, or 1-D for one lead).
 
     ``fs`` and ``leads`` are required (a ``.npy`` stores neither). Never unpickles.
@@ -454,7 +590,9 @@ def read_npy(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         raise InputError(f"{source}: a .npy file stores no sampling rate; pass fs= (CLI: --fs 500)")
     names = parse_leads(leads)
     signal = _orient(_numeric(arr, source), len(names), source)
-    return _make_ecg(signal, fs_arg, names, source=source, units=units, declared=False, record_id=path.stem)
+    return _make_ecg(_in_mv(signal, units), fs_arg, names, source=source, declared=None,
+                     explicit_units=units is not None, fill_gaps_ms=fill_gaps_ms,
+                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=path.stem)
 
 
 def _npz_scalar(archive: Any, key: str, source: str) -> Any:
@@ -465,7 +603,8 @@ def _npz_scalar(archive: Any, key: str, source: str) -> Any:
 
 
 def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
-             units: str | None = None) -> ECG:
+             units: str | None = None, fill_gaps_ms: float = 0.0,
+             allow_implausible_amplitude: bool = False) -> ECG:
     """Read a ``.npz`` archive (as written by :func:`leadlift.io.write_npz`).
 
     Keys: ``signal`` (``[n_leads, n_samples]``; an archive with a single array may name it
@@ -508,12 +647,12 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         rate = fs_arg
     else:
         raise InputError(f"{source} stores no 'fs'; pass fs= (CLI: --fs 500)")
-    declared = False
+    declared = None
     if stored_units is not None:
         file_units = parse_units(stored_units)
         if units is not None and units != file_units:
-            raise InputError(f"{source} declares units={stored_units}; drop units/--units")
-        arr, units, declared = arr * UNIT_TO_MV[file_units], None, True  # type: ignore[index]
+            raise InputError(f"{source} declares units={stored_units}; drop units= (CLI: --units)")
+        arr, units, declared = arr * UNIT_TO_MV[file_units], None, "'units' entry"  # type: ignore[index]
     if stored_leads is not None:
         raw = stored_leads
         names = _dedupe([_lead_or_none(n) for n in raw], raw, source)
@@ -524,13 +663,15 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
             raise InputError(f"{source} stores no 'leads'; pass leads= (CLI: --leads I)")
         lead_names = list(parse_leads(leads))
         signal = _orient(arr, len(lead_names), source)
-    return _make_ecg(signal, rate, lead_names, source=source, units=units, declared=declared,
-                     record_id=record_id)
+    return _make_ecg(_in_mv(signal, units), rate, lead_names, source=source, declared=declared,
+                     explicit_units=units is not None, fill_gaps_ms=fill_gaps_ms,
+                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=record_id)
 
 
 # --------------------------------------------------------------------------------------- EDF
 def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
-             units: str | None = None) -> ECG:
+             units: str | None = None, fill_gaps_ms: float = 0.0,
+             allow_implausible_amplitude: bool = False) -> ECG:
     """Read an EDF/EDF+ (continuous) or BDF file with :mod:`edfio`.
 
     Signal labels are lead names (``ECG I``, ``II``, ``V1``...); other signals (and EDF+
@@ -554,44 +695,23 @@ def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         raise InputError(f"{source} holds no signals")
     raw = [s.label for s in signals]
     names = _dedupe([_lead_or_none(n) for n in raw], raw, source)
-    idx = list(range(len(signals)))
-    if leads is not None:
-        wanted = list(parse_leads(leads))
-        have = {n: i for i, n in enumerate(names) if n is not None}
-        missing = [n for n in wanted if n not in have]
-        if missing:
-            raise InputError(f"{source}: lead(s) {', '.join(missing)} not in the file (it has "
-                             f"{', '.join(n for n in names if n) or 'none'}); pass leads that are present")
-        idx = [have[n] for n in wanted]
-        lead_names = wanted
-    else:
-        idx = [i for i, n in enumerate(names) if n is not None]
-        if not idx:
-            raise InputError(f"{source}: none of its signals {raw[:4]} is a standard ECG lead; rename them "
-                             "(I, II, ..., V6) or pass leads=")
-        if len(idx) < len(signals):
-            log.debug("%s: ignored %d signal(s) that are not standard leads", source, len(signals) - len(idx))
-        lead_names = [names[i] for i in idx]  # type: ignore[misc]
-    rates = {float(signals[i].sampling_frequency) for i in idx}
-    if len(rates) > 1:
-        raise InputError(f"{source}: the selected leads have different sampling rates ({sorted(rates)} Hz); "
-                         "select leads of one rate with leads=")
-    file_fs = _snap_rate(rates.pop())
+    idx, lead_names = _choose(names, leads, source)
+    file_fs = _snap_rate(common_rate([float(signals[i].sampling_frequency) for i in idx], lead_names, source))
     lengths = {len(signals[i].data) for i in idx}
     n = min(lengths)
     dims = [_declared_unit(signals[i].physical_dimension) for i in idx]
     if units is not None and any(d is not None and d != units for d in dims):
-        raise InputError(f"{source} declares units {sorted({d for d in dims if d})}; drop units/--units")
+        raise InputError(f"{source} declares units {sorted({d for d in dims if d})}; drop units= (CLI: --units)")
     rows = []
     for i, d in zip(idx, dims, strict=True):
         data = np.asarray(signals[i].data[:n], dtype=np.float64)
         rows.append(data * UNIT_TO_MV[d] if d is not None else data * (UNIT_TO_MV[units] if units else 1.0))
     signal = np.stack(rows)
     all_declared = all(d is not None for d in dims)
-    if not all_declared and units is None:
-        _plausibility(signal, source)
     return _make_ecg(signal, _agree_fs(fs_arg, file_fs, source, "header"), lead_names, source=source,
-                     units=None, declared=True, record_id=path.stem)
+                     declared="physical dimension" if all_declared else None, explicit_units=units is not None,
+                     fill_gaps_ms=fill_gaps_ms, allow_implausible_amplitude=allow_implausible_amplitude,
+                     record_id=path.stem)
 
 
 # --------------------------------------------------------------------------------------- dispatch
@@ -599,7 +719,8 @@ _READERS = {"wfdb": read_wfdb, "csv": read_csv, "npy": read_npy, "npz": read_npz
 
 
 def read_ecg(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
-             units: str | None = None, format: str | None = None) -> ECG:
+             units: str | None = None, format: str | None = None, fill_gaps_ms: float = 0.0,
+             allow_implausible_amplitude: bool = False) -> ECG:
     """Read a recording in any supported format (chosen by extension, or ``format=``).
 
     Args:
@@ -611,6 +732,11 @@ def read_ecg(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         units: ``"mV"``, ``"uV"`` or ``"V"`` for files that do not declare their unit
             (default: mV after a plausibility check; see the module docstring).
         format: one of :data:`FORMATS` to override the extension.
+        fill_gaps_ms: linearly interpolate runs of invalid (NaN) samples up to this many
+            milliseconds (default 0: any NaN is refused, with the longest gap in the message).
+        allow_implausible_amplitude: read amplitudes that are implausible for an ECG in the
+            file's declared unit (raw ADC counts behind a gain of 1 adu/mV, µV declared as mV) as
+            they are, instead of refusing them.
 
     Returns:
         The recording as an :class:`~leadlift.ecg.ECG` (float32 mV).
@@ -622,8 +748,10 @@ def read_ecg(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         fmt = format.lower()
         if fmt not in _READERS:
             raise InputError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    _check_gap_arg(fill_gaps_ms)
     if fmt == "wfdb":
         base = path.with_suffix("") if path.suffix.lower() in {".hea", ".dat", ".mat"} else path
         if not base.with_name(base.name + ".hea").exists():
             raise DataNotFoundError(f"WFDB header {base}.hea not found; check the path")
-    return _READERS[fmt](path, fs=fs, leads=leads, units=units)
+    return _READERS[fmt](path, fs=fs, leads=leads, units=units, fill_gaps_ms=fill_gaps_ms,  # type: ignore[operator]
+                         allow_implausible_amplitude=allow_implausible_amplitude)

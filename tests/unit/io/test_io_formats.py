@@ -148,11 +148,11 @@ def test_csv_bad_content(ptbxl: ECG, tmp_path: Path) -> None:
     sig = ptbxl.signal[:1].copy()
     sig[0, 100:110] = np.nan
     np.savetxt(tmp_path / "nan.csv", sig.T, delimiter=",", fmt="%.6f", header="I", comments="")
-    with pytest.raises(InputError, match="NaN/inf samples") as exc:
+    with pytest.raises(InputError, match=r"10 invalid \(NaN\) sample.*= 20 ms.*--fill-gaps 20") as exc:
         read_csv(tmp_path / "nan.csv", fs=500)
     _one_line(exc)
     with pytest.raises(InputError, match="too short"):
-        read_csv(tmp_path / "nan.csv", fs=500_000)
+        read_csv(tmp_path / "nan.csv", fs=500_000, fill_gaps_ms=1)
 
 
 # --------------------------------------------------------------------------------------- units
