@@ -8,6 +8,7 @@ printed as one line (``error: ...``) with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -143,34 +144,96 @@ def prepare(
 
 
 # --------------------------------------------------------------------------------------- show
+SHOW_SECONDS = 10.0
+"""Seconds ``leadlift show`` plots by default (the whole record when it is shorter)."""
+
+_CLI_HINT = re.compile(r"\b[A-Za-z_]+=(?:'[^']*'|[^\s,;()]*)\s*\(CLI: ([^)]*)\)")
+
+
+def cli_spelling(message: str) -> str:
+    """A library message as the command line's user needs it: every hint written in both spellings,
+    ``units='uV' (CLI: --units uV)``, keeps only the option (``--units uV``)."""
+    return _CLI_HINT.sub(r"\1", message)
+
+
 @app.command()
 def show(
-    record: Annotated[str, typer.Argument(help="A WFDB record path (with or without .hea) or DATASET:RECORD_ID, "
-                                          "e.g. ptbxl:00001 or ecgid:Person_01/rec_1.")],
+    record: Annotated[str, typer.Argument(help="A recording file (WFDB .hea with or without the extension, .csv, "
+                                          ".npy, .npz, .edf) or DATASET:RECORD_ID, e.g. ptbxl:00001 or "
+                                          "ecgid:Person_01/rec_1.")],
     data_dir: DataDirOpt = None,
     out_png: Annotated[Optional[Path], typer.Option("--out", "-o", help="PNG to write (default RECORD.png).")] = None,  # noqa: UP045
-    seconds: Annotated[Optional[float], typer.Option(help="Plot only the first SECONDS s.")] = None,  # noqa: UP045
+    seconds: Annotated[Optional[float], typer.Option(help=f"Plot the first SECONDS s (default {SHOW_SECONDS:g} s, or the whole record when shorter).")] = None,  # noqa: UP045,E501
+    leads: _LeadsOpt = None,
+    fs: _FsOpt = None,
+    units: _UnitsOpt = None,
+    in_format: Annotated[Optional[str], typer.Option("--format", help="Format of the file when its extension does not say: wfdb, csv, npy, npz or edf.")] = None,  # noqa: UP045,E501
+    fill_gaps: _FillGapsOpt = 0.0,
+    allow_implausible_amplitude: _AllowAmplitudeOpt = False,
 ) -> None:
-    """Print a record's summary and write a 12-lead plot on the standard ECG grid."""
+    """Print a recording's summary and write a plot of its first seconds on the standard ECG grid."""
+    try:
+        _show(record, data_dir, out_png, seconds, leads, fs, units, in_format, fill_gaps, allow_implausible_amplitude)
+    except LeadliftError as exc:
+        raise type(exc)(cli_spelling(str(exc))) from None
+
+
+def _show(record: str, data_dir: Path | None, out_png: Path | None, seconds: float | None, leads: str | None,
+          fs: float | None, units: str | None, in_format: str | None, fill_gaps: float,
+          allow_implausible_amplitude: bool) -> None:
+    import math
+    from dataclasses import replace
+
     from leadlift.data.readers import get_reader
-    from leadlift.data.readers.base import read_wfdb_ecg
+    from leadlift.io import read_ecg
     from leadlift.paths import resolve_data_dir
     from leadlift.plotting import plot_ecg
 
-    path = Path(record)
-    if path.suffix in {".hea", ".dat", ".mat"}:
-        path = path.with_suffix("")
-    if path.with_name(path.name + ".hea").exists():
-        ecg = read_wfdb_ecg(path)
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise InputError(f"--seconds {seconds:g}; pass a positive number of seconds, e.g. --seconds 10")
+    path = Path(record).expanduser()
+    base = path.with_suffix("") if path.suffix.lower() in {".hea", ".dat", ".mat"} else path
+    wfdb_header = base.with_name(base.name + ".hea")
+    if path.is_file() or wfdb_header.is_file() or (in_format is not None and path.exists()):
+        ecg = read_ecg(path, fs=fs, leads=leads, units=units, format=in_format, fill_gaps_ms=fill_gaps,
+                       allow_implausible_amplitude=allow_implausible_amplitude)
+        if wfdb_header.is_file() and (in_format or "wfdb").lower() == "wfdb":
+            import wfdb
+
+            from leadlift.data.readers.base import header_fields
+
+            try:
+                comments = wfdb.rdheader(str(base)).comments or []
+            except Exception:  # the record was read; its comments are only shown
+                comments = []
+            ecg = replace(ecg, labels=header_fields(comments), check_units=False)
+        name = base.name
     elif ":" in record:
-        name, rid = record.split(":", 1)
-        ecg = get_reader(name, resolve_data_dir(data_dir)).read(rid)
+        given = [opt for opt, value in (("--fs", fs), ("--units", units), ("--format", in_format),
+                                        ("--fill-gaps", fill_gaps or None),
+                                        ("--allow-implausible-amplitude", allow_implausible_amplitude or None))
+                 if value is not None]
+        if given:
+            raise InputError(f"{', '.join(given)} apply to recording files; a dataset record ({record}) is read by "
+                             "its dataset's reader")
+        dataset, rid = record.split(":", 1)
+        ecg = get_reader(dataset, resolve_data_dir(data_dir)).read(rid)
+        if leads is not None:
+            ecg = ecg.select(leads)
+        name = ecg.record_id or rid
     else:
-        raise InputError(f"{record!r} is neither a WFDB record path nor DATASET:RECORD_ID (e.g. ptbxl:00001)")
-    out.print(ecg.summary(), highlight=False)
-    target = out_png or Path(f"{(ecg.record_id or path.name).replace('/', '_')}.png")
-    plot_ecg(ecg, path=target, title=ecg.record_id, seconds=seconds)
-    out.print(f"plot: {target}")
+        raise InputError(f"{record!r} is neither a WFDB record path nor a recording file (.csv, .npy, .npz, .edf) "
+                         "that exists, nor DATASET:RECORD_ID (e.g. ptbxl:00001); check the path")
+    shown = min(seconds if seconds is not None else SHOW_SECONDS, ecg.duration_s)
+    out.print(ecg.summary(), highlight=False, markup=False)
+    if shown < ecg.duration_s:
+        hint = "" if seconds is not None else "; pass --seconds to plot more"
+        out.print(f"shown    : first {shown:g} s of {ecg.duration_s:.2f} s{hint}", highlight=False, markup=False)
+    else:
+        out.print(f"shown    : whole record ({ecg.duration_s:.2f} s)", highlight=False, markup=False)
+    target = out_png or Path(f"{(ecg.record_id or name).replace('/', '_')}.png")
+    plot_ecg(ecg, path=target, title=ecg.record_id, seconds=shown)
+    out.print(f"plot: {target}", highlight=False, markup=False)
 
 
 # --------------------------------------------------------------------------------------- pretrain
@@ -301,6 +364,13 @@ _FsOpt = Annotated[Optional[float], typer.Option(  # noqa: UP045
     "--fs", help="Sampling rate in Hz, for files that store none (.npy, CSV without time column).")]
 _UnitsOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--units", help="mV, uV or V, for files that do not declare units (default: mV after a plausibility check).")]
+_FillGapsOpt = Annotated[float, typer.Option(
+    "--fill-gaps", metavar="MS", help="Interpolate runs of invalid (NaN) samples up to MS milliseconds "
+                                      "(default 0: a file with invalid samples is refused).")]
+_AllowAmplitudeOpt = Annotated[bool, typer.Option(
+    "--allow-implausible-amplitude", help="Read amplitudes that are implausible for an ECG in the file's declared "
+                                          "unit (e.g. a WFDB gain of 1 adu/mV: raw counts) as they are, instead of "
+                                          "refusing the file.")]
 _ModelOpt = Annotated[str, typer.Option(
     "--model", "-m", help="Bundled model name, checkpoint folder, or org/name repo id.")]
 
@@ -348,6 +418,8 @@ def reconstruct_cmd(
     leads: _LeadsOpt = None,
     fs: _FsOpt = None,
     units: _UnitsOpt = None,
+    fill_gaps: _FillGapsOpt = 0.0,
+    allow_implausible_amplitude: _AllowAmplitudeOpt = False,
     model: Annotated[str, typer.Option(
         "--model", "-m", help="auto (the bundled reconstructor trained for the input leads: recon-i for I, "
         "recon-i-ii-v2 for I,II,V2; else mae-cpu), a bundled name, a checkpoint folder or org/name.")] = "auto",
@@ -363,13 +435,16 @@ def reconstruct_cmd(
     from leadlift.inference.files import read_input, reconstruct_files
 
     if model == "auto":
-        first, _ = read_input(files[0], fs, leads, units) if files else (None, None)
+        first, _ = (read_input(files[0], fs, leads, units, fill_gaps_ms=fill_gaps,
+                               allow_implausible_amplitude=allow_implausible_amplitude)
+                    if files else (None, None))
         model = recommended_model(first.leads if first is not None else ())
         out.print(f"model: {model}", highlight=False)
     _inference_setup(threads)
     lift = LeadLift.from_pretrained(model, device=device)
     skipped: list[str] = []
-    written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, plot=plot,
+    written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, fill_gaps_ms=fill_gaps,
+                                allow_implausible_amplitude=allow_implausible_amplitude, plot=plot,
                                 plot_seconds=plot_seconds, out_format=out_format, skip_errors=skip_errors,
                                 on_skip=lambda msg: _skip(msg, skipped))
     for p in written:
@@ -384,6 +459,8 @@ def embed_cmd(
     leads: _LeadsOpt = None,
     fs: _FsOpt = None,
     units: _UnitsOpt = None,
+    fill_gaps: _FillGapsOpt = 0.0,
+    allow_implausible_amplitude: _AllowAmplitudeOpt = False,
     model: _ModelOpt = "mae-cpu",
     hop_s: Annotated[Optional[float], typer.Option(help="Step between windows in s (default: one window).")] = None,  # noqa: UP045
     pooled: Annotated[bool, typer.Option("--pooled", help="One row per file (mean over windows).")] = False,
@@ -398,7 +475,8 @@ def embed_cmd(
     _inference_setup(threads)
     lift = LeadLift.from_pretrained(model, device=device)
     skipped: list[str] = []
-    path, rows = embed_files(files, out_path, lift, leads=leads, fs=fs, units=units, hop_s=hop_s, pooled=pooled,
+    path, rows = embed_files(files, out_path, lift, leads=leads, fs=fs, units=units, fill_gaps_ms=fill_gaps,
+                             allow_implausible_amplitude=allow_implausible_amplitude, hop_s=hop_s, pooled=pooled,
                              skip_errors=skip_errors, on_skip=lambda msg: _skip(msg, skipped))
     out.print(f"wrote {path} ({rows} rows)", highlight=False)
     _skip_summary(skipped, len(files))

@@ -166,8 +166,8 @@ def plot_ecg(
     if max(fig_w_mm, fig_h_mm) / 25.4 * dpi > _MAX_PIXELS:
         raise InputError(
             f"a {end_s - start_s:.4g} s plot of {n_rows} leads at 25 mm/s would be "
-            f"{fig_w_mm / 25.4 * dpi:.0f}×{fig_h_mm / 25.4 * dpi:.0f} px; pass seconds=10 (or a "
-            "(start_s, end_s) interval) or a lower dpi"
+            f"{fig_w_mm / 25.4 * dpi:.0f}×{fig_h_mm / 25.4 * dpi:.0f} px, too large to render; plot a shorter "
+            "interval: pass seconds=10 (CLI: --seconds 10)"
         )
     fig = Figure(figsize=(fig_w_mm / 25.4, fig_h_mm / 25.4), dpi=dpi)
     FigureCanvasAgg(fig)

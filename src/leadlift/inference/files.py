@@ -31,26 +31,29 @@ def _tag(path: Path, exc: LeadliftError) -> LeadliftError:
 
 
 def read_input(path: str | Path, fs: float | None, leads: str | Sequence[str] | None,
-               units: str | None) -> tuple[ECG, ECG | None]:
+               units: str | None, *, fill_gaps_ms: float = 0.0,
+               allow_implausible_amplitude: bool = False) -> tuple[ECG, ECG | None]:
     """Read a file: ``(the input leads, the whole recording when it names more leads, else None)``.
 
     ``leads`` selects the input leads of files that name theirs, and names the columns of files
-    that do not (see :mod:`leadlift.io.readers`).
+    that do not (see :mod:`leadlift.io.readers`); ``fill_gaps_ms`` and
+    ``allow_implausible_amplitude`` go to :func:`leadlift.io.read_ecg`.
     """
     from leadlift.io import read_ecg
 
     path = Path(path)
+    options = {"fill_gaps_ms": fill_gaps_ms, "allow_implausible_amplitude": allow_implausible_amplitude}
     if leads is None:
-        ecg = read_ecg(path, fs=fs, units=units)
+        ecg = read_ecg(path, fs=fs, units=units, **options)  # type: ignore[arg-type]
         return ecg, None
     try:
-        full = read_ecg(path, fs=fs, units=units)
+        full = read_ecg(path, fs=fs, units=units, **options)  # type: ignore[arg-type]
     except InputError:
-        full = None  # the file does not name its leads: leads= names them
+        full = None  # the file does not name its leads (leads= names them), or only the selected leads are usable
     if full is not None:
         ecg = full.select(leads)
         return ecg, (full if set(full.leads) - set(ecg.leads) else None)
-    return read_ecg(path, fs=fs, leads=leads, units=units), None
+    return read_ecg(path, fs=fs, leads=leads, units=units, **options), None  # type: ignore[arg-type]
 
 
 def _stopped(path: Path, exc: LeadliftError, index: int, total: int, written: list[Path]) -> LeadliftError:
@@ -82,6 +85,8 @@ def reconstruct_files(
     leads: str | Sequence[str] | None = None,
     fs: float | None = None,
     units: str | None = None,
+    fill_gaps_ms: float = 0.0,
+    allow_implausible_amplitude: bool = False,
     plot: str | Path | None = None,
     plot_seconds: float | None = 10.0,
     out_format: str = "csv",
@@ -96,7 +101,8 @@ def reconstruct_files(
         out: with one file, the output path (``.csv``, ``.npz``, ``.edf`` or a WFDB record path
             without extension); with several, a folder receiving ``<name>.<out_format>``.
         model: a :class:`leadlift.api.LeadLift`.
-        leads, fs, units: passed to the reader (``leads`` = the input leads).
+        leads, fs, units, fill_gaps_ms, allow_implausible_amplitude: passed to the reader
+            (``leads`` = the input leads; see :func:`read_input`).
         plot: PNG path (one file) or folder (several) for plots of the first ``plot_seconds``
             seconds (the recorded leads, when the file has more than the inputs, are overlaid).
         out_format: format of the outputs when ``out`` is a folder (csv, npz, edf, wfdb).
@@ -143,7 +149,8 @@ def reconstruct_files(
                disable=not (progress and many))
     for k, (path, target, png) in enumerate(bar):
         try:
-            ecg, full = read_input(path, fs, leads, units)
+            ecg, full = read_input(path, fs, leads, units, fill_gaps_ms=fill_gaps_ms,
+                                   allow_implausible_amplitude=allow_implausible_amplitude)
             rec = model.reconstruct(ecg)
         except LeadliftError as exc:
             if not skip_errors:
@@ -173,6 +180,8 @@ def embed_files(
     leads: str | Sequence[str] | None = None,
     fs: float | None = None,
     units: str | None = None,
+    fill_gaps_ms: float = 0.0,
+    allow_implausible_amplitude: bool = False,
     hop_s: float | None = None,
     pooled: bool = False,
     skip_errors: bool = False,
@@ -187,6 +196,8 @@ def embed_files(
     (float32; the mean over the input leads of their CLS embeddings).
 
     Args:
+        leads, fs, units, fill_gaps_ms, allow_implausible_amplitude: passed to the reader
+            (see :func:`read_input`).
         pooled: write one row per file (the pooled embedding) instead of one per window.
     Returns:
         ``(the Parquet path, number of rows)``.
@@ -206,7 +217,8 @@ def embed_files(
     vectors: list[np.ndarray] = []
     for k, path in enumerate(tqdm(paths, desc="embed", unit="file", disable=not (progress and len(paths) > 1))):
         try:
-            ecg, _ = read_input(path, fs, leads, units)
+            ecg, _ = read_input(path, fs, leads, units, fill_gaps_ms=fill_gaps_ms,
+                                allow_implausible_amplitude=allow_implausible_amplitude)
             emb = model.embed(ecg, hop_s=hop_s)
         except LeadliftError as exc:
             if not skip_errors:

@@ -142,8 +142,8 @@ def _check_gap_arg(fill_gaps_ms: Any) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if not np.isfinite(value) or value < 0:
-        raise InputError(f"fill_gaps_ms={fill_gaps_ms!r} (CLI: --fill-gaps) must be a number of milliseconds "
-                         ">= 0; pass e.g. 50, or 0 to refuse gaps")
+        raise InputError(f"fill_gaps_ms={fill_gaps_ms!r} (CLI: --fill-gaps {fill_gaps_ms}) is not a number of "
+                         "milliseconds >= 0; pass e.g. 50, or 0 to refuse gaps")
     return value
 
 
@@ -181,7 +181,8 @@ def fill_gaps(signal: np.ndarray, fs: float, leads: Sequence[str], fill_gaps_ms:
     if longest_ms > limit:
         total = int(nan.sum())
         where = f"lead {leads[worst[1]]} at {worst[2] / fs:.3f} s"
-        allowed = (f"longer than the {limit:g} ms allowed by fill_gaps_ms (CLI: --fill-gaps)" if limit > 0
+        allowed = (f"longer than the {limit:g} ms allowed by fill_gaps_ms={limit:g} (CLI: --fill-gaps {limit:g})"
+                   if limit > 0
                    else "invalid samples are refused by default")
         need = int(np.ceil(longest_ms))
         raise InputError(
