@@ -190,31 +190,3 @@ class DatasetReader(ABC):
                    patient_id=None if pd.isna(row["patient_id"]) else str(row["patient_id"]),
                    labels=labels, check_units=False)
 
-
-def read_wfdb_ecg(record_path: str | Path) -> ECG:
-    """Read any WFDB record as an :class:`ECG`, keeping the channels that are standard leads.
-
-    Channels with other names (Frank leads, respiration...) are dropped with a warning; a record
-    without any standard lead is refused.
-    """
-    path = Path(record_path)
-    if path.suffix in {".hea", ".dat", ".mat"}:
-        path = path.with_suffix("")
-    signal, fs, names, _units, comments = read_wfdb(path)
-    keep, leads = [], []
-    for i, raw in enumerate(names):
-        try:
-            lead = normalize_lead_name(raw)
-        except InputError:
-            continue
-        if lead not in leads:
-            keep.append(i)
-            leads.append(lead)
-    if not keep:
-        raise InputError(f"{path.name}: none of its signals {names} is a standard ECG lead; rename them "
-                         "in the header (I, II, ..., V6)")
-    if len(keep) < len(names):
-        log.warning("%s: ignored non-standard channels %s", path.name,
-                    [n for i, n in enumerate(names) if i not in keep])
-    return ECG(signal[keep], fs, tuple(leads), record_id=path.name, labels=header_fields(comments),
-               check_units=False)  # the header declares the units
