@@ -214,8 +214,8 @@ def _show(record: str, data_dir: Path | None, out_png: Path | None, seconds: flo
                                         ("--allow-implausible-amplitude", allow_implausible_amplitude or None))
                  if value is not None]
         if given:
-            raise InputError(f"{', '.join(given)} apply to recording files; a dataset record ({record}) is read by "
-                             "its dataset's reader")
+            raise InputError(f"{', '.join(given)}: only for recording files; a dataset record ({record}) is read "
+                             "by its dataset's reader (--leads selects its leads)")
         dataset, rid = record.split(":", 1)
         ecg = get_reader(dataset, resolve_data_dir(data_dir)).read(rid)
         if leads is not None:
