@@ -303,8 +303,9 @@ def test_show_fill_gaps_and_amplitude_options(gappy, real, tmp_path: Path, capsy
     assert code == 0, err
 
 
-def test_reconstruct_takes_the_read_options(gappy, tmp_path: Path, capsys) -> None:
+def test_reconstruct_takes_the_read_options(gappy, real, tmp_path: Path, capsys) -> None:
     hea, _ = gappy
+    real_ii = real["II"]
     out_csv = tmp_path / "out.csv"
     code, _, err = run_cli(["reconstruct", str(hea), "--leads", "II", "--model", "mae-cpu", "--out", str(out_csv)],
                            capsys)
@@ -313,3 +314,19 @@ def test_reconstruct_takes_the_read_options(gappy, tmp_path: Path, capsys) -> No
                             "--fill-gaps", "20"], capsys)
     assert code == 0, err
     assert read_ecg(out_csv).n_samples == 5000
+    counts = _write(tmp_path, "counts", [np.round(real_ii * 200.0)], ["II"], ["mV"], gains=[1.0])
+    code, _, err = run_cli(["reconstruct", str(counts), "--model", "mae-cpu", "--out", str(tmp_path / "c.csv")],
+                           capsys)
+    assert code == 2 and "--allow-implausible-amplitude" in _error_line(err)
+    code, _, err = run_cli(["reconstruct", str(counts), "--model", "mae-cpu", "--out", str(tmp_path / "c.csv"),
+                            "--allow-implausible-amplitude"], capsys)
+    assert code == 0, err
+
+
+def test_show_dataset_record_refuses_file_options(data_dir: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(["show", "ptbxl:00001", "--data-dir", str(data_dir), "--fill-gaps", "5"], capsys)
+    assert code == 2 and "--fill-gaps: only for recording files" in _error_line(err)
+    png = tmp_path / "p.png"
+    code, out, err = run_cli(["show", "ptbxl:00001", "--data-dir", str(data_dir), "--leads", "II,V2", "-o", str(png)],
+                             capsys)
+    assert code == 0 and "leads    : 2 (II, V2)" in out, err
