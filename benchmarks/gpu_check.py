@@ -339,12 +339,11 @@ def sec_compile(ctx: dict[str, Any]) -> dict[str, Any]:
 
 def sec_lightning_smoke(ctx: dict[str, Any]) -> dict[str, Any]:
     """Each paper's LightningModule through ``make_trainer(strategy="ddp")`` for a few steps."""
-    from torch.utils.data import DataLoader, Dataset
+    from torch.utils.data import Dataset
 
     from leadlift.recon_config import ReconTrainConfig
     from leadlift.training.mae_module import MAEPretrainModule, build_model
     from leadlift.training.recon_module import ReconModule
-    from leadlift.training.trainer import make_trainer, quiet_lightning
 
     dev, a = ctx["device"], ctx["args"]
     accelerator = "gpu" if dev.type == "cuda" else "cpu"
@@ -379,19 +378,32 @@ def sec_lightning_smoke(ctx: dict[str, Any]) -> dict[str, Any]:
                                               mae_cfg), mae_items),
             "recon": (lambda: ReconModule(recon_net(a.dry_run)[0], ReconTrainConfig()), recon_items)}
     for name, (make_module, items) in runs.items():
-        t0 = time.perf_counter()
-        with quiet_lightning():
-            trainer = make_trainer(max_epochs=1, accelerator=accelerator, devices=1, strategy="ddp",
-                                   precision=precision, limit_val_batches=2, checkpointing=False, progress=False,
-                                   sanity_val_steps=0, default_root_dir=Path(a.out_dir) / ".lightning")
-            module = make_module()
-            loader = DataLoader(items, batch_size=bs, shuffle=False, num_workers=0, pin_memory=dev.type == "cuda")
-            trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
-        loss = trainer.callback_metrics.get("train/loss_epoch", trainer.callback_metrics.get("train/loss"))
-        out[name] = {"seconds": time.perf_counter() - t0, "global_step": int(trainer.global_step),
-                     "final_loss": None if loss is None else float(loss),
-                     "finite": loss is not None and bool(torch.isfinite(loss))}
+        try:
+            out[name] = _smoke_fit(make_module, items, accelerator, precision, bs, Path(a.out_dir), dev)
+        except Exception as exc:  # record, then try the other paper
+            traceback.print_exc()
+            out[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
     return out
+
+
+def _smoke_fit(make_module: Callable[[], Any], items: Any, accelerator: str, precision: str, bs: int, out_dir: Path,
+               dev: torch.device) -> dict[str, Any]:
+    from torch.utils.data import DataLoader
+
+    from leadlift.training.trainer import make_trainer, quiet_lightning
+
+    t0 = time.perf_counter()
+    with quiet_lightning():
+        trainer = make_trainer(max_epochs=1, accelerator=accelerator, devices=1, strategy="ddp",
+                               precision=precision, limit_val_batches=2, checkpointing=False, progress=False,
+                               sanity_val_steps=0, default_root_dir=out_dir / ".lightning")
+        module = make_module()
+        loader = DataLoader(items, batch_size=bs, shuffle=False, num_workers=0, pin_memory=dev.type == "cuda")
+        trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
+    loss = trainer.callback_metrics.get("train/loss_epoch", trainer.callback_metrics.get("train/loss"))
+    return {"seconds": time.perf_counter() - t0, "global_step": int(trainer.global_step),
+            "final_loss": None if loss is None else float(loss),
+            "finite": loss is not None and bool(torch.isfinite(loss))}
 
 
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], float]] = [
@@ -441,7 +453,7 @@ def markdown(r: dict[str, Any]) -> str:
              f"{env.get('gpu', env['device'])}, torch {env['torch']}"
              + (f" (CUDA {env['cuda']})" if env.get("cuda") else "")
              + f", {'bf16 autocast' if r['bf16'] else 'fp32'}; {r['seconds']:.0f} s in all. "
-             f"Command: `{r['command']}`", ""]
+             f"Command: `{r['command']}`", "", *[f"Note: {n}" for n in r.get("notes", [])], ""]
     for name, sec in s.items():
         if "skipped" in sec or "error" in sec:
             lines += [f"## {name}", "", f"**{'skipped' if 'skipped' in sec else 'failed'}**: "

@@ -147,7 +147,8 @@ def random_patch_mask(
         batch_size: B.
         n_patches: patches per window.
         mask_ratio: fraction of patches to hide, in ``[0, 1)``.
-        generator: optional RNG (must live on ``device``) for reproducible masks.
+        generator: optional RNG for reproducible masks; it may live on another device than
+            ``device`` (a CPU generator gives the same masks on a CPU and on a GPU).
         device: where to create the mask.
     """
     if not 0.0 <= float(mask_ratio) < 1.0:
@@ -155,7 +156,10 @@ def random_patch_mask(
     if batch_size < 1 or n_patches < 1:
         raise InputError(f"cannot mask batch_size={batch_size}, n_patches={n_patches}; both must be >= 1")
     n_keep = max(1, int(n_patches * (1.0 - float(mask_ratio)) + 1e-9))
-    noise = torch.rand(batch_size, n_patches, generator=generator, device=device)
+    noise_device = generator.device if generator is not None else device
+    noise = torch.rand(batch_size, n_patches, generator=generator, device=noise_device)
+    if device is not None:
+        noise = noise.to(device, non_blocking=True)
     ids_shuffle = torch.argsort(noise, dim=1)
     ids_restore = torch.argsort(ids_shuffle, dim=1)
     ids_keep = ids_shuffle[:, :n_keep]

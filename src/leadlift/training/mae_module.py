@@ -68,7 +68,8 @@ class MAEPretrainModule(L.LightningModule):
             align = recon.new_zeros(())
         loss = w_r * recon + w_a * align
         return {"loss": loss, "recon": recon.detach(), "align": align.detach(),
-                "w_recon": torch.tensor(w_r), "w_align": torch.tensor(w_a)}
+                # on the loss's device: DDP reduces logged values with sync_dist (NCCL has no CPU tensors)
+                "w_recon": loss.new_tensor(w_r), "w_align": loss.new_tensor(w_a)}
 
     def _mask_generator(self, step: int, stage: int) -> torch.Generator:
         g = torch.Generator(device="cpu")
