@@ -14,7 +14,17 @@ reads that list first and then fetches every listed file (or a chosen subset) in
 * connections are kept alive and reused (one per worker thread), which matters for PTB-XL and its
   ~44k small files;
 * an unreachable server fails within seconds with a :class:`~leadlift.errors.DownloadError` that
-  says how to get the data by other means.
+  says how to get the data by other means;
+* every file has an overall deadline (all attempts together, default 30 min, ``deadline=`` or
+  ``$LEADLIFT_DOWNLOAD_DEADLINE``) and a stall limit (fewer than 1 KiB received in 60 s ends the
+  download; ``stall_timeout=`` or ``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``), so a mirror that trickles
+  a byte every few seconds cannot hang a download forever;
+* the checksum list is streamed to disk and parsed line by line, and refused above 64 MiB
+  (``max_list_bytes=`` or ``$LEADLIFT_MAX_CHECKSUM_LIST_MB``);
+* a failed file leaves nothing behind: its ``.part`` and any temporary file are removed on every
+  error (full disk, stall, checksum mismatch, HTTP error); only a killed process leaves a
+  ``.part``, which the next call resumes;
+* redirects are followed to ``http(s)`` URLs only (a ``file://`` or other scheme is refused).
 
 The base URL defaults to ``https://physionet.org/files`` and can be overridden with the
 ``base_url`` argument or the ``LEADLIFT_PHYSIONET_URL`` environment variable (a mirror, or a local
@@ -38,7 +48,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -53,15 +63,19 @@ from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, 
 __all__ = [
     "BASE_URL_ENV",
     "CHECKSUM_FILE",
+    "DEADLINE_ENV",
     "DEFAULT_BASE_URL",
     "MANIFEST_FILE",
+    "MAX_LIST_ENV",
     "PHYSIONET_DATASETS",
+    "STALL_ENV",
     "DownloadReport",
     "PhysioNetDataset",
     "dataset_root",
     "download_dataset",
     "get_dataset",
     "parse_sha256sums",
+    "read_sha256sums",
     "resolve_base_url",
     "sha256_file",
     "verify_dataset",
@@ -73,11 +87,25 @@ DEFAULT_BASE_URL = "https://physionet.org/files"
 BASE_URL_ENV = "LEADLIFT_PHYSIONET_URL"
 """Environment variable that overrides :data:`DEFAULT_BASE_URL` (mirrors, local test servers)."""
 
+DEADLINE_ENV = "LEADLIFT_DOWNLOAD_DEADLINE"
+"""Environment variable: seconds one file may take, all attempts together (0 = no limit)."""
+
+STALL_ENV = "LEADLIFT_DOWNLOAD_STALL_TIMEOUT"
+"""Environment variable: seconds in which fewer than 1 KiB arriving ends a download (0 = no limit)."""
+
+MAX_LIST_ENV = "LEADLIFT_MAX_CHECKSUM_LIST_MB"
+"""Environment variable: largest checksum list accepted, in MiB."""
+
+DEFAULT_DEADLINE_S = 1800.0
+DEFAULT_STALL_S = 60.0
+DEFAULT_MAX_LIST_BYTES = 64 * 1024 * 1024
+
 CHECKSUM_FILE = "SHA256SUMS.txt"
 MANIFEST_FILE = ".leadlift-verified.json"
 PART_SUFFIX = ".part"
 
 _CHUNK = 256 * 1024
+_STALL_MIN_BYTES = 1024
 _HASH_CHUNK = 1024 * 1024
 _MAX_CONNECT_TIMEOUT = 5.0
 _MAX_REDIRECTS = 5
@@ -204,17 +232,20 @@ def dataset_root(name: str, data_dir: str | os.PathLike[str]) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_sha256sums(text: str, source: str = CHECKSUM_FILE) -> dict[str, str]:
+def parse_sha256sums(text: str | Iterable[str], source: str = CHECKSUM_FILE) -> dict[str, str]:
     """Parse ``<sha256hex> <relative path>`` lines into ``{path: sha256}`` (file order kept).
 
-    Blank lines are ignored; a ``*`` in front of the path (binary-mode marker of ``sha256sum``)
-    is dropped. Paths that are absolute or climb out of the dataset folder are refused.
+    ``text`` is the whole list or an iterable of its lines (an open file: read one line at a
+    time). Blank lines are ignored; a ``*`` in front of the path (binary-mode marker of
+    ``sha256sum``) is dropped. Paths that are absolute or climb out of the dataset folder are
+    refused.
 
     Raises:
         CorruptFileError: a line is malformed or names an unsafe path.
     """
     entries: dict[str, str] = {}
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines() if isinstance(text, str) else text
+    for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
             continue
@@ -235,6 +266,50 @@ def parse_sha256sums(text: str, source: str = CHECKSUM_FILE) -> dict[str, str]:
             )
         entries[pure.as_posix()] = digest
     return entries
+
+
+def _max_list_bytes(value: int | None) -> int:
+    """The checksum-list size cap: ``value``, else ``$LEADLIFT_MAX_CHECKSUM_LIST_MB``, else 64 MiB."""
+    if value is not None:
+        if value <= 0:
+            raise InputError(f"max_list_bytes={value} must be positive")
+        return int(value)
+    raw = os.environ.get(MAX_LIST_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_LIST_BYTES
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not mb > 0 or mb == float("inf"):
+        raise InputError(f"{MAX_LIST_ENV}={raw!r} is not a positive size in MiB; set it to e.g. 256 or unset it")
+    return int(mb * 1024 * 1024)
+
+
+def _list_too_large(source: str, size: int | str, cap: int) -> CorruptFileError:
+    return CorruptFileError(
+        f"{source} is {size} bytes, more than the {round(cap / 1024 / 1024, 3):g} MiB a checksum list may have; "
+        f"the server or mirror sends something else — check it, or if the list is right raise the "
+        f"limit with {MAX_LIST_ENV}=MB"
+    )
+
+
+def read_sha256sums(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, str]:
+    """Parse a saved checksum list line by line (never read whole), refusing one above the size cap.
+
+    Args:
+        path: the ``SHA256SUMS.txt`` file.
+        max_bytes: size cap (default ``$LEADLIFT_MAX_CHECKSUM_LIST_MB`` or 64 MiB).
+
+    Raises:
+        CorruptFileError: the file is larger than the cap, or a line is malformed or unsafe.
+    """
+    cap = _max_list_bytes(max_bytes)
+    size = os.stat(path).st_size
+    if size > cap:
+        raise _list_too_large(str(path), size, cap)
+    with open(path, encoding="utf-8", errors="replace", newline=None) as fh:
+        return parse_sha256sums(fh, str(path))
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -297,11 +372,6 @@ def _check_present(
     if sha256_file(path) != expected:
         return False, None
     return True, (st.st_size, st.st_mtime_ns, expected)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def _select(entries: dict[str, str], files: Sequence[str] | None, ds: PhysioNetDataset) -> dict[str, str]:
@@ -518,6 +588,7 @@ class _HttpClient:
                 entry.conn.request(
                     "GET", url if entry.absolute_form else target, headers={**all_headers, **entry.headers}
                 )
+                self._local.sock = entry.conn.sock
                 return entry.conn.getresponse(), key
             except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.BadStatusLine):
                 self._drop(key)
@@ -528,11 +599,18 @@ class _HttpClient:
                 self._drop(key)
                 raise
 
+    def current_socket(self) -> socket.socket | None:
+        """The socket of this thread's last request (to adjust its timeout while reading a body)."""
+        return getattr(self._local, "sock", None)
+
     @contextlib.contextmanager
     def get(self, url: str, headers: dict[str, str] | None = None) -> Iterator[http.client.HTTPResponse]:
-        """GET ``url`` (following redirects) and yield the response.
+        """GET ``url`` (following redirects to http(s) URLs only) and yield the response.
 
         The connection is kept for reuse when the body was read to the end, and closed otherwise.
+
+        Raises:
+            DownloadError: a redirect to another scheme (``file://``, ``ftp://``...) or too many.
         """
         current = url
         for _ in range(_MAX_REDIRECTS + 1):
@@ -544,7 +622,15 @@ class _HttpClient:
                 except (OSError, http.client.HTTPException):
                     resp.close()
                     self._drop(key)
-                current = urllib.parse.urljoin(current, location)
+                target = urllib.parse.urljoin(current, location)
+                parts = urllib.parse.urlsplit(target)
+                if parts.scheme not in ("http", "https") or not parts.hostname:
+                    shown = target if len(target) <= 80 else target[:77] + "..."
+                    raise DownloadError(
+                        f"{current} redirects to {shown!r}; leadlift follows redirects to http(s) URLs "
+                        f"only — check the mirror (--base-url or {BASE_URL_ENV})"
+                    )
+                current = target
                 continue
             complete = False
             try:
@@ -607,6 +693,106 @@ def _reason(exc: BaseException, host: str) -> str:
     return " ".join(text.split())
 
 
+def _limit(value: float | None, env: str, default: float, arg: str) -> float:
+    """A time limit in seconds: ``value``, else ``$env``, else ``default``; 0 means no limit."""
+    source = f"{arg}={value!r}"
+    if value is None:
+        raw = os.environ.get(env, "").strip()
+        if not raw:
+            return default
+        source = f"{env}={raw!r}"
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise InputError(f"{source} is not a number of seconds >= 0 (0 turns the limit off); set e.g. "
+                         f"{env}={default:g}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """Per-file time limits (0 = off): ``deadline`` for all attempts together, ``stall`` for
+    receiving fewer than :data:`_STALL_MIN_BYTES` bytes."""
+
+    deadline: float
+    stall: float
+
+
+class _LimitExceeded(DownloadError):
+    """A file took longer than its deadline or stalled (never retried)."""
+
+
+def _stream(
+    resp: http.client.HTTPResponse,
+    sock: socket.socket | None,
+    sink: Callable[[bytes], None],
+    *,
+    url: str,
+    limits: _Limits,
+    deadline_at: float | None,
+    read_timeout: float,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> int:
+    """Read ``resp``'s body into ``sink`` chunk by chunk under the deadline and the stall limit.
+
+    Each socket read waits at most until the read timeout, the deadline or the end of the stall
+    window, whichever comes first, so a server that trickles bytes cannot hold a download longer
+    than the limits. Returns the number of bytes read.
+
+    Raises:
+        _LimitExceeded: the deadline passed or the stall limit was hit (one line naming the URL
+            and the setting that raises the limit).
+    """
+    received = 0
+    mark_t, mark_n = time.monotonic(), 0
+
+    def check(now: float, slack: float = 0.0) -> None:
+        if deadline_at is not None and now >= deadline_at - slack:
+            raise _LimitExceeded(
+                f"{url}: not complete after the {limits.deadline:g} s allowed per file ({received} bytes "
+                f"received); the server or network is too slow — try again later or another mirror "
+                f"(--base-url), or raise the limit with {DEADLINE_ENV}=SECONDS (0 = none)"
+            )
+        if limits.stall and now - mark_t >= limits.stall - slack:
+            raise _LimitExceeded(
+                f"{url}: stalled — fewer than {_STALL_MIN_BYTES} bytes in {limits.stall:g} s ({received} "
+                f"bytes received); the server or network is hanging — try again later or another mirror "
+                f"(--base-url), or raise the limit with {STALL_ENV}=SECONDS (0 = none)"
+            )
+
+    try:
+        while True:
+            if cancelled():
+                raise _Cancelled
+            now = time.monotonic()
+            check(now)
+            wait_s = read_timeout
+            if deadline_at is not None:
+                wait_s = min(wait_s, deadline_at - now)
+            if limits.stall:
+                wait_s = min(wait_s, mark_t + limits.stall - now)
+            if sock is not None:
+                sock.settimeout(max(0.01, wait_s))
+            try:
+                chunk = resp.read1(_CHUNK)
+            except TimeoutError:
+                check(time.monotonic(), slack=0.02)
+                raise
+            if not chunk:
+                resp.read()  # nothing left: lets the response close cleanly (connection kept alive)
+                return received
+            sink(chunk)
+            received += len(chunk)
+            if received - mark_n >= _STALL_MIN_BYTES:
+                mark_t, mark_n = time.monotonic(), received
+    finally:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(read_timeout)
+
+
 class _Downloader:
     """Shared state of one :func:`download_dataset` call."""
 
@@ -618,7 +804,9 @@ class _Downloader:
         client: _HttpClient,
         bar: Any,
         retries: int,
+        limits: _Limits = _Limits(DEFAULT_DEADLINE_S, DEFAULT_STALL_S),
     ) -> None:
+        self.limits = limits
         self.ds = ds
         self.root = root
         self.base_url = base_url
@@ -656,14 +844,36 @@ class _Downloader:
 
     # -- small files -----------------------------------------------------------------------
 
-    def fetch_small(self, rel: str) -> bytes:
-        """GET a small file into memory (the checksum list). Network errors fail at once."""
+    def deadline_at(self) -> float | None:
+        return time.monotonic() + self.limits.deadline if self.limits.deadline else None
+
+    def fetch_list(self, rel: str, dest: Path, max_bytes: int) -> None:
+        """GET the checksum list into ``dest``, streamed, refused above ``max_bytes``.
+
+        Network errors fail at once (the caller removes ``dest`` on any error).
+        """
         url = self.url_of(rel)
+        deadline_at = self.deadline_at()
         for attempt in range(self.retries + 1):
             try:
                 with self.client.get(url) as resp:
                     if resp.status == 200:
-                        return resp.read()
+                        length = resp.getheader("Content-Length") or ""
+                        if length.isdigit() and int(length) > max_bytes:
+                            raise _list_too_large(url, int(length), max_bytes)
+                        with open(dest, "wb") as out:
+                            size = 0
+
+                            def sink(chunk: bytes) -> None:
+                                nonlocal size
+                                size += len(chunk)
+                                if size > max_bytes:
+                                    raise _list_too_large(url, f"more than {max_bytes}", max_bytes)
+                                out.write(chunk)
+
+                            _stream(resp, self.client.current_socket(), sink, url=url, limits=self.limits,
+                                    deadline_at=deadline_at, read_timeout=self.client.read_timeout)
+                        return
                     resp.read()
                     if resp.status == 429 or resp.status >= 500:
                         if attempt < self.retries:
@@ -673,6 +883,8 @@ class _Downloader:
             except (DownloadError, CorruptFileError):
                 raise
             except (OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, OSError) and not _is_network_error(exc):
+                    raise _local_io_error(dest, exc) from exc
                 raise self.unreachable(exc) from exc
         raise AssertionError("not reached")  # pragma: no cover
 
@@ -698,21 +910,37 @@ class _Downloader:
         return rel, True, (st.st_size, st.st_mtime_ns, expected)
 
     def fetch(self, rel: str, expected: str, final: Path) -> None:
-        """Download ``rel`` to ``final`` via ``final.part`` with resume, verification and retries."""
-        url = self.url_of(rel)
+        """Download ``rel`` to ``final`` via ``final.part`` with resume, verification and retries.
+
+        On any error the ``.part`` is removed (nothing partial is left); only a killed process
+        leaves one, which the next call resumes.
+        """
         part = final.with_name(final.name + PART_SUFFIX)
         final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._fetch(rel, expected, final, part)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+
+    def _fetch(self, rel: str, expected: str, final: Path, part: Path) -> None:
+        url = self.url_of(rel)
         with self.lock:
             self.bar.set_description_str(f"{self.ds.folder} {rel}", refresh=False)
         attempts = self.retries + 1
         last_digest = ""
+        deadline_at = self.deadline_at()
         for attempt in range(attempts):
             if attempt:
                 # after a corrupt body the .part is gone; after a network error it is resumed
-                if self.stop.wait(min(_MAX_BACKOFF, 0.5 * 2.0 ** (attempt - 1))):
+                pause = min(_MAX_BACKOFF, 0.5 * 2.0 ** (attempt - 1))
+                if deadline_at is not None:
+                    pause = max(0.0, min(pause, deadline_at - time.monotonic()))
+                if self.stop.wait(pause):
                     raise _Cancelled
             try:
-                digest = self.attempt(url, part)
+                digest = self.attempt(url, part, deadline_at)
             except _RetryableHTTPError as exc:
                 if attempt + 1 >= attempts:
                     raise DownloadError(
@@ -740,7 +968,7 @@ class _Downloader:
             f"again later or get {self.ds.label} from {self.ds.landing_url} by other means"
         )
 
-    def attempt(self, url: str, part: Path) -> str:
+    def attempt(self, url: str, part: Path, deadline_at: float | None = None) -> str:
         """One GET of ``url`` into ``part`` (resuming it if present). Returns the SHA256 of ``part``."""
         try:
             offset = part.stat().st_size
@@ -776,20 +1004,18 @@ class _Downloader:
             if length is not None:
                 with self.lock:
                     self.bar.total = (self.bar.total or 0) + length
-            received = 0
             with open(part, mode) as out:
-                while True:
-                    if self.stop.is_set():
-                        raise _Cancelled
-                    chunk = resp.read(_CHUNK)
-                    if not chunk:
-                        break
+
+                def sink(chunk: bytes) -> None:
                     out.write(chunk)
                     hasher.update(chunk)
-                    received += len(chunk)
                     with self.lock:
                         self.received += len(chunk)
                         self.bar.update(len(chunk))
+
+                received = _stream(resp, self.client.current_socket(), sink, url=url, limits=self.limits,
+                                   deadline_at=deadline_at, read_timeout=self.client.read_timeout,
+                                   cancelled=self.stop.is_set)
             if length is not None and received != length:
                 raise _RetryableHTTPError(f"connection closed after {received} of {length} bytes")
             return hasher.hexdigest()
@@ -814,6 +1040,9 @@ def download_dataset(
     retries: int = 3,
     *,
     workers: int = 4,
+    deadline: float | None = None,
+    stall_timeout: float | None = None,
+    max_list_bytes: int | None = None,
 ) -> DownloadReport:
     """Download a PhysioNet database (or part of it) into ``data_dir/<folder>/``, verified.
 
@@ -835,19 +1064,29 @@ def download_dataset(
         retries: extra attempts per file after a checksum mismatch, an HTTP 429/5xx or a dropped
             connection (which resumes where it stopped).
         workers: number of parallel downloads.
+        deadline: seconds one file may take, all its attempts together (default
+            ``$LEADLIFT_DOWNLOAD_DEADLINE`` or 1800; 0 = no limit).
+        stall_timeout: a download that receives fewer than 1 KiB in this many seconds ends with
+            an error (default ``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT`` or 60; 0 = no limit).
+        max_list_bytes: largest checksum list accepted (default ``$LEADLIFT_MAX_CHECKSUM_LIST_MB``
+            MiB or 64 MiB).
 
     Returns:
         A :class:`DownloadReport`.
 
     Raises:
-        DownloadError: the server cannot be reached, or answers an HTTP error (404 names the URL).
+        DownloadError: the server cannot be reached, answers an HTTP error (404 names the URL),
+            redirects to a non-http(s) URL, or a file passes its deadline or stalls.
         CorruptFileError: a file still fails its checksum after ``retries`` retries (no final file
-            is left behind), or the checksum list is malformed.
+            is left behind), or the checksum list is malformed or larger than the cap.
         DataNotFoundError: a pattern of ``files`` matches nothing.
         InputError: unknown dataset or invalid base URL.
     """
     ds = get_dataset(name)
     base = resolve_base_url(base_url)
+    limits = _Limits(_limit(deadline, DEADLINE_ENV, DEFAULT_DEADLINE_S, "deadline"),
+                     _limit(stall_timeout, STALL_ENV, DEFAULT_STALL_S, "stall_timeout"))
+    list_cap = _max_list_bytes(max_list_bytes)
     root = Path(data_dir) / ds.folder
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -858,15 +1097,20 @@ def download_dataset(
         ) from exc
 
     client = _HttpClient(connect_timeout=min(timeout, _MAX_CONNECT_TIMEOUT), read_timeout=timeout)
-    dl = _Downloader(ds, root, base, client, tqdm(disable=True), retries)
+    dl = _Downloader(ds, root, base, client, tqdm(disable=True), retries, limits)
     fetched: list[str] = []
     skipped: list[str] = []
     try:
-        listing = dl.fetch_small(CHECKSUM_FILE)
+        # streamed to a temporary file, parsed line by line, published only when valid; the
+        # temporary file is removed on every error (atomic_path)
         source = f"{dl.files_url}/{CHECKSUM_FILE}"
-        entries = parse_sha256sums(listing.decode("utf-8", errors="replace"), source)
         try:
-            _write_atomic(root / CHECKSUM_FILE, listing)
+            with atomic_path(root / CHECKSUM_FILE) as tmp:
+                dl.fetch_list(CHECKSUM_FILE, tmp, list_cap)
+                with open(tmp, encoding="utf-8", errors="replace") as fh:
+                    entries = parse_sha256sums(fh, source)
+        except (DownloadError, CorruptFileError):
+            raise
         except OSError as exc:
             raise _local_io_error(root / CHECKSUM_FILE, exc) from exc
         entries.pop(CHECKSUM_FILE, None)
@@ -1006,7 +1250,7 @@ def verify_dataset(
             f"{sums} is missing, so {ds.label} cannot be verified; run `leadlift download {ds.name}` "
             f"(it fetches {CHECKSUM_FILE} first) or copy it from {ds.landing_url}"
         )
-    entries = parse_sha256sums(sums.read_text(encoding="utf-8", errors="replace"), str(sums))
+    entries = read_sha256sums(sums)
     entries.pop(CHECKSUM_FILE, None)
     selected = _select(entries, files, ds)
     manifest = {k: v for k, v in _load_manifest(root).items() if k in entries}

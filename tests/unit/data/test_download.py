@@ -76,6 +76,45 @@ class PhysioNetHandler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if fault in ("file-redirect", "ftp-redirect"):  # a hostile mirror pointing at local files
+            self.server.log.append(("GET", rel, rng, 302))
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd" if fault == "file-redirect" else "ftp://127.0.0.1/x")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault == "trickle":  # promise the whole file, then send one byte every trickle_s seconds
+            self.server.log.append(("GET", rel, rng, -1))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.close_connection = True
+            stop_at = time.monotonic() + 30
+            try:
+                for byte in bytes(data):
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(self.server.trickle_s)
+                    if time.monotonic() > stop_at:
+                        break
+            except OSError:  # the client gave up and hung up: what the test wants
+                pass
+            return
+        if fault in ("endless", "huge"):  # a "checksum list" that never ends / claims 1 GB
+            self.server.log.append(("GET", rel, rng, 200))
+            self.send_response(200)
+            if fault == "huge":
+                self.send_header("Content-Length", str(1 << 30))
+            self.end_headers()
+            self.close_connection = True
+            line = (f"{'0' * 64} Person_01/rec_1.dat\n" * 1000).encode()
+            try:
+                for _ in range(100_000):  # 60 MB at most, but the client stops reading long before
+                    self.wfile.write(line)
+                    self.server.sent += len(line)
+            except OSError:
+                pass
+            return
         if fault == "503":
             self.server.log.append(("GET", rel, rng, 503))
             self.send_error(503)
@@ -126,6 +165,8 @@ class PhysioNetServer(http.server.ThreadingHTTPServer):
         self.connections = 0
         self.faults: dict[str, list[str]] = {}  # path -> faults for its next GETs: 302/503/drop
         self.ranges = True
+        self.trickle_s = 0.3  # seconds between two bytes of a "trickle" fault
+        self.sent = 0  # bytes sent by "endless"/"huge" faults
 
     @property
     def url(self) -> str:
@@ -455,3 +496,194 @@ def test_cli_download_then_read_and_offline_message(server: PhysioNetServer, dat
         main(["download", "ecgid", "--data-dir", str(data_dir), "--base-url", f"http://127.0.0.1:{_free_port()}"])
     err = " ".join(capsys.readouterr().err.split())
     assert info.value.code == 2 and "error:" in err and "LEADLIFT_DATA" in err
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile or slow mirrors, full disks (issue 14, items 5 and 6): limits, cleanup, clear lines
+# --------------------------------------------------------------------------------------------
+
+
+def _leftovers(root: Path) -> list[str]:
+    """Partial or temporary files under ``root`` (``*.part``, ``*.tmp*``)."""
+    if not root.exists():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix == ".part" or ".tmp" in p.name)
+
+
+def _error_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = [" ".join(ln.split()) for ln in err.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+def test_trickling_mirror_hits_the_stall_limit(server: PhysioNetServer, data_dir: Path) -> None:
+    """One byte every 0.3 s: fewer than 1 KiB in the stall window ends the download, nothing left."""
+    rel = "Person_01/rec_1.dat"
+    server.faults[rel] = ["trickle"]
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download_dataset("ecgid", data_dir, files=[rel], progress=False, stall_timeout=1.0, deadline=0)
+    assert time.monotonic() - start < 5
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{server.url}{PREFIX}{rel}: stalled")
+    assert dl.STALL_ENV in message and "--base-url" in message
+    assert len(server.gets(rel)) == 1  # a stall is final, not retried
+    assert not (data_dir / "ecgiddb" / rel).exists()
+    assert _leftovers(data_dir) == []
+
+
+def test_trickling_mirror_hits_the_per_file_deadline(server: PhysioNetServer, data_dir: Path) -> None:
+    """Without a stall limit the overall per-file deadline still ends it."""
+    rel = "Person_01/rec_2.dat"
+    server.faults[rel] = ["trickle"]
+    server.trickle_s = 0.1
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download_dataset("ecgid", data_dir, files=[rel], progress=False, stall_timeout=0, deadline=1.5)
+    elapsed = time.monotonic() - start
+    assert 1.4 < elapsed < 5
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{server.url}{PREFIX}{rel}: not complete after the 1.5 s allowed per file")
+    assert f"{dl.DEADLINE_ENV}=SECONDS" in message
+    assert not (data_dir / "ecgiddb" / rel).exists()
+    assert _leftovers(data_dir) == []
+
+
+def test_cli_stall_limit_from_the_environment(
+    server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from helpers import run_cli
+
+    rel = "Person_01/rec_1.dat"
+    server.faults[rel] = ["trickle"]
+    monkeypatch.setenv(dl.STALL_ENV, "1")
+    start = time.monotonic()
+    code, _out, err = run_cli(["download", "ecgid", "--data-dir", str(data_dir), "--base-url", server.url,
+                               "--file", rel], capsys)
+    assert time.monotonic() - start < 5
+    assert code == 2
+    line = _error_line(err)
+    assert f"{PREFIX}{rel}: stalled" in line and f"{dl.STALL_ENV}=SECONDS" in line
+    assert _leftovers(data_dir) == []
+
+
+@pytest.mark.parametrize("env", [dl.DEADLINE_ENV, dl.STALL_ENV, dl.MAX_LIST_ENV])
+def test_invalid_limit_settings_are_refused(
+    server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    monkeypatch.setenv(env, "soon")
+    with pytest.raises(InputError, match=re.escape(f"{env}='soon'")):
+        download_dataset("ecgid", data_dir, files=[], progress=False)
+    assert server.log == []
+
+
+@pytest.mark.parametrize("fault", ["endless", "huge"])
+def test_oversized_checksum_list_is_refused_while_streaming(
+    server: PhysioNetServer, data_dir: Path, fault: str
+) -> None:
+    """A never-ending list (no Content-Length) is cut at the cap, a declared 1 GB one is not read."""
+    server.faults["SHA256SUMS.txt"] = [fault]
+    cap = 256 * 1024
+    start = time.monotonic()
+    with pytest.raises(CorruptFileError) as info:
+        download_dataset("ecgid", data_dir, progress=False, max_list_bytes=cap)
+    assert time.monotonic() - start < 5
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{server.url}{PREFIX}SHA256SUMS.txt is ")
+    assert "0.25 MiB" in message and f"{dl.MAX_LIST_ENV}=MB" in message
+    assert ("1073741824 bytes" in message) == (fault == "huge")
+    assert not (data_dir / "ecgiddb" / "SHA256SUMS.txt").exists()
+    assert _leftovers(data_dir) == []
+
+
+def test_saved_checksum_list_is_read_line_by_line_under_the_cap(
+    served: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(served / "ecgiddb" / "1.0.0", data_dir / "ecgiddb")
+    sums = data_dir / "ecgiddb" / "SHA256SUMS.txt"
+    assert len(dl.read_sha256sums(sums)) == len(FILES) + 1
+    with open(sums, "ab") as fh:  # a 1 GiB list (sparse: costs no disk)
+        fh.truncate(1 << 30)
+    monkeypatch.setattr(Path, "read_text", lambda *a, **k: pytest.fail("the whole list was read"))
+    with pytest.raises(CorruptFileError, match=r"is 1073741824 bytes, more than the 64 MiB .*MAX_CHECKSUM_LIST_MB=MB"):
+        verify_dataset("ecgid", data_dir)
+    monkeypatch.setenv(dl.MAX_LIST_ENV, "0.001")
+    sums.write_text((served / "ecgiddb" / "1.0.0" / "SHA256SUMS.txt").read_bytes().decode() * 20)
+    with pytest.raises(CorruptFileError, match=r"more than the 0\.001 MiB"):
+        dl.read_sha256sums(sums)
+
+
+class _FullDiskFile:
+    """A binary file whose writes fail like a full disk."""
+
+    def __init__(self, fh) -> None:
+        self._fh = fh
+
+    def write(self, data: bytes) -> int:
+        raise OSError(28, "No space left on device")  # ENOSPC
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._fh, name)
+
+
+@pytest.mark.parametrize("victim", ["SHA256SUMS.txt", "rec_1.dat"])
+def test_full_disk_leaves_no_partial_file(
+    server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, victim: str
+) -> None:
+    real_open = open
+
+    def full_disk_open(file, mode="r", *args, **kwargs):
+        fh = real_open(file, mode, *args, **kwargs)
+        name = Path(file).name
+        hit = name.startswith(".SHA256SUMS.tmp-") if victim == "SHA256SUMS.txt" else name == victim + ".part"
+        return _FullDiskFile(fh) if hit and ("w" in mode or "a" in mode) else fh
+
+    monkeypatch.setattr(dl, "open", full_disk_open, raising=False)
+    with pytest.raises(DownloadError) as info:
+        download_dataset("ecgid", data_dir, files=FILES, progress=False, workers=2)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "No space left on device" in message and "free some disk space" in message
+    assert "LEADLIFT_DATA" in message
+    assert _leftovers(data_dir) == []
+    assert not (data_dir / "ecgiddb" / "Person_01" / "rec_1.dat").exists()
+    if victim == "SHA256SUMS.txt":
+        assert not (data_dir / "ecgiddb" / "SHA256SUMS.txt").exists()
+        assert server.file_gets() == []
+
+
+@pytest.mark.parametrize(("fault", "target"), [("file-redirect", "file:///etc/passwd"),
+                                               ("ftp-redirect", "ftp://127.0.0.1/x")])
+def test_redirect_to_another_scheme_is_refused(
+    server: PhysioNetServer, data_dir: Path, fault: str, target: str
+) -> None:
+    rel = "Person_01/rec_1.hea"
+    server.faults[rel] = [fault]
+    with pytest.raises(DownloadError) as info:
+        download_dataset("ecgid", data_dir, files=[rel], progress=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{server.url}{PREFIX}{rel} redirects to {target!r}")
+    assert "http(s) URLs only" in message and "--base-url" in message
+    assert len(server.gets(rel)) == 1
+    assert not (data_dir / "ecgiddb" / rel).exists()
+    assert _leftovers(data_dir) == []
+
+
+def test_redirect_of_the_checksum_list_to_a_file_is_refused(server: PhysioNetServer, data_dir: Path) -> None:
+    server.faults["SHA256SUMS.txt"] = ["file-redirect"]
+    with pytest.raises(DownloadError, match=r"SHA256SUMS\.txt redirects to 'file:///etc/passwd'"):
+        download_dataset("ecgid", data_dir, progress=False)
+    assert not (data_dir / "ecgiddb" / "SHA256SUMS.txt").exists()
+    assert _leftovers(data_dir) == []
