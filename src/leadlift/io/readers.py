@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -298,8 +299,8 @@ def detect_format(path: str | Path) -> str:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in {".hea", ".dat", ".mat"} or (suffix == "" and path.with_name(path.name + ".hea").exists()):
-        return "wfdb"
+    if suffix in {".hea", ".dat", ".mat"} or path.with_name(path.name + ".hea").exists():
+        return "wfdb"  # also a record name with a dot given without .hea (rec.v2)
     if suffix in {".csv", ".txt", ".tsv"}:
         return "csv"
     if suffix in {".npy", ".npz", ".edf"}:
@@ -461,6 +462,22 @@ def read_csv(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
     delim = _sniff_delimiter(first)
     cells = [c.strip().strip('"').strip("'") for c in (first.split(delim) if delim else first.split())]
     has_header = not all(_is_number(c) for c in cells if c)
+    if has_header:
+        # pandas renames a repeated column ("I,I" -> "I", "I.1"); say what the file says instead
+        seen: dict[str, int] = {}
+        for pos, cell in enumerate(cells, start=1):
+            if not cell:
+                continue
+            key = _lead_or_none(cell) or cell.lower()
+            if key in seen:
+                first_cell = cells[seen[key] - 1]
+                raise InputError(
+                    f"{source}: duplicate column {cell!r} (columns {seen[key]} and {pos}); remove or rename one of them"
+                    if first_cell == cell else
+                    f"{source}: columns {first_cell!r} and {cell!r} (columns {seen[key]} and {pos}) are both lead "
+                    f"{key}; remove or rename one of them"
+                )
+            seen[key] = pos
     try:
         frame = pd.read_csv(path, sep=delim if delim else r"\s+", header=0 if has_header else None,
                             comment="#", skipinitialspace=True, encoding="utf-8-sig",
@@ -670,6 +687,17 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
 
 
 # --------------------------------------------------------------------------------------- EDF
+def _edf_declared_records(path: Path) -> int | None:
+    """The number of data records an EDF/BDF header declares (None: unknown, ``-1``, unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+        value = int(head[236:244].decode("ascii").strip())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
 def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] | str | None = None,
              units: str | None = None, fill_gaps_ms: float = 0.0,
              allow_implausible_amplitude: bool = False) -> ECG:
@@ -686,12 +714,27 @@ def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
     source = str(path)
     _require_file(path)
     fs_arg, units = _check_fs_arg(fs), parse_units(units)
+    declared = _edf_declared_records(path)
     try:
-        edf = edfio.read_bdf(path) if path.suffix.lower() == ".bdf" else edfio.read_edf(path)
-        signals = list(edf.signals)
+        # edfio only warns when the file is shorter than its header says ("Updating header"); a
+        # truncated recording is refused below, so its warnings are held back until then
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            edf = edfio.read_bdf(path) if path.suffix.lower() == ".bdf" else edfio.read_edf(path)
+            signals = list(edf.signals)
     except Exception as exc:  # edfio raises ValueError/... on malformed headers
         msg = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
         raise CorruptFileError(f"{source} is not a readable EDF file ({msg}); re-export it as EDF/EDF+") from None
+    have = int(edf.num_data_records)
+    if declared is not None and have < declared:
+        dur = float(edf.data_record_duration)
+        raise CorruptFileError(
+            f"{source} is truncated: its header declares {declared} data records ({declared * dur:g} s) but the "
+            f"file holds {have} ({have * dur:g} s); copy or export the file again (leadlift does not read a "
+            "cut-off recording)"
+        )
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not signals:
         raise InputError(f"{source} holds no signals")
     raw = [s.label for s in signals]

@@ -25,7 +25,7 @@ import pandas as pd
 import wfdb
 
 from leadlift.ecg import ECG, normalize_lead_name
-from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
+from leadlift.errors import CorruptFileError, DataNotFoundError, InputError, LeadliftError
 from leadlift.io.wfdb import read_wfdb
 
 log = logging.getLogger("leadlift.data.readers")
@@ -118,7 +118,26 @@ class DatasetReader(ABC):
             key = int(hits[0])
         if not 0 <= int(key) < len(meta):
             raise InputError(f"{self.title}: record index {key} out of range 0..{len(meta) - 1}")
-        return self._read_row(meta.iloc[int(key)])
+        row = meta.iloc[int(key)]
+        try:
+            return self._read_row(row)
+        except LeadliftError as exc:
+            raise self._record_error(row, exc) from None
+
+    def _record_error(self, row: pd.Series, exc: LeadliftError) -> LeadliftError:
+        """``exc`` (same type) with its message prefixed by the dataset and record it concerns."""
+        message = " ".join(str(exc).split())
+        where = f"{self.title} record {row['record_id']}"
+        if message.startswith(where):
+            return exc
+        file = self.root / str(row["path"])
+        return type(exc)(f"{where}: {message}" if str(file) in message else f"{where} ({file}): {message}")
+
+    def _damaged_hint(self) -> str:
+        if self.download_name:
+            return (f"check the copy with `leadlift download {self.download_name} --verify` and download "
+                    "damaged files again, or remove the record from the dataset folder to leave it out")
+        return "copy the record again, or remove it from the dataset folder to leave it out"
 
     def __iter__(self) -> Iterator[ECG]:
         for i in range(len(self)):
@@ -184,6 +203,13 @@ class DatasetReader(ABC):
                        names: Sequence[str] | None = None) -> ECG:
         signal, fs, sig_names, _units, _ = read_wfdb(self.root / row["path"], channels=channels)
         leads = names if names is not None else [normalize_lead_name(n) for n in sig_names]
+        bad = ~np.isfinite(signal)
+        if bad.any():
+            rows = ", ".join(str(leads[i]) for i in np.flatnonzero(bad.any(axis=1)))
+            raise CorruptFileError(
+                f"{self.title} record {row['record_id']} ({self.root / row['path']}): {int(bad.sum())} invalid "
+                f"(NaN) samples in lead {rows}; {self._damaged_hint()}"
+            )
         # units come from the header (converted to mV by read_wfdb), so the µV/V guess is not
         # applied: real artefacts (e.g. saturated ECG-ID records) are left to window QC.
         return ECG(signal, fs, tuple(leads), record_id=str(row["record_id"]),
