@@ -132,15 +132,24 @@ def prepare(
     data_dir: DataDirOpt = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Where to write stores (default DATA_DIR/leadlift-prepared).")] = None,  # noqa: UP045,E501
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Reader processes (default: the CPU count).")] = None,  # noqa: UP045
+    dtype: Annotated[Optional[str], typer.Option(help="Storage type: float32 or float16 (half the size; default: "  # noqa: UP045
+                                                 "keep the existing store's, float32 for a new one).")] = None,
+    shards: Annotated[Optional[int], typer.Option(help="Split the signals over N files (nodes or loader workers "  # noqa: UP045
+                                                  "read disjoint files; default: keep, 1 for a new one).")] = None,
 ) -> None:
-    """Read a dataset once into a memory-mapped store (records x leads x samples, mV) + metadata."""
+    """Read a dataset once into a memory-mapped store (records x leads x samples, mV) + metadata.
+
+    Example: leadlift prepare ptbxl --fs 100 --workers 8 --dtype float16
+    """
     from leadlift.data.store import prepare as do_prepare
     from leadlift.paths import resolve_data_dir
 
     store = do_prepare(dataset, fs, resolve_data_dir(data_dir), seconds=seconds, store_dir=store_dir,
-                       force=force, on_status=out.print)
+                       force=force, on_status=out.print, workers=workers, dtype=dtype, shards=shards)
     out.print(f"{store.dataset}: {len(store)} records, leads {','.join(store.leads)}, "
-              f"{store.n_samples} samples @ {store.fs:g} Hz -> {store.path}")
+              f"{store.n_samples} samples @ {store.fs:g} Hz, {store.dtype}"
+              + (f", {len(store.shards)} shards" if len(store.shards) > 1 else "") + f" -> {store.path}")
 
 
 # --------------------------------------------------------------------------------------- show

@@ -335,7 +335,8 @@ def shifted_window_embeddings(encoder: Encoder, store: PreparedStore, window_row
     total = np.zeros((len(rows), encoder.embed_dim), dtype=np.float64)
     for s in range(0, len(win), batch_size):
         w, st = win[s:s + batch_size], starts[s:s + batch_size]
-        block = np.stack([np.asarray(store.signals[rows[i], :, a:a + n]) for i, a in zip(w, st, strict=True)])
+        block = np.stack([np.asarray(store.signals[rows[i], :, a:a + n], dtype=np.float32)
+                          for i, a in zip(w, st, strict=True)])
         np.add.at(total, w, encoder.embed_windows(block.astype(np.float32), store.leads,
                                                   batch_size=batch_size)[:, k])
     counts = np.bincount(win, minlength=len(rows)).astype(np.float64)

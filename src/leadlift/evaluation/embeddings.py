@@ -158,8 +158,9 @@ def _iter_windows(store: PreparedStore, rows: np.ndarray, starts: np.ndarray, n_
                   chunk: int) -> Iterator[tuple[int, np.ndarray]]:
     for s in range(0, len(rows), chunk):
         r, st = rows[s:s + chunk], starts[s:s + chunk]
-        block = np.stack([np.asarray(store.signals[ri, :, si:si + n_times]) for ri, si in zip(r, st, strict=True)])
-        yield s, block.astype(np.float32)
+        block = np.stack([np.asarray(store.signals[ri, :, si:si + n_times], dtype=np.float32)
+                          for ri, si in zip(r, st, strict=True)])
+        yield s, block
 
 
 @dataclass

@@ -190,3 +190,72 @@ def test_fingerprint_notices_a_changed_signal_file(data_dir, tmp_path) -> None:
     again = prepare("ecgid", 100, tmp_path / "data", store_dir=tmp_path / "s", progress=False,
                     on_status=messages.append)
     assert any("out of date" in m for m in messages) and len(again) == len(first)
+
+
+# ------------------------------------------------------------------------------ workers, dtype, shards
+def test_workers_write_the_same_store_as_one_process(data_dir, tmp_path) -> None:
+    one = prepare("ecgid", 100, data_dir, store_dir=tmp_path / "w1", progress=False, workers=1)
+    two = prepare("ecgid", 100, data_dir, store_dir=tmp_path / "w2", progress=False, workers=2)
+    assert one.manifest["workers"] == 1 and two.manifest["workers"] == 2
+    assert np.array_equal(np.asarray(one.signals), np.asarray(two.signals))  # every row in its place
+    assert one.meta["n_valid"].tolist() == two.meta["n_valid"].tolist()
+    assert one.manifest["fingerprint"] == two.manifest["fingerprint"]
+
+
+def test_float16_shards_read_like_the_float32_store(data_dir, tmp_path) -> None:
+    ref = prepare("ecgid", 100, data_dir, store_dir=tmp_path / "a", progress=False, workers=2)
+    half = prepare("ecgid", 100, data_dir, store_dir=tmp_path / "b", progress=False, workers=2, dtype="float16",
+                   shards=3)
+    n = len(ref)
+    assert half.dtype == "float16" and half.signals.dtype == np.float16 and half.signals.shape == ref.signals.shape
+    assert half.shards == [(0, round(n / 3)), (round(n / 3), round(2 * n / 3)), (round(2 * n / 3), n)]
+    files = sorted(p.name for p in (half.path / (half.path / "CURRENT").read_text().strip()).glob("signals-*.npy"))
+    assert files == [f"signals-0000{k}-of-00003.npy" for k in range(3)]
+    full = np.asarray(ref.signals)
+    # rows across shard borders, in any order, negative and boolean indices, slices of time
+    rows = np.array([n - 1, 0, half.shards[1][0], half.shards[1][0] - 1, 5, half.shards[2][0]])
+    got = half.signals[rows, :, 10:300].astype(np.float32)
+    want = full[rows, :, 10:300]
+    assert np.abs(got - want).max() <= np.abs(want).max() * 2**-11 + 1e-6  # float16 rounding only
+    assert np.abs(half.signals[-1].astype(np.float32) - full[-1]).max() < 0.01
+    mask = np.zeros(n, bool)
+    mask[[1, n - 2]] = True
+    assert half.signals[mask].shape == (2, *full.shape[1:])
+    assert half.signals[3:7].shape == (4, *full.shape[1:])
+    assert half.ecg(7).signal.dtype == np.float32  # readers see float32 mV
+    np.testing.assert_allclose(half.ecg(7).signal, ref.ecg(7).signal, atol=0.01)
+    with pytest.raises(IndexError):
+        half.signals[n]
+    # dataset items are float32 whatever the storage
+    item = CropDataset(half, np.arange(4), crop=200)[2]
+    assert item["signal"].dtype == torch.float32
+
+
+def test_storage_options_are_kept_unless_changed(data_dir, tmp_path) -> None:
+    half = prepare("ecgid", 100, data_dir, store_dir=tmp_path, progress=False, dtype="float16", shards=2)
+    again = prepare("ecgid", 100, data_dir, store_dir=tmp_path, progress=False)  # no options: reuse as it is
+    assert again.path == half.path and again.dtype == "float16" and len(again.shards) == 2
+    assert (again.path / "CURRENT").read_text() == (half.path / "CURRENT").read_text()
+    full = prepare("ecgid", 100, data_dir, store_dir=tmp_path, progress=False, dtype="float32")  # rebuild
+    assert full.dtype == "float32" and len(full.shards) == 1 and isinstance(full.signals, np.memmap)
+    assert len([p for p in tmp_path.glob("ecgid-100hz/v-*")]) == 1  # the old version was cleaned up
+
+
+@pytest.mark.parametrize("kwargs, fragment", [({"dtype": "float64"}, "--dtype"), ({"shards": 0}, "--shards"),
+                                              ({"workers": 0}, "--workers"), ({"shards": 1.5}, "--shards")])
+def test_bad_storage_options_are_one_line(data_dir, tmp_path, kwargs, fragment) -> None:
+    with pytest.raises(InputError, match=fragment):
+        prepare("ecgid", 100, data_dir, store_dir=tmp_path, progress=False, **kwargs)
+
+
+def test_a_worker_names_the_record_it_cannot_read(data_dir, tmp_path) -> None:
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir / "ecgiddb", copy / "ecgiddb")
+    dat = copy / "ecgiddb" / "Person_02" / "rec_1.dat"
+    dat.write_bytes(dat.read_bytes()[:5000])
+    with pytest.raises(Exception, match="Person_02/rec_1") as err:
+        prepare("ecgid", 100, copy, store_dir=tmp_path / "s", progress=False, workers=2)
+    assert "\n" not in str(err.value)
+    assert not list((tmp_path / "s").glob("*/tmp-*"))  # the half-written build was removed
