@@ -264,6 +264,8 @@ def pretrain(
     devices: Annotated[Optional[str], typer.Option(help="Devices per node (e.g. 1, 4, auto).")] = None,  # noqa: UP045
     num_nodes: Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")] = None,  # noqa: UP045
     strategy: Annotated[Optional[str], typer.Option(help="Lightning strategy (auto, ddp, ...).")] = None,  # noqa: UP045
+    precision: Annotated[Optional[str], typer.Option(help="32-true, bf16-mixed, or auto (bf16 on GPUs that have it).")] = None,  # noqa: UP045,E501
+    compile_net: Annotated[bool, typer.Option("--compile", help="torch.compile the training forward.")] = False,
     accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu or auto.")] = None,  # noqa: UP045
     batch_size: Annotated[Optional[int], typer.Option(help="Override data.batch_size (per device).")] = None,  # noqa: UP045
     limit_train_batches: Annotated[Optional[float], typer.Option(help="Fraction (<=1) or number of batches per epoch.")] = None,  # noqa: UP045,E501
@@ -286,6 +288,10 @@ def pretrain(
         overrides["trainer.strategy"] = strategy
     if accelerator is not None:
         overrides["trainer.accelerator"] = accelerator
+    if precision is not None:
+        overrides["trainer.precision"] = precision
+    if compile_net:
+        overrides["trainer.compile"] = True
     if batch_size is not None:
         overrides["data.batch_size"] = batch_size
     if limit_train_batches is not None:
@@ -708,18 +714,38 @@ def train_recon_cmd(
     max_epochs: Annotated[Optional[int], typer.Option(help="Override train.max_epochs.")] = None,  # noqa: UP045
     threads: _ThreadsOpt = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Lightning progress bars.")] = True,
+    accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu, mps or auto (default from the config).")] = None,  # noqa: UP045
+    devices: Annotated[Optional[str], typer.Option(help="Devices per node (e.g. 1, 2, auto).")] = None,  # noqa: UP045
+    num_nodes: Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")] = None,  # noqa: UP045
+    strategy: Annotated[Optional[str], typer.Option(help="Lightning strategy (auto, ddp, ...).")] = None,  # noqa: UP045
+    precision: Annotated[Optional[str], typer.Option(help="32-true, bf16-mixed, or auto (bf16 on GPUs that have it).")] = None,  # noqa: UP045,E501
+    compile_net: Annotated[bool, typer.Option("--compile", help="torch.compile the training forward.")] = False,
 ) -> None:
     """Train one reconstructor on PTB-XL folds 1-8 (early stopping on fold 9), export it
-    (model.safetensors + config.yaml with the preprocessing) and measure it on fold 10 through the API's path."""
+    (model.safetensors + config.yaml with the preprocessing) and measure it on fold 10 through the API's path.
+
+    Example: leadlift train-recon --inputs I,II --devices 2 --strategy ddp --accelerator cpu
+    """
     from leadlift.paths import resolve_data_dir
     from leadlift.training.recon import train_recon
     from leadlift.workflows.release import command_line, evaluate_checkpoint, summary_metrics
 
-    cfg, _ = _recon_setup(config, inputs, max_epochs, threads)
+    extra: dict[str, object] = {}
+    for key, value in (("accelerator", accelerator), ("num_nodes", num_nodes), ("strategy", strategy),
+                       ("precision", precision)):
+        if value is not None:
+            extra[f"trainer.{key}"] = value
+    if devices is not None:
+        extra["trainer.devices"] = int(devices) if devices.isdigit() else devices
+    if compile_net:
+        extra["trainer.compile"] = True
+    cfg, _ = _recon_setup(config, inputs, max_epochs, threads, extra)
     target = out_dir or Path("runs") / f"recon-{method}"
     root = resolve_data_dir(data_dir)
     res = train_recon(cfg, root, target, method=method, store_dir=store_dir,  # type: ignore[arg-type]
                       progress=progress, say=lambda m: console.print(m, highlight=False, markup=False))
+    if not res["is_global_zero"]:  # the other DDP processes stop here; rank 0 exports and evaluates
+        return
     ev = evaluate_checkpoint(target, root, store_dir=store_dir, command=command_line())
     for key, r in ev["inputs"].items():
         m = summary_metrics(r)

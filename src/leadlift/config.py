@@ -121,6 +121,8 @@ class TrainerConfig(StrictModel):
     num_nodes: int = 1
     strategy: str = "auto"
     precision: str = Field("auto", description="auto: bf16-mixed on GPUs that support it, else 32")
+    compile: bool = Field(False, description="torch.compile the network's training forward (GPU: see "
+                                             "benchmarks/results/gpu_check.md)")
     log_every_n_steps: int = 10
     limit_train_batches: float | int = 1.0
     limit_val_batches: float | int = 1.0

@@ -30,6 +30,7 @@ __all__ = [
     "ReconConfig",
     "ReconDataConfig",
     "ReconTrainConfig",
+    "ReconTrainerConfig",
     "SupConConfig",
     "UNetConfig",
     "load_recon_config",
@@ -205,6 +206,22 @@ class ReconTrainConfig(StrictModel):
                                  "output; none: the output is taken as mV directly")
 
 
+class ReconTrainerConfig(StrictModel):
+    """Where and how the SupCon encoder and the reconstructors train (Lightning's device choice).
+
+    Batches are split across DDP processes by the data module (every rank takes every
+    ``world_size``-th batch of the same seeded sequence), so ``batch_size`` is per process.
+    """
+
+    accelerator: str = Field("auto", description="auto, cpu, gpu/cuda, mps")
+    devices: int | str = Field(1, description="devices per node (e.g. 1, 4, auto)")
+    num_nodes: int = Field(1, gt=0)
+    strategy: str = Field("auto", description="auto, ddp, ...")
+    precision: str = Field("32-true", description="32-true, or auto: bf16-mixed on GPUs that support it")
+    compile: bool = Field(False, description="torch.compile the network's training forward")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes per rank")
+
+
 class BenchmarkConfig(StrictModel):
     """What ``leadlift reconstruct-benchmark`` runs besides the main split."""
 
@@ -244,6 +261,7 @@ class ReconConfig(StrictModel):
     fusion: FusionConfig = Field(default_factory=FusionConfig)
     unet: UNetConfig = Field(default_factory=UNetConfig)
     train: ReconTrainConfig = Field(default_factory=ReconTrainConfig)
+    trainer: ReconTrainerConfig = Field(default_factory=ReconTrainerConfig)
     benchmark: BenchmarkConfig = Field(default_factory=BenchmarkConfig)
 
     @model_validator(mode="after")

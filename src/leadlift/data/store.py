@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -39,7 +40,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,7 @@ class PreparedStore:
     signals: np.ndarray | ShardedSignals
     meta: pd.DataFrame
     manifest: dict[str, Any]
+    version: str = ""
 
     @classmethod
     def open(cls, path: str | Path) -> PreparedStore:
@@ -192,12 +194,17 @@ class PreparedStore:
         if tuple(signals.shape) != tuple(manifest["shape"]) or len(meta) != signals.shape[0]:
             raise CorruptFileError(f"prepared store {version} is inconsistent; delete {path} and run "
                                    "`leadlift prepare` again")
-        return cls(path=path, signals=signals, meta=meta, manifest=manifest)
+        return cls(path=path, signals=signals, meta=meta, manifest=manifest, version=version.name)
 
     @property
     def fs(self) -> float:
         """Sampling rate of the stored signals in Hz."""
         return float(self.manifest["fs"])
+
+    @property
+    def version_dir(self) -> Path:
+        """The version folder (``v-<fingerprint>-<id>``) whose files this store reads."""
+        return self.path / (self.version or (self.path / "CURRENT").read_text().strip())
 
     @property
     def dtype(self) -> str:
@@ -392,9 +399,9 @@ def _build_or_reuse(path: Path, reader: DatasetReader, meta: pd.DataFrame, finge
             offset = arr.offset
             del arr  # allocated (sparse) and closed: the workers write the rows
             layout.append((str(tmp / f), bounds[k], bounds[k + 1], int(offset)))
-        job = _Job(reader=reader, leads=tuple(leads), fs=float(fs), n_samples=n_samples, dtype=dtype,
+        job = _Job(reader=reader.without_metadata(), leads=tuple(leads), fs=float(fs), n_samples=n_samples, dtype=dtype,
                    layout=tuple(layout))
-        n_valid = _fill(job, len(meta), workers, progress, f"prepare {reader.name} @ {fs:g} Hz")
+        n_valid = _fill(job, meta, workers, progress, f"prepare {reader.name} @ {fs:g} Hz")
         table = meta.copy()
         table.insert(0, "store_index", np.arange(len(meta)))
         table["n_valid"] = n_valid
@@ -459,9 +466,11 @@ def _init_worker(job: _Job) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def _write_rows(rows: Sequence[int], job: _Job | None = None) -> list[tuple[int, int]]:
-    """Read, resample and write ``rows`` into their place in the output files; returns
-    ``[(row, n_valid)]``. Runs in a worker (``job`` from the initializer) or in the caller."""
+def _write_rows(start: int, frame: pd.DataFrame, job: _Job | None = None) -> list[tuple[int, int]]:
+    """Read, resample and write the records of ``frame`` (the metadata rows of store rows
+    ``start, start + 1, ...``) into their place in the output files; returns ``[(row, n_valid)]``.
+    Runs in a worker (``job`` from the initializer; it holds no metadata table, so worker memory
+    does not grow with the dataset) or in the caller."""
     job = job or _JOB
     assert job is not None
     itemsize = np.dtype(job.dtype).itemsize
@@ -469,19 +478,18 @@ def _write_rows(rows: Sequence[int], job: _Job | None = None) -> list[tuple[int,
     out: list[tuple[int, int]] = []
     fds: dict[str, int] = {}
     try:
-        for i in rows:
-            i = int(i)
+        for i, (_, meta_row) in enumerate(frame.iterrows(), start=int(start)):
+            name = str(meta_row.get("record_id", f"#{i}"))
             try:
-                ecg = job.reader.read(i).select(job.leads)
+                ecg = job.reader.read_row(meta_row).select(job.leads)
                 x = resample(ecg.signal, ecg.fs, job.fs)
             except LeadliftError as exc:  # one line already; make sure it names the record
-                name = _record_name(job.reader, i)
                 if name in str(exc):
                     raise
                 raise type(exc)(f"{job.reader.title}: record {name}: {exc}") from None
             except Exception as exc:  # a library's error on a damaged file: name the record
-                raise CorruptFileError(f"{job.reader.title}: record {_record_name(job.reader, i)} could not be "
-                                       f"read ({type(exc).__name__}: {exc})") from None
+                raise CorruptFileError(f"{job.reader.title}: record {name} could not be read "
+                                       f"({type(exc).__name__}: {exc})") from None
             n = min(x.shape[-1], job.n_samples)
             row = np.zeros((len(job.leads), job.n_samples), dtype=job.dtype)
             row[:, :n] = x[:, :n]
@@ -496,24 +504,25 @@ def _write_rows(rows: Sequence[int], job: _Job | None = None) -> list[tuple[int,
     return out
 
 
-def _record_name(reader: DatasetReader, i: int) -> str:
-    try:
-        return str(reader.metadata().iloc[i]["record_id"])
-    except Exception:  # the name is for the message only
-        return f"#{i}"
+def _fill(job: _Job, meta: pd.DataFrame, workers: int, progress: bool, desc: str) -> np.ndarray:
+    """Write every record of ``meta`` (in this process or a pool of ``workers``); returns ``n_valid``.
 
-
-def _fill(job: _Job, n: int, workers: int, progress: bool, desc: str) -> np.ndarray:
-    """Write all ``n`` rows (in this process or a pool of ``workers``); returns ``n_valid``."""
+    Tasks are chunks of ``_CHUNK`` metadata rows, handed out a few per worker at a time, so neither
+    the caller nor the workers hold more than a bounded number of them."""
+    n = len(meta)
     n_valid = np.zeros(n, dtype=np.int64)
-    chunks = [range(s, min(s + _CHUNK, n)) for s in range(0, n, _CHUNK)]
+    tasks = ((s, meta.iloc[s:s + _CHUNK]) for s in range(0, n, _CHUNK))
     bar = tqdm(total=n, desc=desc, unit="rec", disable=not progress, mininterval=1.0)
+
+    def record(done: list[tuple[int, int]]) -> None:
+        for i, k in done:
+            n_valid[i] = k
+        bar.update(len(done))
+
     try:
         if workers <= 1:
-            for c in chunks:
-                for i, k in _write_rows(c, job):
-                    n_valid[i] = k
-                bar.update(len(c))
+            for start, frame in tasks:
+                record(_write_rows(start, frame, job))
             return n_valid
         # loky (joblib's process pool): fresh worker processes that neither fork the caller (which
         # may hold torch/BLAS threads) nor re-run its __main__ script
@@ -521,18 +530,21 @@ def _fill(job: _Job, n: int, workers: int, progress: bool, desc: str) -> np.ndar
         from joblib.externals.loky.process_executor import BrokenProcessPool
 
         pool = get_reusable_executor(max_workers=workers, timeout=30, initializer=_init_worker, initargs=(job,))
-        futures = [pool.submit(_write_rows, list(c)) for c in chunks]
+        pending: set[Future] = set()
         try:
-            for fut in as_completed(futures):
-                done = fut.result()
-                for i, k in done:
-                    n_valid[i] = k
-                bar.update(len(done))
+            while True:
+                for start, frame in itertools.islice(tasks, 4 * workers - len(pending)):
+                    pending.add(pool.submit(_write_rows, start, frame))
+                if not pending:
+                    break
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    record(fut.result())
         except BrokenProcessPool:
             raise LeadliftError(f"a prepare worker process died (out of memory?); run again with fewer "
                                 f"--workers (now {workers})") from None
         except BaseException:
-            for fut in futures:
+            for fut in pending:
                 fut.cancel()
             raise
         return n_valid

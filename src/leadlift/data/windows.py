@@ -34,6 +34,7 @@ from leadlift.errors import InputError
 from leadlift.preprocessing import bandpass, remove_baseline
 
 if TYPE_CHECKING:
+    from leadlift.data.store import PreparedStore
     from leadlift.recon_config import ReconDataConfig
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
 # ---------------------------------------------------------------------------------------- records
 def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray, fs: float,
                        cfg: ReconDataConfig, rows: Sequence[int] | np.ndarray | None = None,
-                       chunk: int = 256) -> np.ndarray:
+                       chunk: int = 256, out: np.ndarray | None = None) -> np.ndarray:
     """Band-pass, then remove the baseline of every record (valid samples only).
 
     Args:
@@ -54,8 +55,10 @@ def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray,
         cfg: the data config (band-pass edges and order, baseline window).
         rows: only these records (the others stay 0); default all.
         chunk: records filtered at once (bounds the float64 working memory).
+        out: a zero-filled ``[R, L, T]`` float32 array to write into (e.g. a memory-mapped file,
+            see :func:`cached_preprocessed_records`); default a new in-memory array.
     Returns:
-        ``[R, L, T]`` float32 in mV.
+        ``[R, L, T]`` float32 in mV (``out`` when given).
     """
     if abs(float(fs) - cfg.fs) > 1e-6:
         raise InputError(f"records are at {fs:g} Hz but the config expects {cfg.fs:g} Hz; prepare the store "
@@ -63,7 +66,10 @@ def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray,
     n_valid = np.asarray(n_valid, dtype=int)
     use = np.zeros(len(n_valid), dtype=bool)
     use[np.arange(len(n_valid)) if rows is None else np.asarray(rows, dtype=int)] = True
-    out = np.zeros(signals.shape, dtype=np.float32)
+    if out is None:
+        out = np.zeros(signals.shape, dtype=np.float32)
+    elif tuple(out.shape) != tuple(signals.shape) or out.dtype != np.float32:
+        raise InputError(f"out must be float32 {tuple(signals.shape)}, not {out.dtype} {tuple(out.shape)}")
     for length in np.unique(n_valid[use]):
         rows = np.flatnonzero((n_valid == length) & use)
         for s in range(0, len(rows), chunk):
@@ -74,6 +80,48 @@ def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray,
                 x = remove_baseline(x, cfg.fs, window_s=cfg.baseline_window_s)
             out[r, :, :length] = x
     return out
+
+
+def cached_preprocessed_records(store: PreparedStore, cfg: ReconDataConfig,
+                                rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    """:func:`preprocess_records` of a store, kept as a memory-mapped file so that training reads
+    windows from disk instead of holding the dataset in RAM (memory flat in the record count).
+
+    The file lives in the store's live version folder (``cache/preprocessed-<key>.npy``; it goes
+    with that version) and is keyed by the version, the preprocessing settings and ``rows``; it is
+    written once, atomically, and reused by later runs and by the other DDP processes. Where the
+    store is read-only the result is computed in memory instead.
+
+    Returns:
+        ``[R, L, T]`` float32 mV, a copy-on-write memory map (writable, never written back).
+    """
+    import hashlib
+
+    from leadlift.atomic import atomic_path
+
+    chosen = None if rows is None else np.asarray(rows, dtype=np.int64)
+    key = hashlib.sha256(json.dumps({
+        "version": store.version_dir.name, "fingerprint": store.manifest.get("fingerprint"),
+        "fs": cfg.fs, "band": [cfg.bandpass_low_hz, cfg.bandpass_high_hz, cfg.bandpass_order],
+        "baseline_window_s": cfg.baseline_window_s,
+        "rows": None if chosen is None else hashlib.sha256(chosen.tobytes()).hexdigest(),
+    }, sort_keys=True).encode()).hexdigest()[:20]
+    path = store.version_dir / "cache" / f"preprocessed-{key}.npy"
+    n_valid = store.meta["n_valid"].to_numpy()
+    if not path.exists():
+        try:
+            with atomic_path(path) as tmp:
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=tuple(store.signals.shape))
+                preprocess_records(store.signals, n_valid, store.fs, cfg, rows=chosen, out=out)
+                out.flush()
+                del out
+        except PermissionError:
+            return preprocess_records(store.signals, n_valid, store.fs, cfg, rows=chosen)
+    cached = np.load(path, mmap_mode="c")
+    if tuple(cached.shape) != tuple(store.signals.shape):  # damaged: rebuild once
+        path.unlink(missing_ok=True)
+        return cached_preprocessed_records(store, cfg, rows)
+    return cached
 
 
 @dataclass(frozen=True)

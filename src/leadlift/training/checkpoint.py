@@ -11,6 +11,7 @@ The inference checkpoint (weights + typed ``config.yaml``) is :mod:`leadlift.inf
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,12 @@ class SafetensorsCheckpointIO(CheckpointIO):
 
     def remove_checkpoint(self, path: Any) -> None:
         Path(path).unlink(missing_ok=True)
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA256 over all parameters and buffers (name, dtype, bytes), in name order."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -122,10 +122,16 @@ class PretrainDataModule(L.LightningDataModule):
         rank, world = self._rank()
         sampler = SeededSampler(len(self.train_set), self.seed, shuffle=True, rank=rank, world_size=world)
         return DataLoader(self.train_set, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=True,
-                          num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0)
+                          num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0,
+                          pin_memory=self._on_gpu())
 
     def val_dataloader(self) -> DataLoader:
         rank, world = self._rank()
         sampler = SeededSampler(len(self.val_set), self.seed, shuffle=False, rank=rank, world_size=world)
         return DataLoader(self.val_set, batch_size=self.cfg.batch_size, sampler=sampler,
-                          num_workers=self.cfg.num_workers)
+                          num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0,
+                          pin_memory=self._on_gpu())
+
+    def _on_gpu(self) -> bool:
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and getattr(trainer.strategy.root_device, "type", "cpu") == "cuda"

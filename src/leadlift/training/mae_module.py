@@ -44,6 +44,8 @@ class MAEPretrainModule(L.LightningModule):
         self.cfg: PretrainConfig = parse_config(config)
         self.model = net
         self.per_lead = isinstance(self.model, LeadBankMAE)
+        # the training forward, compiled when asked; kept out of the module tree (plain state-dict keys)
+        object.__setattr__(self, "_train_forward", torch.compile(net) if self.cfg.trainer.compile else net)
 
     # ------------------------------------------------------------------ losses
     def _weights(self) -> tuple[float, float]:
@@ -53,9 +55,9 @@ class MAEPretrainModule(L.LightningModule):
         return curriculum_weights(self.current_epoch, self.cfg.trainer.max_epochs, lc.curriculum,
                                   *lc.constant_weights)
 
-    def _losses(self, x: Tensor, generator: torch.Generator | None) -> dict[str, Tensor]:
+    def _losses(self, x: Tensor, generator: torch.Generator | None, train: bool = False) -> dict[str, Tensor]:
         lc = self.cfg.loss
-        out = self.model(x, mask_ratio=lc.mask_ratio, generator=generator)
+        out = (self._train_forward if train else self.model)(x, mask_ratio=lc.mask_ratio, generator=generator)
         pred, target = out.pred, out.target_patches
         if pred.ndim == 3:  # multichannel: [B, N, C*P] -> per-lead layout
             pred = pred.reshape(target.shape[0], target.shape[2], target.shape[1], -1).transpose(1, 2)
@@ -78,7 +80,7 @@ class MAEPretrainModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         x = batch["signal"]
-        terms = self._losses(x, self._mask_generator(self.global_step, 0))
+        terms = self._losses(x, self._mask_generator(self.global_step, 0), train=True)
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, prog_bar=False, batch_size=x.shape[0],
                       on_step=True, on_epoch=True)
         self.log("loss", terms["loss"].detach(), prog_bar=True, batch_size=x.shape[0], logger=False)

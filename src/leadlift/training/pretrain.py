@@ -13,20 +13,19 @@ Output folder layout (``--out DIR``)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 import leadlift
 from leadlift.atomic import remove_stale_temps
 from leadlift.config import PretrainConfig, config_to_dict
 from leadlift.inference.checkpoint import export_model
+from leadlift.training.checkpoint import weights_digest
 from leadlift.training.data import PretrainDataModule
 from leadlift.training.mae_module import MAEPretrainModule, build_model
 from leadlift.training.trainer import make_trainer
@@ -74,15 +73,6 @@ def checkpoint_callbacks(ckpt_dir: Path, cfg: PretrainConfig) -> dict[str, Safet
                                                         every_n_epochs=tc.keep_every_n_epochs,
                                                         save_on_train_epoch_end=True, **common)
     return callbacks
-
-
-def weights_digest(module: torch.nn.Module) -> str:
-    """SHA256 over all parameters and buffers (name, dtype, bytes), in name order."""
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 class ExportCallback(Callback):

@@ -11,6 +11,7 @@ own path); :mod:`leadlift.workflows.recon_benchmark` trains and scores every met
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 import leadlift
@@ -30,8 +32,8 @@ from leadlift.data.windows import (
     EvalSet,
     QCBounds,
     WindowIndex,
+    cached_preprocessed_records,
     gather_windows,
-    preprocess_records,
     record_labels,
     window_index,
 )
@@ -52,6 +54,7 @@ from leadlift.models.recon import (
     solve_normal_equations,
 )
 from leadlift.recon_config import ReconConfig
+from leadlift.training.checkpoint import weights_digest
 from leadlift.training.recon_data import (
     ClassBalancedBatchSampler,
     ReconBatches,
@@ -113,8 +116,10 @@ def load_store(dataset: str, cfg: ReconConfig, data_dir: Path, store_dir: Path |
 
 
 def preprocessed_records(store: PreparedStore, cfg: ReconConfig, rows: np.ndarray | None = None) -> Tensor:
-    return torch.from_numpy(preprocess_records(store.signals, store.meta["n_valid"].to_numpy(), store.fs, cfg.data,
-                                               rows=rows))
+    """Band-passed, baseline-free records ``[R, L, T]`` mV as a tensor over a memory-mapped cache
+    (:func:`~leadlift.data.windows.cached_preprocessed_records`): batches are cut from disk, the
+    dataset is never copied into RAM."""
+    return torch.from_numpy(cached_preprocessed_records(store, cfg.data, rows=rows))
 
 
 def split_records(cfg: ReconConfig, meta: Any, n_valid: np.ndarray) -> dict[str, np.ndarray]:
@@ -192,7 +197,8 @@ def train_encoder(ctx: Context, train: WindowIndex, epochs: int | None, seed: in
                        cfg.data.zscore_eps)
     sampler = ClassBalancedBatchSampler(ctx.keys[train.rows], sc.classes_per_batch, sc.samples_per_class,
                                         n_batches=sc.steps_per_epoch, seed=seed)
-    info = fit_supcon(enc, ReconDataModule(ds, train_sampler=sampler, seed=seed), sc, max_epochs=epochs, seed=seed,
+    info = fit_supcon(enc, ReconDataModule(ds, train_sampler=sampler, seed=seed, num_workers=cfg.trainer.num_workers),
+                      sc, max_epochs=epochs, seed=seed, trainer_cfg=cfg.trainer,
                       progress=ctx.progress)
     info["n_classes"] = len(sampler.classes)
     info["steps_per_epoch"] = len(sampler)
@@ -335,8 +341,10 @@ def train_split(ctx: Context, train: WindowIndex, val: WindowIndex, eval_sets: S
             h_va = embs[m]["val"][torch.from_numpy(np.flatnonzero(keep))]
         tr_ds = ReconBatches(ctx.records, train, w, ctx.in_idx, ctx.out_idx, h_tr)
         va_ds = ReconBatches(ctx.records, val_rows, w, ctx.in_idx, ctx.out_idx, h_va)
-        data = ReconDataModule(tr_ds, va_ds, batch_size=cfg.train.batch_size, val_batch_size=512, seed=seed)
+        data = ReconDataModule(tr_ds, va_ds, batch_size=cfg.train.batch_size, val_batch_size=512, seed=seed,
+                               num_workers=cfg.trainer.num_workers)
         res = fit_reconstructor(net, data, cfg.train, ctx.workdir / tag / m, max_epochs=max_epochs,
+                                trainer_cfg=cfg.trainer,
                                 log_dir=ctx.workdir.parent / "logs" / tag / m,
                                 seed=seed, progress=ctx.progress)
         info[m] = res
@@ -436,6 +444,10 @@ def all_index(idx: dict[str, WindowIndex]) -> WindowIndex:
                        np.concatenate([idx["train"].starts, idx["val"].starts]))
 
 
+def _silent(_message: str) -> None:
+    return None
+
+
 def train_recon(cfg: ReconConfig, data_dir: str | Path, out: str | Path, method: str = "fusion",
                 store_dir: str | Path | None = None, progress: bool = True,
                 say: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -452,6 +464,8 @@ def train_recon(cfg: ReconConfig, data_dir: str | Path, out: str | Path, method:
         raise InputError(f"unknown method {method!r}; use fusion, fusion_random, fusion_noemb, unet, fir or linear")
     t0 = time.perf_counter()
     say = say or log.info
+    if rank_zero_only.rank != 0:  # the other DDP processes run the same steps silently
+        say = _silent
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     one = cfg.model_copy(deep=True)
@@ -465,8 +479,18 @@ def train_recon(cfg: ReconConfig, data_dir: str | Path, out: str | Path, method:
     res = train_split(ctx, idx["train"], idx["val"], [], "train", one.seed)
     net = res["nets"][method]
     info = {k: v for k, v in res["info"].get(method, {}).items() if k != "history"}
+    rank, world = int(info.pop("global_rank", 0)), int(info.pop("world_size", 1))
+    if world > 1:  # every DDP process records its weights' checksum (they must be identical)
+        ranks = out / "ranks"
+        ranks.mkdir(parents=True, exist_ok=True)
+        (ranks / f"rank-{rank}.json").write_text(json.dumps({"rank": rank, "world_size": world,
+                                                             "weights_sha256": weights_digest(net)}))
+    done = {"out": str(out), "method": method, "seconds": round(time.perf_counter() - t0, 1), "training": info,
+            "is_global_zero": rank == 0, "world_size": world}
+    if rank != 0:  # one process exports
+        return done
     metrics = {"training": info, "n_train_windows": len(idx["train"]), "n_val_windows": len(idx["val"]),
-               "qc_rejected": rejected}
+               "qc_rejected": rejected, "world_size": world}
     export_reconstructor(net, method, one, ctx.plan, out, metrics)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    return {"out": str(out), "method": method, "seconds": round(time.perf_counter() - t0, 1), "training": info}
+    return done

@@ -25,6 +25,7 @@ from leadlift.recon_config import AugmentConfig
 
 __all__ = [
     "ClassBalancedBatchSampler",
+    "RankShare",
     "ReconBatches",
     "ReconDataModule",
     "SupConBatches",
@@ -77,6 +78,37 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
             idx = np.concatenate(batch)[: self.batch_size]
             rng.shuffle(idx)
             yield idx.tolist()
+
+
+class RankShare(Sampler[list[int]]):
+    """This process's share of a batch sampler under DDP: every ``world_size``-th batch from
+    ``rank`` of the same seeded sequence, the same number on every rank (the sequence is cut to a
+    multiple of ``world_size``), so the ranks see disjoint batches and step in lockstep, and one
+    process (``world_size=1``) sees exactly the single-process sequence.
+
+    Args:
+        batches: a batch sampler whose sequence is the same on every rank (seeded).
+        rank, world_size: this process and the number of processes.
+        even: cut the sequence to a multiple of ``world_size`` (training: the ranks must step
+            together); False keeps every batch (validation: the ranks may differ by one batch).
+    """
+
+    def __init__(self, batches: Sampler[list[int]], rank: int = 0, world_size: int = 1, even: bool = True) -> None:
+        if not 0 <= rank < world_size:
+            raise InputError(f"rank {rank} is outside a world of {world_size} processes")
+        self.batches, self.rank, self.world_size, self.even = batches, int(rank), int(world_size), even
+
+    def __len__(self) -> int:
+        n = len(self.batches)  # type: ignore[arg-type]
+        return n // self.world_size if self.even else len(range(self.rank, n, self.world_size))
+
+    def __iter__(self) -> Iterator[list[int]]:
+        n = len(self) * self.world_size if self.even else len(self.batches)  # type: ignore[arg-type]
+        for k, batch in enumerate(self.batches):
+            if k >= n:
+                break
+            if k % self.world_size == self.rank:
+                yield batch
 
 
 # ---------------------------------------------------------------------------------------- augmentation
@@ -206,40 +238,68 @@ class ReconBatches(Dataset):
 
 
 def batch_loader(dataset: Dataset, batch_size: int | None = None, shuffle: bool = False, seed: int = 0,
-                 sampler: Sampler[list[int]] | None = None, drop_last: bool = False) -> DataLoader:
-    """A ``DataLoader`` that hands whole index lists to a batch-level dataset (no per-item collate)."""
+                 sampler: Sampler[list[int]] | None = None, drop_last: bool = False, rank: int = 0,
+                 world_size: int = 1, num_workers: int = 0, pin_memory: bool = False, even: bool = True) -> DataLoader:
+    """A ``DataLoader`` that hands whole index lists to a batch-level dataset (no per-item collate);
+    under DDP (``world_size > 1``) each rank gets its :class:`RankShare` of the batches."""
     if sampler is None:
         if batch_size is None:
             raise InputError("pass batch_size or a batch sampler")
         base = (RandomSampler(range(len(dataset)), generator=torch.Generator().manual_seed(seed))  # type: ignore[arg-type]
                 if shuffle else SequentialSampler(range(len(dataset))))  # type: ignore[arg-type]
         sampler = BatchSampler(base, batch_size, drop_last=drop_last and len(dataset) >= batch_size)
-    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)
+    if world_size > 1:
+        sampler = RankShare(sampler, rank, world_size, even=even)
+    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=num_workers,
+                      persistent_workers=num_workers > 0, pin_memory=pin_memory)
 
 
 class ReconDataModule(L.LightningDataModule):
     """Batches of the reconstruction experiments as a ``LightningDataModule``.
 
+    Under DDP every rank draws the same seeded batch sequence and keeps its share
+    (:class:`RankShare`); pass ``use_distributed_sampler=False`` to the trainer.
+
     Args:
         train: a batch-level dataset (:class:`ReconBatches` or :class:`SupConBatches`).
         val: validation dataset (None: no validation, e.g. SupCon).
-        batch_size: training windows per batch (ignored when ``train_sampler`` is given).
+        batch_size: training windows per batch and process (ignored when ``train_sampler`` is given).
         val_batch_size: validation windows per batch.
         seed: seed of the training shuffle.
         train_sampler: a batch sampler to use instead (e.g. :class:`ClassBalancedBatchSampler`).
+        num_workers: DataLoader worker processes (0: batches are cut in the training process).
     """
 
     def __init__(self, train: Dataset, val: Dataset | None = None, batch_size: int | None = None,
-                 val_batch_size: int = 512, seed: int = 0, train_sampler: Sampler[list[int]] | None = None) -> None:
+                 val_batch_size: int = 512, seed: int = 0, train_sampler: Sampler[list[int]] | None = None,
+                 num_workers: int = 0) -> None:
         super().__init__()
         self.train, self.val = train, val
         self.batch_size, self.val_batch_size, self.seed = batch_size, val_batch_size, seed
         self.train_sampler = train_sampler
+        self.num_workers = int(num_workers)
+
+    def _where(self) -> dict[str, Any]:
+        trainer = getattr(self, "trainer", None)
+        rank, world = (0, 1) if trainer is None else (int(trainer.global_rank), int(trainer.world_size))
+        on_gpu = trainer is not None and getattr(trainer.strategy.root_device, "type", "cpu") == "cuda"
+        return {"rank": rank, "world_size": world, "num_workers": self.num_workers, "pin_memory": on_gpu}
 
     def train_dataloader(self) -> DataLoader:
+        where = self._where()
         if self.train_sampler is not None:
-            return batch_loader(self.train, sampler=self.train_sampler)
-        return batch_loader(self.train, self.batch_size, shuffle=True, seed=self.seed, drop_last=True)
+            loader = batch_loader(self.train, sampler=self.train_sampler, **where)
+        else:
+            loader = batch_loader(self.train, self.batch_size, shuffle=True, seed=self.seed, drop_last=True, **where)
+        if len(loader) == 0:
+            raise InputError(f"no training batch for each of the {where['world_size']} processes; use fewer "
+                             "devices or a smaller batch size")
+        return loader
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
-        return [] if self.val is None else batch_loader(self.val, self.val_batch_size)
+        if self.val is None:
+            return []
+        where = self._where()
+        # every rank needs at least one validation batch (Lightning refuses an empty loader)
+        size = max(1, min(self.val_batch_size, math.ceil(len(self.val) / where["world_size"])))
+        return batch_loader(self.val, size, even=False, **where)

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from leadlift.losses import mse_l1_loss, supervised_contrastive_loss
 from leadlift.models.recon import PathologyEncoder, ReconNet
-from leadlift.recon_config import ReconTrainConfig, SupConConfig
+from leadlift.recon_config import ReconTrainConfig, ReconTrainerConfig, SupConConfig
 from leadlift.training.checkpoint import SafetensorsCheckpointIO
 from leadlift.training.trainer import make_trainer, quiet_lightning
 
@@ -41,16 +41,18 @@ class SupConModule(L.LightningModule):
     ``[B]`` class ids or ``[B, n_classes]`` multi-hot}. Logs ``train/supcon`` per epoch.
     """
 
-    def __init__(self, encoder: PathologyEncoder, cfg: SupConConfig) -> None:
+    def __init__(self, encoder: PathologyEncoder, cfg: SupConConfig, compile: bool = False) -> None:
         super().__init__()
         self.encoder, self.cfg = encoder, cfg
+        object.__setattr__(self, "_forward", _compiled(encoder) if compile else encoder)  # not a submodule
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         views, labels = batch["views"], batch["labels"]
-        _, z = self.encoder(views)
+        _, z = self._forward(views)
         both = labels.repeat(2) if labels.dim() == 1 else labels.repeat(2, 1)
-        loss = supervised_contrastive_loss(z, both, temperature=self.cfg.temperature)
-        self.log("train/supcon", loss.detach(), on_step=False, on_epoch=True, batch_size=labels.shape[0])
+        loss = supervised_contrastive_loss(z.float(), both, temperature=self.cfg.temperature)
+        self.log("train/supcon", loss.detach(), on_step=False, on_epoch=True, batch_size=labels.shape[0],
+                 sync_dist=True)
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -66,28 +68,32 @@ class ReconModule(L.LightningModule):
     The encoder inside the net (if any) is frozen.
     """
 
-    def __init__(self, net: ReconNet, cfg: ReconTrainConfig) -> None:
+    def __init__(self, net: ReconNet, cfg: ReconTrainConfig, compile: bool = False) -> None:
         super().__init__()
         self.net, self.cfg = net, cfg
         if net.encoder is not None:
             net.encoder.requires_grad_(False)
+        object.__setattr__(self, "_forward", _compiled(net) if compile else net)  # not a submodule
 
-    def _pred(self, batch: dict[str, Tensor]) -> Tensor:
-        return self.net(batch["x"], batch.get("h"))
+    def _pred(self, batch: dict[str, Tensor], train: bool = False) -> Tensor:
+        return (self._forward if train else self.net)(batch["x"], batch.get("h")).float()
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        pred = self._pred(batch)
+        pred = self._pred(batch, train=True)
         loss = mse_l1_loss(pred, batch["y"], self.cfg.mse_weight, self.cfg.l1_weight)
-        self.log("train/loss", loss.detach(), on_step=False, on_epoch=True, batch_size=pred.shape[0])
+        self.log("train/loss", loss.detach(), on_step=False, on_epoch=True, batch_size=pred.shape[0],
+                 sync_dist=True)
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         pred = self._pred(batch)
         y = batch["y"]
         n = pred.shape[0]
-        self.log("val/mse", torch.nn.functional.mse_loss(pred, y), on_epoch=True, batch_size=n)
+        # sync_dist: every DDP rank sees the same val/mse, so early stopping, the LR plateau and the
+        # best-weights choice agree across ranks
+        self.log("val/mse", torch.nn.functional.mse_loss(pred, y), on_epoch=True, batch_size=n, sync_dist=True)
         self.log("val/loss", mse_l1_loss(pred, y, self.cfg.mse_weight, self.cfg.l1_weight), on_epoch=True,
-                 batch_size=n)
+                 batch_size=n, sync_dist=True)
 
     def on_train_epoch_start(self) -> None:
         if self.net.encoder is not None:
@@ -100,6 +106,11 @@ class ReconModule(L.LightningModule):
                                                            patience=self.cfg.plateau_patience,
                                                            min_lr=self.cfg.min_lr)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/mse", "interval": "epoch"}}
+
+
+def _compiled(module: torch.nn.Module) -> Any:
+    """``torch.compile(module)`` kept out of the module tree (the state dict keeps its plain keys)."""
+    return torch.compile(module)
 
 
 class _History(Callback):
@@ -121,14 +132,16 @@ class _History(Callback):
 
 
 class _BestWeights(Callback):
-    """Writes the weights of the best validation epoch (lowest ``monitor``) to ``path`` with
-    :class:`SafetensorsCheckpointIO` (no pickle); :meth:`restore` loads them back."""
+    """Keeps the weights of the best validation epoch (lowest ``monitor``): in memory on every DDP
+    rank (all ranks see the same synced metric, so they keep the same epoch) and, from rank 0, in
+    ``path`` with :class:`SafetensorsCheckpointIO` (no pickle); :meth:`restore` loads them back."""
 
     def __init__(self, path: Path, monitor: str = "val/mse") -> None:
         self.path, self.monitor = Path(path), monitor
         self.best = float("inf")
         self.best_epoch = -1
         self.io = SafetensorsCheckpointIO()
+        self._state: dict[str, Tensor] | None = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
@@ -136,19 +149,21 @@ class _BestWeights(Callback):
         score = float(trainer.callback_metrics[self.monitor])
         if score < self.best:
             self.best, self.best_epoch = score, int(trainer.current_epoch)
-            self.io.save_checkpoint({"state_dict": pl_module.state_dict(), "epoch": self.best_epoch,
-                                     self.monitor: score}, self.path)
+            self._state = {k: v.detach().to("cpu", copy=True) for k, v in pl_module.state_dict().items()}
+            if trainer.is_global_zero:
+                self.io.save_checkpoint({"state_dict": self._state, "epoch": self.best_epoch, self.monitor: score},
+                                        self.path)
 
     def restore(self, pl_module: L.LightningModule) -> bool:
-        if not self.path.exists():
+        if self._state is None:
             return False
-        pl_module.load_state_dict(self.io.load_checkpoint(self.path)["state_dict"])
+        pl_module.load_state_dict(self._state)
         return True
 
 
 def fit_supcon(encoder: PathologyEncoder, data: L.LightningDataModule, cfg: SupConConfig,
                max_epochs: int | None = None, seed: int = 0, progress: bool = False,
-               log_dir: str | Path | None = None) -> dict[str, Any]:
+               log_dir: str | Path | None = None, trainer_cfg: ReconTrainerConfig | None = None) -> dict[str, Any]:
     """Train ``encoder`` in place with SupCon for ``max_epochs`` (default ``cfg.max_epochs``) on the
     batches of ``data`` (a :class:`~leadlift.training.recon_data.ReconDataModule`); CSV logs under
     ``log_dir`` when given.
@@ -160,23 +175,30 @@ def fit_supcon(encoder: PathologyEncoder, data: L.LightningDataModule, cfg: SupC
     hist = _History()
     epochs = int(max_epochs or cfg.max_epochs)
     with quiet_lightning():
+        tc = trainer_cfg or ReconTrainerConfig()
         trainer = make_trainer(max_epochs=epochs, callbacks=[hist], log_dir=log_dir, grad_clip=cfg.grad_clip,
-                               limit_val_batches=0, checkpointing=False, progress=progress, precision="32-true",
-                               sanity_val_steps=0, use_distributed_sampler=False)
+                               limit_val_batches=0, checkpointing=False, progress=progress, sanity_val_steps=0,
+                               use_distributed_sampler=False, **_devices(tc))
         t0 = time.perf_counter()
-        trainer.fit(SupConModule(encoder, cfg), datamodule=data)
+        trainer.fit(SupConModule(encoder, cfg, compile=tc.compile), datamodule=data)
     encoder.eval()
     final = hist.epochs[-1].get("train/supcon", float("nan")) if hist.epochs else float("nan")
     return {"epochs": len(hist.epochs), "seconds": round(time.perf_counter() - t0, 1), "history": hist.epochs,
-            "final_loss": final}
+            "final_loss": final, "global_rank": int(trainer.global_rank), "world_size": int(trainer.world_size)}
+
+
+def _devices(tc: ReconTrainerConfig) -> dict[str, Any]:
+    return {"accelerator": tc.accelerator, "devices": tc.devices, "num_nodes": tc.num_nodes,
+            "strategy": tc.strategy, "precision": tc.precision}
 
 
 def fit_reconstructor(net: ReconNet, data: L.LightningDataModule, cfg: ReconTrainConfig,
                       workdir: str | Path, max_epochs: int | None = None, seed: int = 0,
-                      progress: bool = False, log_dir: str | Path | None = None) -> dict[str, Any]:
+                      progress: bool = False, log_dir: str | Path | None = None,
+                      trainer_cfg: ReconTrainerConfig | None = None) -> dict[str, Any]:
     """Train ``net`` in place on ``data`` (a :class:`~leadlift.training.recon_data.ReconDataModule`
-    with validation); early stopping on ``val/mse``; the best-validation weights are restored from
-    the safetensors checkpoint at the end.
+    with validation); early stopping on ``val/mse``; the weights of the best validation epoch are
+    restored at the end (rank 0 also writes them to ``workdir/best.safetensors``).
 
     Args:
         workdir: folder of the training checkpoint (``best.safetensors``, the only one kept).
@@ -192,13 +214,14 @@ def fit_reconstructor(net: ReconNet, data: L.LightningDataModule, cfg: ReconTrai
     best = _BestWeights(workdir / "best.safetensors")
     stop = EarlyStopping(monitor="val/mse", mode="min", patience=cfg.early_stop_patience)
     epochs = int(max_epochs or cfg.max_epochs)
-    module = ReconModule(net, cfg)
+    tc = trainer_cfg or ReconTrainerConfig()
+    module = ReconModule(net, cfg, compile=tc.compile)
     with quiet_lightning():
         trainer = make_trainer(max_epochs=epochs, callbacks=[hist, best, stop],
                                log_dir=workdir / "logs" if log_dir is None else log_dir,
                                grad_clip=cfg.grad_clip, limit_train_batches=cfg.limit_train_batches,
-                               checkpointing=False, progress=progress, precision="32-true", sanity_val_steps=0,
-                               use_distributed_sampler=False, default_root_dir=workdir)
+                               checkpointing=False, progress=progress, sanity_val_steps=0,
+                               use_distributed_sampler=False, default_root_dir=workdir, **_devices(tc))
         t0 = time.perf_counter()
         trainer.fit(module, datamodule=data)
     seconds = round(time.perf_counter() - t0, 1)
@@ -206,4 +229,5 @@ def fit_reconstructor(net: ReconNet, data: L.LightningDataModule, cfg: ReconTrai
     net.eval()
     return {"epochs": len(hist.epochs), "best_epoch": best.best_epoch,
             "best_val_mse": best.best if math.isfinite(best.best) else float("nan"),
-            "seconds": seconds, "history": hist.epochs, "stopped_early": bool(stop.stopped_epoch > 0)}
+            "seconds": seconds, "history": hist.epochs, "stopped_early": bool(stop.stopped_epoch > 0),
+            "global_rank": int(trainer.global_rank), "world_size": int(trainer.world_size)}

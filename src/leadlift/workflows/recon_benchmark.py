@@ -44,6 +44,7 @@ import leadlift
 from leadlift.data.splits import assert_patient_disjoint, patient_kfold
 from leadlift.data.windows import EvalSet
 from leadlift.ecg import STANDARD_LEADS
+from leadlift.errors import InputError
 from leadlift.evaluation.recon_benchmark import (
     average,
     bar_chart,
@@ -92,6 +93,11 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
         The results dict (also written to ``out/results.json``).
     """
     t_start = time.perf_counter()
+    tc = cfg.trainer
+    if str(tc.devices) != "1" or tc.num_nodes != 1 or "ddp" in tc.strategy:
+        raise InputError(f"the benchmark trains in one process (trainer.devices={tc.devices}, num_nodes="
+                         f"{tc.num_nodes}, strategy={tc.strategy}); use `leadlift train-recon --devices N "
+                         "--strategy ddp` to train one reconstructor on several devices")
     say = say or log.info
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ warning line per dataset (partial copies are normal).
 
 from __future__ import annotations
 
+import copy
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -118,11 +119,23 @@ class DatasetReader(ABC):
             key = int(hits[0])
         if not 0 <= int(key) < len(meta):
             raise InputError(f"{self.title}: record index {key} out of range 0..{len(meta) - 1}")
-        row = meta.iloc[int(key)]
+        return self.read_row(meta.iloc[int(key)])
+
+    def read_row(self, row: pd.Series) -> ECG:
+        """Read the record a metadata row describes (a row of :meth:`metadata`); errors name it.
+
+        Lets a worker process read records from rows it was handed, without the whole table."""
         try:
             return self._read_row(row)
         except LeadliftError as exc:
             raise self._record_error(row, exc) from None
+
+    def without_metadata(self) -> DatasetReader:
+        """A shallow copy without the cached metadata table (cheap to send to worker processes
+        that read with :meth:`read_row`)."""
+        clone = copy.copy(self)
+        clone._meta = None
+        return clone
 
     def _record_error(self, row: pd.Series, exc: LeadliftError) -> LeadliftError:
         """``exc`` (same type) with its message prefixed by the dataset and record it concerns."""
