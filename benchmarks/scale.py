@@ -8,7 +8,7 @@ an ordinary PTB-XL copy of 2 k, 20 k or 100 k records (the same waveforms repeat
 every record is the real one.
 
 Measured per size, each in a fresh process (wall time; peak RSS of the main process and of the
-largest worker, from ``getrusage``):
+largest pool worker, from ``getrusage`` and the workers' ``VmHWM``):
 
 * ``prepare`` at each worker count (``--workers``) and storage type (``--dtypes``, the first at
   every worker count, the others with the most workers; the largest size only with the most
@@ -80,6 +80,23 @@ def _peak_mib(who: int) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux: KiB
 
 
+def _worker_peaks_mib() -> list[float]:
+    """Peak RSS (VmHWM) of this process's live child processes that are pool workers (Linux /proc)."""
+    me, peaks = os.getpid(), []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            status = (p / "status").read_text()
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("PPid", "0").strip()) == me and "popen_loky" in cmd:
+            peaks.append(round(int(fields["VmHWM"].split()[0]) / 1024, 1))
+    return peaks
+
+
 def child_prepare(source: Path, stores: Path, workers: int, dtype: str) -> dict[str, Any]:
     from leadlift.data.store import prepare
 
@@ -89,14 +106,10 @@ def child_prepare(source: Path, stores: Path, workers: int, dtype: str) -> dict[
     seconds = time.perf_counter() - t0
     version = store.path / (store.path / "CURRENT").read_text().strip()
     size = sum(f.stat().st_size for f in version.glob("signals*.npy"))
-    n = len(store)
-    del store
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor().shutdown(wait=True)  # reap the workers so their peak RSS is counted
-    return {"records": n, "seconds": seconds, "records_per_s": n / seconds, "store_mib": round(size / 2**20, 1),
-            "peak_rss_main_mib": _peak_mib(resource.RUSAGE_SELF),
-            "peak_rss_worker_mib": _peak_mib(resource.RUSAGE_CHILDREN)}
+    workers_peak = _worker_peaks_mib()  # the pool's workers idle until their timeout: read their high-water mark
+    return {"records": len(store), "seconds": seconds, "records_per_s": len(store) / seconds,
+            "store_mib": round(size / 2**20, 1), "peak_rss_main_mib": _peak_mib(resource.RUSAGE_SELF),
+            "peak_rss_worker_mib": max(workers_peak, default=0.0), "n_workers_seen": len(workers_peak)}
 
 
 def child_loading(source: Path, stores: Path, cap: int, batch: int, loader_workers: int) -> dict[str, Any]:
@@ -118,8 +131,11 @@ def child_loading(source: Path, stores: Path, cap: int, batch: int, loader_worke
     for b in loader:
         n += int(b["signal"].shape[0])
     seconds = time.perf_counter() - t0
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    mib = {k: round(int(status[k].split()[0]) / 1024, 1) for k in ("RssAnon", "RssFile") if k in status}
     return {"windows": n, "seconds": seconds, "windows_per_s": n / seconds, "loader_workers": loader_workers,
-            "peak_rss_main_mib": _peak_mib(resource.RUSAGE_SELF)}
+            "peak_rss_main_mib": _peak_mib(resource.RUSAGE_SELF), "rss_anon_end_mib": mib.get("RssAnon"),
+            "rss_file_end_mib": mib.get("RssFile")}
 
 
 def child_training(source: Path, stores: Path, steps: int) -> dict[str, Any]:
@@ -222,7 +238,7 @@ def markdown(r: dict[str, Any]) -> str:
              f"{r['real_records']} real waveforms repeated; symbolic links, made at run time). "
              f"Machine: {r['machine']['cpu']} ({r['machine']['logical_cpus']} logical CPUs), "
              f"{r['machine']['memory_gib']} GiB; torch {r['torch']}. Peak RSS from getrusage "
-             "(main process; largest worker).", "",
+             "(main process, getrusage; largest pool worker, VmHWM).", "",
              "## prepare", "",
              "| records | workers | dtype | seconds | records/s | store MiB | peak RSS main MiB | "
              "peak RSS worker MiB |",
@@ -237,13 +253,15 @@ def markdown(r: dict[str, Any]) -> str:
     for key, s in r["summary"]["slopes"].items():
         lines.append(f"- log-log slope vs records, {key}: **{s:.2f}**" if s is not None else f"- {key}: –")
     lines += ["", "## One epoch of the pretraining data path and training throughput", "",
-              "| records | windows read | loader workers | windows/s | peak RSS MiB | MAE (mae-cpu) ECGs/s | "
-              "reconstructor (recon-cpu) ECGs/s |", "|---:|---:|---:|---:|---:|---:|---:|"]
+              "| records | windows read | loader workers | windows/s | peak RSS MiB | at the end: anonymous / "
+              "file-backed MiB | MAE (mae-cpu) ECGs/s | reconstructor (recon-cpu) ECGs/s |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in r["sizes"]:
         lo = next(x for x in r["loading"] if x["records"] == n)
         tr = next(x for x in r["training"] if x["records"] == n)
         lines.append(f"| {n:,} | {lo['windows']:,} | {lo['loader_workers']} | {lo['windows_per_s']:,.0f} | "
-                     f"{lo['peak_rss_main_mib']:,.0f} | {tr['mae_cpu']['ecgs_per_s']:.0f} | "
+                     f"{lo['peak_rss_main_mib']:,.0f} | {lo.get('rss_anon_end_mib')} / {lo.get('rss_file_end_mib')} | "
+                     f"{tr['mae_cpu']['ecgs_per_s']:.0f} | "
                      f"{tr['recon_cpu_fusion']['ecgs_per_s']:.0f} |")
     lines += ["", f"{r['seconds'] / 60:.1f} min in all. Command: `{r['command']}`", ""]
     return "\n".join(lines)
