@@ -388,6 +388,12 @@ def _build_or_reuse(path: Path, reader: DatasetReader, meta: pd.DataFrame, finge
              else [f"signals-{k:05d}-of-{n_shards:05d}.npy" for k in range(n_shards)])
     workers = max(1, min(build.workers, math.ceil(len(meta) / (4 * _CHUNK))))
 
+    need = len(meta) * len(leads) * n_samples * np.dtype(dtype).itemsize
+    free = shutil.disk_usage(path).free
+    if need > free:
+        raise InputError(f"the store would need {need / 1e9:,.1f} GB ({len(meta)} records x {len(leads)} leads x "
+                         f"{n_samples} samples at {fs:g} Hz, {dtype}) but {path} has {free / 1e9:,.1f} GB free; "
+                         "pass a lower --fs, a shorter --seconds, --dtype float16 or another --store-dir")
     tmp = path / f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     t0 = time.perf_counter()

@@ -259,3 +259,10 @@ def test_a_worker_names_the_record_it_cannot_read(data_dir, tmp_path) -> None:
         prepare("ecgid", 100, copy, store_dir=tmp_path / "s", progress=False, workers=2)
     assert "\n" not in str(err.value)
     assert not list((tmp_path / "s").glob("*/tmp-*"))  # the half-written build was removed
+
+
+def test_a_store_larger_than_the_free_disk_is_refused_before_writing(data_dir, tmp_path) -> None:
+    with pytest.raises(InputError, match=r"--fs.*--seconds") as err:
+        prepare("ecgid", 1e9, data_dir, store_dir=tmp_path, progress=False)  # ~25 TB at 1 GHz
+    assert "GB free" in str(err.value) and "\n" not in str(err.value)
+    assert not list(tmp_path.glob("*/tmp-*")) and not list(tmp_path.glob("*/v-*"))
