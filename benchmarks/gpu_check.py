@@ -377,12 +377,23 @@ def sec_lightning_smoke(ctx: dict[str, Any]) -> dict[str, Any]:
     runs = {"mae": (lambda: MAEPretrainModule(build_model(load_config("mae-tiny" if a.dry_run else "mae-cpu")),
                                               mae_cfg), mae_items),
             "recon": (lambda: ReconModule(recon_net(a.dry_run)[0], ReconTrainConfig()), recon_items)}
-    for name, (make_module, items) in runs.items():
-        try:
-            out[name] = _smoke_fit(make_module, items, accelerator, precision, bs, Path(a.out_dir), dev)
-        except Exception as exc:  # record, then try the other paper
-            traceback.print_exc()
-            out[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+    env_before = {k: os.environ.get(k) for k in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK",
+                                                 "NODE_RANK")}
+    try:
+        for name, (make_module, items) in runs.items():
+            try:
+                out[name] = _smoke_fit(make_module, items, accelerator, precision, bs, Path(a.out_dir), dev)
+            except Exception as exc:  # record, then try the other paper
+                traceback.print_exc()
+                out[name] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+    finally:  # leave no process group (it holds its port) and no DDP variables behind
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return out
 
 

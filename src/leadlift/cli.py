@@ -35,6 +35,28 @@ DataDirOpt = Annotated[
 ]
 
 
+_ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars (default on).")]
+_CommonThreadsOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--threads", help="torch CPU threads (default: torch's choice; 1 is often faster on a busy shared machine).")]
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise InputError(f"--threads {threads}; pass a positive number of threads")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _resolve(checkpoint: Path | str) -> Path:
+    """A bundled model name (``mae-cpu``), a checkpoint folder or ``org/name`` → the folder."""
+    from leadlift.inference.hub import resolve_model
+
+    return resolve_model(str(checkpoint))[0]
+
+
 class _OneLineHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         console.print(f"[yellow]warning:[/yellow] {record.getMessage()}", highlight=False)
@@ -66,7 +88,10 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More lo
 # --------------------------------------------------------------------------------------- datasets
 @app.command()
 def datasets(data_dir: DataDirOpt = None) -> None:
-    """List the known datasets, where leadlift looks for them and how many records are present."""
+    """List the known datasets, where leadlift looks for them and how many records are present.
+
+    Example: leadlift datasets --data-dir ~/ecg-data
+    """
     from leadlift.data.download import PHYSIONET_DATASETS
     from leadlift.data.readers import READERS
     from leadlift.paths import data_dir_source, prepared_root, resolve_data_dir
@@ -103,8 +128,12 @@ def download(
     files: Annotated[Optional[list[str]], typer.Option("--file", help="Only these paths/globs.")] = None,  # noqa: UP045
     verify: Annotated[bool, typer.Option("--verify", help="Only check present files against SHA256SUMS.txt.")] = False,
     base_url: Annotated[Optional[str], typer.Option(help="Mirror URL (default PhysioNet).")] = None,  # noqa: UP045
+    progress: _ProgressOpt = True,
 ) -> None:
-    """Fetch a public dataset from PhysioNet (resumable, SHA256-verified, with a progress bar)."""
+    """Fetch a public dataset from PhysioNet (resumable, SHA256-verified, with a progress bar).
+
+    Example: leadlift download ecgid --data-dir ~/ecg-data
+    """
     from leadlift.data.download import PHYSIONET_DATASETS, download_dataset, verify_dataset
     from leadlift.paths import resolve_data_dir
 
@@ -118,7 +147,7 @@ def download(
         out.print(f"{dataset}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         raise typer.Exit(1 if problems else 0)
     root.mkdir(parents=True, exist_ok=True)
-    report = download_dataset(dataset, root, base_url=base_url, files=files)
+    report = download_dataset(dataset, root, base_url=base_url, files=files, progress=progress)
     out.print(f"{dataset}: {report}")
     out.print(f"data directory: {root}")
 
@@ -137,6 +166,7 @@ def prepare(
                                                  "keep the existing store's, float32 for a new one).")] = None,
     shards: Annotated[Optional[int], typer.Option(help="Split the signals over N files (nodes or loader workers "  # noqa: UP045
                                                   "read disjoint files; default: keep, 1 for a new one).")] = None,
+    progress: _ProgressOpt = True,
 ) -> None:
     """Read a dataset once into a memory-mapped store (records x leads x samples, mV) + metadata.
 
@@ -146,7 +176,8 @@ def prepare(
     from leadlift.paths import resolve_data_dir
 
     store = do_prepare(dataset, fs, resolve_data_dir(data_dir), seconds=seconds, store_dir=store_dir,
-                       force=force, on_status=out.print, workers=workers, dtype=dtype, shards=shards)
+                       force=force, on_status=out.print, workers=workers, dtype=dtype, shards=shards,
+                       progress=progress)
     out.print(f"{store.dataset}: {len(store)} records, leads {','.join(store.leads)}, "
               f"{store.n_samples} samples @ {store.fs:g} Hz, {store.dtype}"
               + (f", {len(store.shards)} shards" if len(store.shards) > 1 else "") + f" -> {store.path}")
@@ -180,7 +211,10 @@ def show(
     fill_gaps: _FillGapsOpt = 0.0,
     allow_implausible_amplitude: _AllowAmplitudeOpt = False,
 ) -> None:
-    """Print a recording's summary and write a plot of its first seconds on the standard ECG grid."""
+    """Print a recording's summary and write a plot of its first seconds on the standard ECG grid.
+
+    Example: leadlift show ptbxl:00001 -o 00001.png   (or a file: leadlift show rec.edf --seconds 20)
+    """
     try:
         _show(record, data_dir, out_png, seconds, leads, fs, units, in_format, fill_gaps, allow_implausible_amplitude)
     except LeadliftError as exc:
@@ -259,7 +293,7 @@ def pretrain(
     config: Annotated[str, typer.Option("--config", "-c", metavar="NAME|PATH",
                                                    help=_config_help("mae_", "-c mae-cpu"))],
     data_dir: DataDirOpt = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default runs/NAME).")] = None,  # noqa: UP045
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default runs/NAME).")] = None,  # noqa: UP045
     max_epochs: Annotated[Optional[int], typer.Option(help="Override trainer.max_epochs.")] = None,  # noqa: UP045
     devices: Annotated[Optional[str], typer.Option(help="Devices per node (e.g. 1, 4, auto).")] = None,  # noqa: UP045
     num_nodes: Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")] = None,  # noqa: UP045
@@ -271,8 +305,13 @@ def pretrain(
     limit_train_batches: Annotated[Optional[float], typer.Option(help="Fraction (<=1) or number of batches per epoch.")] = None,  # noqa: UP045,E501
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Resume from OUT/checkpoints/last.")] = True,
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    threads: _CommonThreadsOpt = None,
+    progress: _ProgressOpt = True,
 ) -> None:
-    """Pretrain the aligned per-lead MAE (or a baseline) from a config on the PTB-XL training folds."""
+    """Pretrain the aligned per-lead MAE (or a baseline) from a config on the PTB-XL training folds.
+
+    Example: leadlift pretrain -c mae-cpu -o runs/mae_cpu (GPUs: --devices 4 --strategy ddp)
+    """
     from leadlift.config import load_config
     from leadlift.paths import resolve_data_dir
     from leadlift.training.pretrain import pretrain as run
@@ -297,9 +336,10 @@ def pretrain(
     if limit_train_batches is not None:
         overrides["trainer.limit_train_batches"] = (int(limit_train_batches) if limit_train_batches > 1
                                                     else limit_train_batches)
+    _set_threads(threads)
     cfg = load_config(config, overrides)
     target = out_dir or Path("runs") / cfg.name
-    summary = run(cfg, resolve_data_dir(data_dir), target, resume=resume, store_dir=store_dir)
+    summary = run(cfg, resolve_data_dir(data_dir), target, resume=resume, store_dir=store_dir, progress=progress)
     if not summary["is_global_zero"]:
         return
     if summary["resumed_from"]:
@@ -314,20 +354,28 @@ def pretrain(
 # --------------------------------------------------------------------------------------- cross-recon
 @app.command("cross-recon")
 def cross_recon(
-    checkpoint: Annotated[Path, typer.Argument(help="Aligned per-lead MAE checkpoint folder.")],
+    checkpoint: Annotated[Path, typer.Argument(help="Aligned per-lead MAE: bundled name (mae-cpu), folder or "
+                                               "org/name.")],
     baseline: Annotated[Optional[list[Path]], typer.Option(help="More checkpoints to compare (e.g. no-alignment).")] = None,  # noqa: UP045,E501
-    inputs: Annotated[str, typer.Option(help="Input lead(s), e.g. I or I,II.")] = "I",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results.json / results.md.")] = Path("cross_recon"),
+    inputs: Annotated[str, typer.Option("--leads", "--inputs", help="Input lead(s), e.g. I or I,II.")] = "I",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.json / results.md.")] = Path("cross_recon"),  # noqa: E501
     data_dir: DataDirOpt = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    threads: _CommonThreadsOpt = None,
 ) -> None:
-    """Reconstruct all 12 leads from INPUTS on PTB-XL fold 10 with MAE checkpoints; per-lead r and RMSE."""
+    """Reconstruct all 12 leads from the input leads on PTB-XL fold 10 with MAE checkpoints; per-lead r and RMSE.
+
+    Example: leadlift cross-recon mae-cpu --baseline runs/mae_cpu_noalign --leads I -o cross_recon
+    """
     from leadlift.ecg import parse_leads
     from leadlift.evaluation.cross_lead import cross_lead_report
     from leadlift.paths import resolve_data_dir
 
+    _set_threads(threads)
+    checkpoint = _resolve(checkpoint)
     ckpts = {checkpoint.name or str(checkpoint): str(checkpoint)}
     for b in baseline or []:
+        b = _resolve(b)
         ckpts[b.name if b.name not in ckpts else str(b)] = str(b)
     res = cross_lead_report(ckpts, resolve_data_dir(data_dir), parse_leads(inputs), out_dir, store_dir=store_dir)
     out.print((out_dir / "results.md").read_text(), highlight=False)
@@ -336,12 +384,18 @@ def cross_recon(
 
 # --------------------------------------------------------------------------------------- info
 @app.command()
-def info(checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (or its model.safetensors).")]) -> None:
-    """Print a checkpoint's config, preprocessing and parameter counts."""
+def info(checkpoint: Annotated[Path, typer.Argument(help="Bundled model name (mae-cpu, recon-i, ...), checkpoint "
+                                                      "folder (or its model.safetensors) or org/name.")]) -> None:
+    """Print a checkpoint's config, preprocessing and parameter counts.
+
+    Example: leadlift info recon-i
+    """
     import yaml
 
     from leadlift.inference.checkpoint import load_checkpoint
 
+    if checkpoint.name != "model.safetensors":
+        checkpoint = _resolve(checkpoint)
     state, typed = load_checkpoint(checkpoint)
     cfg = typed.to_dict()
     total = sum(t.numel() for t in state.values())
@@ -445,7 +499,10 @@ def reconstruct_cmd(
     device: _DeviceOpt = "cpu",
     threads: _InferThreadsOpt = 1,
 ) -> None:
-    """Reconstruct the 12-lead ECG (mV, at the input's sampling rate) from the lead(s) of each recording."""
+    """Reconstruct the 12-lead ECG (mV, at the input's sampling rate) from the lead(s) of each recording.
+
+    Example: leadlift reconstruct watch.csv --leads I --fs 512 -o watch_12lead.csv --plot watch.png
+    """
     from leadlift.api import LeadLift, recommended_model
     from leadlift.inference.files import read_input, reconstruct_files
 
@@ -483,7 +540,10 @@ def embed_cmd(
     device: _DeviceOpt = "cpu",
     threads: _InferThreadsOpt = 1,
 ) -> None:
-    """Embed recordings with an aligned MAE: a Parquet table with one row per file and window (emb_0...)."""
+    """Embed recordings with an aligned MAE: a Parquet table with one row per file and window (emb_0...).
+
+    Example: leadlift embed watch.csv --leads I --fs 512 -o watch_embeddings.parquet
+    """
     from leadlift.api import LeadLift
     from leadlift.inference.files import embed_files
 
@@ -501,14 +561,17 @@ def embed_cmd(
 def model_card_cmd(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (aligned MAE or reconstructor).")],
     data_dir: DataDirOpt = None,
-    inputs: Annotated[Optional[list[str]], typer.Option("--inputs", help="Input lead set(s) to evaluate (repeat; MAE only; default I and I,II,V2).")] = None,  # noqa: UP045,E501
+    inputs: Annotated[Optional[list[str]], typer.Option("--leads", "--inputs", help="Input lead set(s) to evaluate (repeat; MAE only; default I and I,II,V2).")] = None,  # noqa: UP045,E501
     name: Annotated[Optional[str], typer.Option(help="Model name in the card (default: folder name).")] = None,  # noqa: UP045
     latency: Annotated[Optional[Path], typer.Option(help="inference_latency.json to include.")] = None,  # noqa: UP045
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
+    threads: _CommonThreadsOpt = None,
 ) -> None:
     """Measure a checkpoint on PTB-XL fold 10 through the API's own path and write MODEL_CARD.md next to it.
 
     An MAE is first calibrated (amplitudes, PTB-XL folds 1-8); a reconstructor is evaluated on its own inputs.
+
+    Example: leadlift model-card runs/mae_cpu --leads I --leads I,II,V2
     """
     from leadlift.ecg import parse_leads
     from leadlift.inference.checkpoint import read_config
@@ -521,12 +584,13 @@ def model_card_cmd(
         write_model_card,
     )
 
+    _set_threads(threads)
     root = resolve_data_dir(data_dir)
     sets = [parse_leads(s) for s in inputs] if inputs else None
     if read_config(checkpoint).kind == "mae":
         calibrate_mae_checkpoint(checkpoint, root, store_dir=store_dir)
     elif sets:
-        raise InputError("--inputs applies to MAE checkpoints; a reconstructor is evaluated on its own inputs")
+        raise InputError("--leads applies to MAE checkpoints; a reconstructor is evaluated on its own input leads")
     ev = evaluate_checkpoint(checkpoint, root, input_sets=sets, store_dir=store_dir, command=command_line())
     for key, res in ev["inputs"].items():
         m = summary_metrics(res)
@@ -555,8 +619,9 @@ def _headline_table(headline: dict[str, dict[str, object]], labels: dict[str, st
 
 @app.command("evaluate")
 def evaluate_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `leadlift pretrain`.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for results.json, report.html and PNGs.")] = Path("evaluation"),  # noqa: E501
+    checkpoint: Annotated[Path, typer.Argument(help="Aligned MAE: bundled name (mae-cpu), folder written by "
+                                               "`leadlift pretrain`, or org/name.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for results.json, report.html and PNGs.")] = Path("evaluation"),  # noqa: E501
     baseline: Annotated[Optional[Path], typer.Option(help="Baseline checkpoint shown beside it (e.g. no-alignment).")] = None,  # noqa: UP045,E501
     data_dir: DataDirOpt = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
@@ -571,7 +636,7 @@ def evaluate_cmd(
     """Evaluate frozen embeddings of a checkpoint (agreement, probes, MI, ECG-ID, reconstruction) beside a
     random-initialised encoder; write results.json and a self-contained report.html.
 
-    Example: leadlift evaluate src/leadlift/weights/mae-cpu --sections probes,ecgid --out evaluation
+    Example: leadlift evaluate mae-cpu --sections probes,ecgid -o evaluation
     """
     from leadlift.evaluation.evaluate import SECTIONS, benchmark_block, evaluate
     from leadlift.paths import resolve_data_dir
@@ -580,6 +645,8 @@ def evaluate_cmd(
     if n_boot < 0:
         raise InputError(f"--n-boot {n_boot} must be >= 0")
     bench = benchmark_block(benchmark_dir) if benchmark_dir is not None else None
+    checkpoint = _resolve(checkpoint)
+    baseline = _resolve(baseline) if baseline is not None else None
     res = evaluate(checkpoint, resolve_data_dir(data_dir), out_dir, baseline=baseline, store_dir=store_dir,
                    sections=chosen, seed=seed, n_boot=n_boot, benchmark=bench, threads=threads or None,
                    ecgid_shift_ms=ecgid_shift_ms or None, ecgid_shift_span_s=ecgid_shift_span_s,
@@ -592,20 +659,26 @@ def evaluate_cmd(
 def quickstart_cmd(
     data_dir: DataDirOpt = None,
     minutes: Annotated[float, typer.Option(help="Pretraining time limit in minutes.")] = 10.0,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("quickstart"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("quickstart"),
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also pretrain the no-alignment baseline (shares --minutes).")] = False,  # noqa: E501
     benchmark: Annotated[bool, typer.Option("--benchmark/--no-benchmark", help="Run the I,II,V2 reconstruction benchmark if available.")] = True,  # noqa: E501
     benchmark_minutes: Annotated[float, typer.Option(help="Time limit of the reconstruction benchmark.")] = 12.0,
+    threads: _CommonThreadsOpt = None,
+    progress: _ProgressOpt = True,
 ) -> None:
-    """Prepare the data, pretrain the CPU-default aligned MAE for a bounded time, benchmark, evaluate, report."""
+    """Prepare the data, pretrain the CPU-default aligned MAE for a bounded time, benchmark, evaluate, report.
+
+    Example: leadlift quickstart --minutes 10 -o quickstart
+    """
     from leadlift.paths import resolve_data_dir
     from leadlift.workflows.quickstart import quickstart
 
     if minutes <= 0 or benchmark_minutes <= 0:
         raise InputError("--minutes and --benchmark-minutes must be positive")
+    _set_threads(threads)
     res = quickstart(resolve_data_dir(data_dir), out_dir, minutes=minutes, store_dir=store_dir, baseline=baseline,
-                     benchmark=benchmark, benchmark_minutes=benchmark_minutes,
+                     benchmark=benchmark, benchmark_minutes=benchmark_minutes, progress=progress,
                      say=lambda m: console.print(m, highlight=False))
     labels = {"checkpoint": "aligned MAE", "baseline": "no alignment", "random": "random init"}
     out.print(_headline_table(res["headline"], {r: labels[r] for r in res["headline"]}))
@@ -634,7 +707,7 @@ def _recon_setup(config: str | None, inputs: str | None, max_epochs: int | None,
         given += ["--config", str(config)]
     if inputs is not None:
         overrides["data.inputs"] = list(parse_leads(inputs))
-        given += ["--inputs", inputs]
+        given += ["--leads", inputs]
     if max_epochs is not None:
         overrides["train.max_epochs"] = max_epochs
         given += ["--max-epochs", str(max_epochs)]
@@ -648,24 +721,24 @@ def _recon_setup(config: str | None, inputs: str | None, max_epochs: int | None,
 
 @app.command("reconstruct-benchmark")
 def reconstruct_benchmark_cmd(
-    inputs: Annotated[str, typer.Option(help="Input leads, e.g. I,II,V2 (paper), I,II or I.")] = "I,II,V2",
+    inputs: Annotated[str, typer.Option("--leads", "--inputs", help="Input leads, e.g. I,II,V2 (paper), I,II or I.")] = "I,II,V2",  # noqa: E501
     config: _ReconConfigOpt = None,
     folds: Annotated[Optional[int], typer.Option("--folds", help="Patient-grouped CV folds on train+val (0 = none; default from the config).")] = None,  # noqa: UP045,E501
     mae: Annotated[Optional[str], typer.Option("--mae", help="Aligned per-lead MAE (bundled name such as mae-cpu, or a folder): scored as method 'mae'.")] = None,  # noqa: UP045,E501
     checkpoint: Annotated[Optional[list[str]], typer.Option("--checkpoint", help="NAME=CHECKPOINT (repeat): any leadlift checkpoint (bundled name or folder) scored beside the trained methods through the API's path.")] = None,  # noqa: UP045,E501
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (results.json, results.md, figures).")] = Path("recon_benchmark"),  # noqa: E501
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (results.json, results.md, figures).")] = Path("recon_benchmark"),  # noqa: E501
     data_dir: DataDirOpt = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
     max_epochs: Annotated[Optional[int], typer.Option(help="Override train.max_epochs.")] = None,  # noqa: UP045
     threads: _ThreadsOpt = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Lightning progress bars.")] = False,
+    progress: _ProgressOpt = True,
 ) -> None:
     """Train every reconstruction method on the same PTB-XL split and score all of them on the same
     windows: zero predictor, instantaneous and FIR least squares, U-Net, fusion without embedding, with a
     random frozen encoder and with the SupCon encoder, plus any checkpoint given; learned-lead means with
     paired-bootstrap CIs; zero-shot on PTB Diagnostic and Brugada-HUCA.
 
-    Example: leadlift reconstruct-benchmark --inputs I --threads 1 --mae mae-cpu --out recon_I
+    Example: leadlift reconstruct-benchmark --leads I --threads 1 --mae mae-cpu -o recon_I
     """
     import time
 
@@ -706,14 +779,14 @@ def reconstruct_benchmark_cmd(
 @app.command("train-recon")
 def train_recon_cmd(
     config: _ReconConfigOpt = None,
-    inputs: Annotated[Optional[str], typer.Option(help="Input leads (default: from the config, I,II,V2).")] = None,  # noqa: UP045
+    inputs: Annotated[Optional[str], typer.Option("--leads", "--inputs", help="Input leads (default: from the config, I,II,V2).")] = None,  # noqa: UP045,E501
     method: Annotated[str, typer.Option(help="fusion (pathology-aware), fusion_noemb, unet or linear.")] = "fusion",
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default runs/recon-METHOD).")] = None,  # noqa: UP045
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default runs/recon-METHOD).")] = None,  # noqa: UP045,E501
     data_dir: DataDirOpt = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
     max_epochs: Annotated[Optional[int], typer.Option(help="Override train.max_epochs.")] = None,  # noqa: UP045
     threads: _ThreadsOpt = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Lightning progress bars.")] = True,
+    progress: _ProgressOpt = True,
     accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu, mps or auto (default from the config).")] = None,  # noqa: UP045
     devices: Annotated[Optional[str], typer.Option(help="Devices per node (e.g. 1, 2, auto).")] = None,  # noqa: UP045
     num_nodes: Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")] = None,  # noqa: UP045
@@ -724,7 +797,7 @@ def train_recon_cmd(
     """Train one reconstructor on PTB-XL folds 1-8 (early stopping on fold 9), export it
     (model.safetensors + config.yaml with the preprocessing) and measure it on fold 10 through the API's path.
 
-    Example: leadlift train-recon --inputs I,II --devices 2 --strategy ddp --accelerator cpu
+    Example: leadlift train-recon --leads I,II -o runs/recon-i-ii (several devices: --devices 2 --strategy ddp)
     """
     from leadlift.paths import resolve_data_dir
     from leadlift.training.recon import train_recon

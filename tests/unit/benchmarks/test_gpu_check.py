@@ -24,11 +24,18 @@ def test_export_windows_are_real_train_fold_records(data_dir, tmp_path) -> None:
     assert (amp > 0.02).mean() > 0.9 and amp.max() < 20
 
 
-def test_dry_run_writes_every_section(data_dir, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("LEADLIFT_DATA", str(data_dir))
-    rc = gpu_check.main(["--dry-run", "--out-dir", str(tmp_path)])
+def test_dry_run_writes_every_section(data_dir, tmp_path) -> None:
+    import os
+    import subprocess
+
+    # its own process: the DDP smoke run starts a process group, which must not share a port with
+    # the DDP tests that run later in this session
+    script = Path(gpu_check.__file__)
+    res = subprocess.run([sys.executable, str(script), "--dry-run", "--out-dir", str(tmp_path)], capture_output=True,
+                         text=True, timeout=600, env={**os.environ, "LEADLIFT_DATA": str(data_dir)})
     result = json.loads((tmp_path / "gpu_check_dry_run.json").read_text())
-    assert rc == 0, result
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "MASTER_PORT" not in os.environ
     s = result["sections"]
     assert set(s) == {name for name, _, _ in gpu_check.SECTIONS}
     assert not [n for n, sec in s.items() if "error" in sec or "skipped" in sec]
