@@ -83,19 +83,24 @@ def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray,
 
 
 def cached_preprocessed_records(store: PreparedStore, cfg: ReconDataConfig,
-                                rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+                                rows: Sequence[int] | np.ndarray | None = None,
+                                workers: int | None = None) -> np.ndarray:
     """:func:`preprocess_records` of a store, kept as a memory-mapped file so that training reads
     windows from disk instead of holding the dataset in RAM (memory flat in the record count).
 
     The file lives in the store's live version folder (``cache/preprocessed-<key>.npy``; it goes
     with that version) and is keyed by the version, the preprocessing settings and ``rows``; it is
-    written once, atomically, and reused by later runs and by the other DDP processes. Where the
-    store is read-only the result is computed in memory instead.
+    written once, atomically, and reused by later runs and by the other DDP processes. It is built
+    by ``workers`` processes (default: the CPU count; small selections use fewer), each filtering
+    chunks of records straight from the store's files into the cache file. Where the store is
+    read-only the result is computed in memory instead.
 
     Returns:
         ``[R, L, T]`` float32 mV, a copy-on-write memory map (writable, never written back).
     """
     import hashlib
+    import math
+    import os
 
     from leadlift.atomic import atomic_path
 
@@ -109,19 +114,59 @@ def cached_preprocessed_records(store: PreparedStore, cfg: ReconDataConfig,
     path = store.version_dir / "cache" / f"preprocessed-{key}.npy"
     n_valid = store.meta["n_valid"].to_numpy()
     if not path.exists():
+        if abs(float(store.fs) - cfg.fs) > 1e-6:  # the same one-line refusal as preprocess_records
+            preprocess_records(store.signals[:0], n_valid[:0], store.fs, cfg)
+        use = np.arange(len(n_valid)) if chosen is None else chosen
+        chunks = [(length, part) for length in np.unique(n_valid[use])
+                  for grp in [np.sort(use[n_valid[use] == length])]
+                  for part in np.array_split(grp, math.ceil(len(grp) / _CACHE_CHUNK))]
+        n_workers = max(1, min(workers or os.cpu_count() or 1, math.ceil(len(use) / (2 * _CACHE_CHUNK))))
         try:
             with atomic_path(path) as tmp:
                 out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=tuple(store.signals.shape))
-                preprocess_records(store.signals, n_valid, store.fs, cfg, rows=chosen, out=out)
-                out.flush()
-                del out
+                del out  # allocated (sparse, zeros); the chunks are written into it
+                files = [f["file"] for f in store.manifest.get("shards", [])] or ["signals.npy"]
+                job = (str(store.version_dir), files, str(tmp), float(store.fs), cfg)
+                if n_workers == 1:
+                    for length, part in chunks:
+                        _preprocess_chunk(job, int(length), part)
+                else:
+                    from joblib.externals.loky import get_reusable_executor
+
+                    pool = get_reusable_executor(max_workers=n_workers, timeout=30)
+                    for fut in [pool.submit(_preprocess_chunk, job, int(length), part) for length, part in chunks]:
+                        fut.result()
         except PermissionError:
             return preprocess_records(store.signals, n_valid, store.fs, cfg, rows=chosen)
     cached = np.load(path, mmap_mode="c")
     if tuple(cached.shape) != tuple(store.signals.shape):  # damaged: rebuild once
         path.unlink(missing_ok=True)
-        return cached_preprocessed_records(store, cfg, rows)
+        return cached_preprocessed_records(store, cfg, rows, workers)
     return cached
+
+
+_CACHE_CHUNK = 256  # records filtered per task (bounds the float64 working memory)
+
+
+def _preprocess_chunk(job: tuple[str, list[str], str, float, ReconDataConfig], length: int,
+                      rows: np.ndarray) -> None:
+    """Band-pass and baseline-correct ``rows`` (all of ``length`` valid samples) of a store version's
+    signal files and write them into the cache file ``out`` (runs in a worker or in the caller)."""
+    from pathlib import Path
+
+    from leadlift.data.store import ShardedSignals
+
+    version, files, out_path, _fs, cfg = job
+    parts = [np.load(Path(version) / f, mmap_mode="r") for f in files]
+    signals = parts[0] if len(parts) == 1 else ShardedSignals(parts)
+    x = np.asarray(signals[rows, :, :length], dtype=np.float64)
+    x = bandpass(x, cfg.fs, cfg.bandpass_low_hz, cfg.bandpass_high_hz, cfg.bandpass_order)
+    if cfg.baseline_window_s is not None:
+        x = remove_baseline(x, cfg.fs, window_s=cfg.baseline_window_s)
+    out = np.load(out_path, mmap_mode="r+")
+    out[rows, :, :length] = x
+    out.flush()
+    del out
 
 
 @dataclass(frozen=True)

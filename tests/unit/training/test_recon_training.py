@@ -83,3 +83,14 @@ def test_ddp_two_cpu_processes_train_the_reconstructor_identically(data_dir, tmp
     assert (out / "model.safetensors").exists() and (out / "config.yaml").exists()
     assert res.stdout.count("done in") == 1  # one process exported and evaluated
     assert not (out / "checkpoints").exists()
+
+
+def test_preprocessing_cache_built_by_workers_equals_one_process(data_dir, tmp_path) -> None:
+    store = prepare("ptbxl", 100, data_dir, store_dir=tmp_path, progress=False, workers=1, shards=2)
+    cfg = load_recon_config("recon-tiny").data
+    rows = np.flatnonzero(store.meta["strat_fold"].to_numpy() <= 6)  # > 2 chunks of 256 records
+    pooled = cached_preprocessed_records(store, cfg, rows, workers=2)
+    ref = preprocess_records(store.signals, store.meta["n_valid"].to_numpy(), store.fs, cfg, rows=rows)
+    np.testing.assert_array_equal(np.asarray(pooled), ref)  # across shard files, rows in their places
+    others = np.setdiff1d(np.arange(len(store)), rows)
+    assert not np.asarray(pooled)[others].any()  # rows not asked for stay zero
