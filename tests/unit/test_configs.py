@@ -135,3 +135,18 @@ def test_wheel_ships_the_configs(tmp_path) -> None:
     first, second = res.stdout.splitlines()[-2:]
     assert Path(first).is_relative_to(tmp_path / "site")
     assert second == "mae-cpu recon-cpu"
+
+
+def test_triplet_margin_default_is_the_papers_0_5() -> None:
+    """The pretraining config's triplet margin defaults to 0.5 (the paper's code), the same as the
+    loss function's own default; configs that leave it out (mae-tiny) get it, and every shipped MAE
+    config trains with it."""
+    import inspect
+
+    from leadlift.config import LossConfig
+    from leadlift.losses import triplet_alignment_loss
+
+    assert LossConfig().margin == 0.5
+    assert inspect.signature(triplet_alignment_loss).parameters["margin"].default == 0.5
+    assert "margin" not in read_config_text("mae-tiny")[0] and load_config("mae-tiny").loss.margin == 0.5
+    assert {load_config(n).loss.margin for n in SHIPPED if n.startswith("mae_")} == {0.5}

@@ -165,3 +165,29 @@ def test_from_array_unit_factors(units: str, factor: float) -> None:
     values = np.array([[0.5, -1.25, 2.0] * 40])
     ecg = ECG.from_array(values / factor, fs=100, leads="I", units=units)
     np.testing.assert_allclose(ecg.signal, values, rtol=1e-6)
+
+
+def test_plausibility_bounds_on_real_records(data_dir) -> None:
+    """The one amplitude rule on every 10th PTB-XL record (100 Hz): each is accepted in mV (the
+    largest reach ~5-7 mV of robust amplitude, so a bound moved 10x down would refuse them) and
+    refused when the same values are said to be mV but are µV (x1000); in V (/1000) the typical and
+    the quietest record are refused (a few mV in V is below any real mV ECG)."""
+    from leadlift.ecg import MAX_PLAUSIBLE_MV, MIN_PLAUSIBLE_MV, amplitude_scale_mv, implausible_amplitude
+
+    reader = PTBXLReader(data_dir, fs=100)
+    signals = [reader.read(i).signal.astype(np.float64) for i in range(0, len(reader), 10)]
+    scales = np.array([amplitude_scale_mv(s) for s in signals])
+    assert scales.max() > 5.0 and scales.min() < 1.0  # the sample spans quiet and large ECGs
+    assert MIN_PLAUSIBLE_MV * 100 < scales.min() and scales.max() * 2 < MAX_PLAUSIBLE_MV
+    for sig in signals:
+        assert implausible_amplitude(sig) is None
+        assert implausible_amplitude(sig * 1000)[0] == "high"
+    typical = signals[int(np.argsort(scales)[len(scales) // 2])]
+    assert implausible_amplitude(typical / 1000)[0] == "low"
+    big = signals[int(np.argmax(scales))]
+    ECG(big, 100, STANDARD_LEADS)  # the default check accepts the largest record as mV
+    with pytest.raises(InputError, match="look like µV"):
+        ECG(big * 1000, 100, STANDARD_LEADS)
+    quiet = signals[int(np.argmin(scales))]
+    with pytest.raises(InputError, match="look like V"):
+        ECG(quiet / 1000, 100, STANDARD_LEADS)

@@ -446,9 +446,22 @@ def test_empty_subset_fetches_only_the_checksum_list(server: PhysioNetServer, da
     assert f"{MISSING_ON_SERVER}: missing" in problems and len(problems) == len(FILES) + 1
 
 
-def test_progress_bar_does_not_break(server: PhysioNetServer, data_dir: Path) -> None:
+def test_progress_bar_counts_bytes_and_files(server: PhysioNetServer, data_dir: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``progress=True`` one bar on stderr ends at 100 % of the bytes downloaded and all files;
+    with ``progress=False`` nothing is printed."""
+    from tqdm import tqdm
+
     report = download_dataset("ecgid", data_dir, files=["RECORDS", "Person_01/*.dat"], progress=True)
     assert sorted(report.fetched) == ["Person_01/rec_1.dat", "Person_01/rec_2.dat", "RECORDS"]
+    out, err = capsys.readouterr()
+    assert out == ""
+    final = err.split("\r")[-1]
+    size = tqdm.format_sizeof(report.bytes_downloaded, divisor=1024)
+    assert report.bytes_downloaded > 0 and final.startswith("ecgiddb")
+    assert "100%" in final and f"{size}/{size}" in final and "3/3 files" in final, final
+    quiet = download_dataset("ecgid", data_dir / "again", files=["RECORDS"], progress=False)
+    assert quiet.fetched == ("RECORDS",) and capsys.readouterr().err == ""
 
 
 def test_plain_http_proxy_is_used(

@@ -36,12 +36,22 @@ def test_lead_metrics_hand_computed() -> None:
     assert m["r2"] == pytest.approx(r2_score(true.ravel(), pred.ravel()))
 
 
-def test_reconstruction_table_shapes() -> None:
-    x = np.random.default_rng(1).normal(size=(3, 2, 20))
-    table = reconstruction_table(x, x, ["I", "V1"])
-    assert table["V1"]["rmse"] == 0 and table["I"]["pearson_r"] == pytest.approx(1)
+def test_reconstruction_table_scores_each_lead_against_its_own_truth() -> None:
+    """Each lead's row is :func:`lead_metrics` of that lead's column: a good (I), a scaled-down and
+    shifted (V1) and an inverted (V2) prediction give their own, different numbers."""
+    rng = np.random.default_rng(1)
+    true = rng.normal(size=(4, 3, 50))
+    pred = np.stack([true[:, 0] + 0.1 * rng.normal(size=(4, 50)), 0.5 * true[:, 1] + 0.2, -true[:, 2]], axis=1)
+    table = reconstruction_table(true, pred, ["I", "V1", "V2"])
+    assert list(table) == ["I", "V1", "V2"]
+    for i, lead in enumerate(["I", "V1", "V2"]):
+        assert table[lead] == pytest.approx(lead_metrics(true[:, i], pred[:, i]))
+    assert 0.9 < table["I"]["pearson_r"] < 1 and table["I"]["rmse"] == pytest.approx(0.1, rel=0.3)
+    assert table["V1"]["pearson_r"] == pytest.approx(1.0) and table["V1"]["var_ratio"] == pytest.approx(0.5)
+    assert table["V1"]["bias"] == pytest.approx(0.2 - 0.5 * true[:, 1].mean())
+    assert table["V2"]["pearson_r"] == pytest.approx(-1.0) and table["V2"]["var_ratio"] == pytest.approx(1.0)
     with pytest.raises(InputError):
-        reconstruction_table(x, x[:, :1], ["I", "V1"])
+        reconstruction_table(true, pred[:, :1], ["I", "V1", "V2"])
 
 
 def test_pearson_is_averaged_and_variance_ratio_is_a_mean_of_ratios() -> None:

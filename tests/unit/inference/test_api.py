@@ -55,8 +55,19 @@ def _copy(src: Path, dst: Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------- loading
-def test_exported_from_package() -> None:
-    assert leadlift.LeadLift is LeadLift
+def test_package_exports_leadlift_lazily() -> None:
+    """``import leadlift`` stays light (no torch) until ``leadlift.LeadLift`` is first used; every
+    name in ``__all__`` resolves; an unknown attribute is an AttributeError naming it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, leadlift; light = 'torch' not in sys.modules; cls = leadlift.LeadLift; "
+            "print(light, 'torch' in sys.modules, cls.__module__, hasattr(cls, 'from_pretrained'), "
+            "all(hasattr(leadlift, n) for n in leadlift.__all__))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.split() == ["True", "True", "leadlift.api", "True", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        leadlift.Nope  # noqa: B018
 
 
 def test_load_local_folder(model: LeadLift, tiny_mae_checkpoint: Path) -> None:
@@ -417,21 +428,23 @@ def test_devices(tiny_mae_checkpoint: Path, ecgid: ECG, capsys) -> None:
     assert code.value.code == 2 and "not a torch device" in err
 
 
-def test_reconstructor_weights_are_verified_and_complete(recon_checkpoint: Path, tiny_mae_checkpoint: Path,
-                                                         tmp_path: Path) -> None:
-    """A tampered reconstructor is refused by its checksum; an MAE whose file lacks a tensor (even
-    with a matching checksum) is refused instead of running with random weights."""
+@pytest.mark.parametrize("which", ["recon_checkpoint", "tiny_mae_checkpoint"])
+def test_checkpoint_weights_are_verified_and_complete(which: str, request, tmp_path: Path) -> None:
+    """For both checkpoint formats (reconstructor, MAE): tampered weights are refused by their checksum,
+    and a file that lacks a tensor (even with a matching checksum) is refused instead of running
+    with random weights (strict loading)."""
     from safetensors.torch import load_file, save_file
 
     from leadlift.inference.checkpoint import file_sha256
 
-    bad = _copy(recon_checkpoint, tmp_path / "recon")
+    source: Path = request.getfixturevalue(which)
+    bad = _copy(source, tmp_path / "tampered")
     data = bytearray((bad / "model.safetensors").read_bytes())
     data[-1] ^= 0xFF
     (bad / "model.safetensors").write_bytes(bytes(data))
     with pytest.raises(CorruptFileError, match="does not match the checksum"):
         LeadLift.from_pretrained(bad)
-    short = _copy(tiny_mae_checkpoint, tmp_path / "short")
+    short = _copy(source, tmp_path / "short")
     state = load_file(str(short / "model.safetensors"))
     state.pop(sorted(state)[0])
     save_file(state, str(short / "model.safetensors"))
@@ -440,7 +453,35 @@ def test_reconstructor_weights_are_verified_and_complete(recon_checkpoint: Path,
     (short / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     with pytest.raises(CorruptFileError, match="missing"):
         LeadLift.from_pretrained(short)
+    assert LeadLift.from_pretrained(source).kind == ("recon" if which == "recon_checkpoint" else "mae")
 
+def test_overlapping_windows_are_stitched_with_hann_weights(model: LeadLift, data_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where windows overlap, the output is the Hann-weighted average of the windows' predictions
+    (window centres count more than their edges), not a flat mean: each window is made to predict
+    its own number, and every output sample is checked against the weighted average."""
+    from leadlift.preprocessing import window_index
+
+    ecg = read_ecg(data_dir / "ptb-xl" / "records100" / "00000" / "00009_lr.hea")  # 100 Hz, the model rate
+    win = model.window_samples
+
+    def numbered(x: np.ndarray, leads: tuple[str, ...], targets: tuple[str, ...]) -> np.ndarray:
+        return np.broadcast_to(np.arange(1.0, len(x) + 1)[:, None, None], (len(x), len(targets), win)).copy()
+
+    monkeypatch.setattr(model._backend, "reconstruct_windows", numbered)
+    out = model.reconstruct(ecg, leads="I", hop_s=0.5, keep_inputs=False)
+    index = window_index(ecg.n_samples, win, 50)
+    assert len(index) > 3
+    hann = np.hanning(win + 2)[1:-1]
+    num, den = np.zeros(ecg.n_samples), np.zeros(ecg.n_samples)
+    for k, idx in enumerate(index):
+        np.add.at(num, idx, hann * (k + 1))
+        np.add.at(den, idx, hann)
+    expected = num / den
+    flat = np.bincount(index.ravel(), weights=np.repeat(np.arange(1.0, len(index) + 1), win),
+                       minlength=ecg.n_samples) / np.bincount(index.ravel(), minlength=ecg.n_samples)
+    assert np.abs(expected - flat).max() > 0.1  # the two rules differ on this record
+    np.testing.assert_allclose(out["V1"], expected, atol=1e-4)
 
 def test_hop_must_be_a_number(model: LeadLift, ecgid: ECG) -> None:
     for bad in (float("nan"), float("inf"), "x"):

@@ -276,11 +276,47 @@ def test_wfdb_header_in_microvolts_is_read_in_millivolts(ptbxl: ECG, tmp_path: P
     np.testing.assert_allclose(back.signal, ptbxl.signal[:3, :1000], atol=1e-3)  # 1-µV quantum
 
 
-def test_csv_keeps_each_leads_values_under_its_name(ptbxl: ECG, tmp_path: Path) -> None:
-    """Leads in a non-standard order are written and read back lead by lead (the header names the
-    columns actually written)."""
-    shuffled = ptbxl.select(["V2", "I", "aVF"])
-    back = read_csv(write_csv(shuffled, tmp_path / "s.csv"))
-    assert back.leads == ("V2", "I", "aVF")
-    for lead in ("V2", "I", "aVF"):
-        np.testing.assert_allclose(back[lead], ptbxl[lead], atol=1e-6)
+def test_dataset_reader_applies_a_wfdb_header_in_microvolts(data_dir: Path, tmp_path: Path) -> None:
+    """The dataset readers' WFDB path (leadlift.io.wfdb.read_wfdb) applies a declared µV too: an
+    ECG-ID record whose header is rewritten with wfdb.wrsamp to say µV (gain 0.2/µV, the same .dat
+    bytes) reads exactly like the original (gain 200/mV)."""
+    import shutil
+
+    import wfdb
+
+    from leadlift.data.readers import ECGIDReader
+    from leadlift.io.wfdb import read_wfdb
+
+    src, dst = data_dir / "ecgiddb", tmp_path / "ecgiddb"
+    shutil.copytree(src / "Person_01", dst / "Person_01")
+    for extra in src.iterdir():
+        if extra.is_file():
+            shutil.copy2(extra, dst / extra.name)
+    rec = wfdb.rdrecord(str(dst / "Person_01" / "rec_1"))
+    assert rec.units == ["mV", "mV"]
+    wfdb.wrsamp("rec_1", fs=rec.fs, units=["uV"] * 2, sig_name=rec.sig_name, p_signal=rec.p_signal * 1000,
+                fmt=["16"] * 2, adc_gain=[g / 1000 for g in rec.adc_gain], baseline=rec.baseline,
+                comments=rec.comments, write_dir=str(dst / "Person_01"))
+    assert "/uV" in (dst / "Person_01" / "rec_1.hea").read_text()
+    assert (dst / "Person_01" / "rec_1.dat").read_bytes() == (src / "Person_01" / "rec_1.dat").read_bytes()
+    signal, fs, _names, units, _ = read_wfdb(dst / "Person_01" / "rec_1")
+    assert units == ["uV", "uV"] and fs == 500
+    original, _, _, _, _ = read_wfdb(src / "Person_01" / "rec_1")
+    np.testing.assert_allclose(signal, original, atol=1e-6)
+    got, want = ECGIDReader(tmp_path).read(0), ECGIDReader(data_dir).read(0)
+    assert got.record_id == want.record_id == "Person_01/rec_1"
+    np.testing.assert_allclose(got.signal, want.signal, atol=1e-6)
+    assert 0.1 < np.abs(got.signal).max() < 10  # mV, not µV
+
+@pytest.mark.parametrize("name", ["s.csv", "s.npz", "s.edf", "s"])
+def test_every_writer_keeps_each_leads_values_under_its_name(ptbxl: ECG, tmp_path: Path, name: str) -> None:
+    """Leads in a non-standard order go through every writer and back lead by lead (each file names
+    the rows/columns actually written, in the record's order)."""
+    order = ("V2", "I", "aVF", "V6", "III")
+    shuffled = ptbxl.select(list(order))
+    write_ecg(shuffled, tmp_path / name)
+    back = read_ecg(tmp_path / name if name != "s" else tmp_path / "s.hea")
+    assert back.leads == order
+    tol = {"s.npz": 0.0, "s.csv": 1e-6, "s.edf": 1e-4, "s": 1e-4}[name]
+    for lead in order:
+        np.testing.assert_allclose(back[lead], ptbxl[lead], atol=tol + 1e-7, rtol=0)
