@@ -346,8 +346,8 @@ def test_reconstructor_model_card(recon_checkpoint: Path, tmp_path: Path, data_d
 
     ckpt = _copy(recon_checkpoint, tmp_path / "recon")
     with pytest.raises(SystemExit):
-        main(["model-card", str(ckpt), "--data-dir", str(data_dir), "--inputs", "I,II"])
-    assert "--inputs applies to MAE" in capsys.readouterr().err
+        main(["model-card", str(ckpt), "--data-dir", str(data_dir), "--leads", "I,II"])
+    assert "--leads applies to MAE" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["model-card", str(ckpt), "--data-dir", str(data_dir)])
     assert exc.value.code in (0, None)
