@@ -27,7 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, markup=False, highlight=False)  # results name users' paths: never parse them as markup
 
 DataDirOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on py3.10
@@ -59,7 +59,8 @@ def _resolve(checkpoint: Path | str) -> Path:
 
 class _OneLineHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        console.print(f"[yellow]warning:[/yellow] {record.getMessage()}", highlight=False)
+        console.print("[yellow]warning:[/yellow] ", end="", highlight=False)
+        console.print(record.getMessage(), markup=False, highlight=False)
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -650,7 +651,7 @@ def evaluate_cmd(
     res = evaluate(checkpoint, resolve_data_dir(data_dir), out_dir, baseline=baseline, store_dir=store_dir,
                    sections=chosen, seed=seed, n_boot=n_boot, benchmark=bench, threads=threads or None,
                    ecgid_shift_ms=ecgid_shift_ms or None, ecgid_shift_span_s=ecgid_shift_span_s,
-                   say=lambda m: console.print(m, highlight=False))
+                   say=lambda m: console.print(m, markup=False, highlight=False))
     out.print(_headline_table(res["headline"], {r: m["label"] for r, m in res["models"].items()}))
     out.print(f"report: {out_dir / 'report.html'}", highlight=False)
 
@@ -679,7 +680,7 @@ def quickstart_cmd(
     _set_threads(threads)
     res = quickstart(resolve_data_dir(data_dir), out_dir, minutes=minutes, store_dir=store_dir, baseline=baseline,
                      benchmark=benchmark, benchmark_minutes=benchmark_minutes, progress=progress,
-                     say=lambda m: console.print(m, highlight=False))
+                     say=lambda m: console.print(m, markup=False, highlight=False))
     labels = {"checkpoint": "aligned MAE", "baseline": "no alignment", "random": "random init"}
     out.print(_headline_table(res["headline"], {r: labels[r] for r in res["headline"]}))
     out.print(f"done in {res['seconds'] / 60:.1f} min; open the report: {res['report']}", highlight=False)

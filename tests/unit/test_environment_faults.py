@@ -136,3 +136,11 @@ def test_api_reconstruct_does_not_write_and_save_errors_are_one_line(ecgid_hea, 
         write_ecg(rec, tmp_path / "x.csv")
     assert exc.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
+
+
+def test_paths_with_markup_characters_are_printed_as_they_are(ecgid_hea, tmp_path, capsys) -> None:
+    out = tmp_path / "a[/b]" / "[red]x.csv"
+    code, stdout, err = run_cli(["reconstruct", str(ecgid_hea), "--model", "recon-i", "--leads", "I", "-o", str(out)],
+                                capsys)
+    assert code == 0, err
+    assert out.exists() and str(out) in " ".join(stdout.split())
