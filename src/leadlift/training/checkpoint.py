@@ -56,7 +56,7 @@ def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, dict):
         if "__tensor__" in obj:
-            return tensors[obj["__tensor__"]]
+            return tensors.get(obj["__tensor__"], obj) if not tensors else tensors[obj["__tensor__"]]
         if "__tuple__" in obj:
             return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
         if "__dict__" in obj:
@@ -89,6 +89,20 @@ def load_state(path: str | Path, map_location: str | torch.device = "cpu") -> di
     if _STATE_KEY not in meta:
         raise CorruptFileError(f"{path} holds weights only, not a training state; use it for inference")
     return _unflatten(json.loads(meta[_STATE_KEY]), tensors)
+
+
+def read_state_skeleton(path: str | Path) -> dict[str, Any]:
+    """The non-tensor part of a training state (epoch, loop progress, ``hyper_parameters``...) without
+    reading any tensor: tensors appear as ``{"__tensor__": name}`` placeholders."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            meta = fh.metadata() or {}
+    except Exception as exc:
+        raise CorruptFileError(f"checkpoint {path} is not a readable safetensors file ({exc}); "
+                               "delete it and resume from an earlier one") from None
+    if _STATE_KEY not in meta:
+        raise CorruptFileError(f"{path} holds weights only, not a training state; use it for inference")
+    return _unflatten(json.loads(meta[_STATE_KEY]), {})  # type: ignore[no-any-return]
 
 
 class SafetensorsCheckpointIO(CheckpointIO):

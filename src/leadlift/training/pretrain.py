@@ -24,8 +24,9 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 import leadlift
 from leadlift.atomic import remove_stale_temps
 from leadlift.config import PretrainConfig, config_to_dict
+from leadlift.errors import InputError
 from leadlift.inference.checkpoint import export_model
-from leadlift.training.checkpoint import weights_digest
+from leadlift.training.checkpoint import read_state_skeleton, weights_digest
 from leadlift.training.data import PretrainDataModule
 from leadlift.training.mae_module import MAEPretrainModule, build_model
 from leadlift.training.trainer import make_trainer
@@ -122,6 +123,32 @@ class ExportCallback(Callback):
         }))
 
 
+def _check_resumable(last: Path, cfg: PretrainConfig) -> None:
+    """Refuse, in one line, to resume a state trained with another network or data shape, or one
+    that went past ``max_epochs`` (Lightning fails on a size mismatch; a lower ``max_epochs`` than the
+    state's epochs would silently do nothing)."""
+    state = read_state_skeleton(last)
+    saved = ((state.get("hyper_parameters") or {}).get("config") or {})
+    now = config_to_dict(cfg)
+    keys = [f"model.{k}" for k in sorted(set(saved.get("model", {})) | set(now["model"]))
+            if saved.get("model", {}).get(k) != now["model"].get(k)]
+    keys += [f"data.{k}" for k in ("fs", "window_s", "leads") if saved.get("data", {}).get(k) != now["data"].get(k)]
+    if saved and keys:
+        diff = ", ".join(f"{k} {_get(saved, k)!r} -> {_get(now, k)!r}" for k in keys[:4])
+        raise InputError(f"{last} was trained with another network ({diff}); pass --no-resume to start over "
+                         "or another --out")
+    done = int(state.get("epoch", -1)) + 1
+    if done > cfg.trainer.max_epochs:
+        raise InputError(f"{last} has already trained {done} epoch(s) and --max-epochs is {cfg.trainer.max_epochs}; "
+                         "pass a larger --max-epochs to train on, or --no-resume to start over")
+
+
+def _get(d: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        d = d.get(part, {}) if isinstance(d, dict) else {}
+    return d if d != {} else None
+
+
 def pretrain(
     cfg: PretrainConfig,
     data_dir: str | Path,
@@ -174,6 +201,8 @@ def pretrain(
     data = PretrainDataModule(cfg.data, data_dir, cfg.seed, store_dir=store_dir)
     last = ckpt_dir / "last.safetensors"
     resumed_from = str(last) if resume and last.exists() else None
+    if resumed_from is not None:
+        _check_resumable(last, cfg)
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}

@@ -257,3 +257,23 @@ def test_impossible_trainer_settings_are_one_line(data_dir, tmp_path) -> None:
     with pytest.raises(InputError, match="batch size 5000 is larger"):
         pretrain(load_config("mae-tiny", {"data.batch_size": 5000}), data_dir, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_resume_with_another_network_or_fewer_epochs_is_one_line(data_dir, stores, tmp_path, capsys) -> None:
+    from helpers import run_cli
+
+    out = tmp_path / "run"
+    base = ["pretrain", "-c", TINY, "--data-dir", str(data_dir), "--store-dir", str(stores), "-o", str(out),
+            "--accelerator", "cpu", "--no-progress", "--limit-train-batches", "2"]
+    code, _, err = run_cli([*base, "--max-epochs", "2"], capsys)
+    assert code == 0, err
+    wide = tmp_path / "wide.yaml"
+    text = (Path(__file__).resolve().parents[3] / "src" / "leadlift" / "configs" / "mae_tiny.yaml").read_text()
+    wide.write_text(text.replace("embed_dim: 16", "embed_dim: 32", 1))
+    code, _, err = run_cli([*base[:2], str(wide), *base[3:], "--max-epochs", "3"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "another network" in err and "model.embed_dim 16 -> 32" in err and "--no-resume" in err
+    code, _, err = run_cli([*base, "--max-epochs", "1"], capsys)
+    assert code == 2 and "already trained 2 epoch(s)" in err and "--max-epochs" in err
+    code, _, err = run_cli([*base, "--max-epochs", "1", "--no-resume"], capsys)
+    assert code == 0, err
