@@ -174,11 +174,8 @@ def adamw(model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer
 
 def recon_net(dry: bool) -> tuple[ReconNet, Any]:
     cfg = load_recon_config("recon-tiny" if dry else "recon-paper")
-    e, f = cfg.encoder, cfg.fusion
-    enc = PathologyEncoder(len(RECON_INPUTS), e.stem_channels, e.widths, e.strides, e.stem_kernel, e.block_kernel,
-                           e.proj_dim)
-    rec = FusionReconstructor(len(RECON_INPUTS), len(RECON_OUT_ROWS), enc.embed_dim, f.branch_dim, f.hidden,
-                              f.kernel_size, f.per_lead)
+    enc = PathologyEncoder.from_config(cfg.encoder, len(RECON_INPUTS))
+    rec = FusionReconstructor.from_config(cfg.fusion, len(RECON_INPUTS), len(RECON_OUT_ROWS), enc.embed_dim)
     return ReconNet(rec, enc, output_scale=cfg.train.output_scale, eps=cfg.data.zscore_eps), cfg
 
 
@@ -362,8 +359,8 @@ def sec_lightning_smoke(ctx: dict[str, Any]) -> dict[str, Any]:
             return self.fn(i)
 
     out: dict[str, Any] = {"strategy": "ddp", "devices": 1, "precision": precision, "steps": n_steps}
-    _, mae_cfg = mae_kwargs("mae-cpu", a.dry_run)
-    n_t = mae_kwargs("mae-cpu", a.dry_run)[0]["n_times"]
+    mae_kw, mae_cfg = mae_kwargs("mae-cpu", a.dry_run)
+    n_t = mae_kw["n_times"]
     bs = 4 if a.dry_run else 64
     mae_items = Items(lambda i: {"signal": batch_of(pool, 1, n_t, torch.device("cpu"), i)[0]}, bs * n_steps)
     rcfg = load_recon_config("recon-tiny" if a.dry_run else "recon-paper")

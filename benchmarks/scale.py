@@ -165,44 +165,41 @@ def child_training(source: Path, stores: Path, steps: int) -> dict[str, Any]:
         x = torch.from_numpy(np.asarray(store.signals[rows, :, start:start + length], dtype=np.float32))
         return (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True) + 1e-6)
 
-    times = []
-    for step in range(steps + 2):
-        x = batch(t)
-        t0 = time.perf_counter()
+    def mae_loss(x: torch.Tensor) -> torch.Tensor:
         o = model(x, mask_ratio=0.75)
-        loss = (0.5 * masked_reconstruction_loss(o.pred, o.target_patches, o.mask)
+        return (0.5 * masked_reconstruction_loss(o.pred, o.target_patches, o.mask)
                 + 0.5 * triplet_alignment_loss(o.tokens))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step >= 2:
-            times.append(time.perf_counter() - t0)
-    out["mae_cpu"] = {"batch_size": bs, "ecgs_per_s": bs / float(np.median(times))}
+
+    out["mae_cpu"] = {"batch_size": bs, "ecgs_per_s": _train_rate(mae_loss, opt, lambda: batch(t), bs, steps)}
 
     rc = load_recon_config("recon-cpu")
     inputs = [STANDARD_LEADS.index(n) for n in rc.data.inputs]
     learned = [i for i, n in enumerate(STANDARD_LEADS)
                if n not in (*rc.data.inputs, "III", "aVR", "aVL", "aVF")]
-    e, f = rc.encoder, rc.fusion
-    enc = PathologyEncoder(len(inputs), e.stem_channels, e.widths, e.strides, e.stem_kernel, e.block_kernel,
-                           e.proj_dim).requires_grad_(False).eval()
-    net = ReconNet(FusionReconstructor(len(inputs), len(learned), enc.embed_dim, f.branch_dim, f.hidden,
-                                       f.kernel_size, f.per_lead), enc).train()
+    enc = PathologyEncoder.from_config(rc.encoder, len(inputs)).requires_grad_(False).eval()
+    net = ReconNet(FusionReconstructor.from_config(rc.fusion, len(inputs), len(learned), enc.embed_dim), enc).train()
     opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=rc.train.lr)
     bs = rc.train.batch_size
+    out["recon_cpu_fusion"] = {"batch_size": bs, "ecgs_per_s": _train_rate(
+        lambda w: mse_l1_loss(net(w[:, inputs]), w[:, learned]), opt, lambda: batch(rc.data.window) * 0.3, bs, steps)}
+    out["threads"] = torch.get_num_threads()
+    return out
+
+
+def _train_rate(loss_fn: Any, opt: Any, next_batch: Any, batch_size: int, steps: int, warmup: int = 2) -> float:
+    """ECGs/s of ``loss_fn(batch)`` + backward + optimizer step: median over ``steps`` timed steps (batch
+    loading not timed) after ``warmup`` untimed ones."""
     times = []
-    for step in range(steps + 2):
-        w = batch(rc.data.window) * 0.3
+    for step in range(warmup + steps):
+        x = next_batch()
         t0 = time.perf_counter()
-        loss = mse_l1_loss(net(w[:, inputs]), w[:, learned])
+        loss = loss_fn(x)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step >= 2:
+        if step >= warmup:
             times.append(time.perf_counter() - t0)
-    out["recon_cpu_fusion"] = {"batch_size": bs, "ecgs_per_s": bs / float(np.median(times))}
-    out["threads"] = torch.get_num_threads()
-    return out
+    return batch_size / float(np.median(times))
 
 
 def run_child(kind: str, **kw: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import leadlift.atomic
-from helpers import run_cli
+from helpers import error_line, run_cli
 
 UNWRITABLE = Path("/proc/leadlift-cannot-write-here")
 
@@ -30,17 +30,6 @@ def ecgid_hea(data_dir: Path) -> Path:
     return data_dir / "ecgiddb" / "Person_01" / "rec_1.hea"
 
 
-def _one_line(code: int, err: str, *fragments: str) -> str:
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error:")]
-    assert len(errors) == 1, err
-    for f in fragments:
-        assert f in errors[0], errors[0]
-    return errors[0]
-
-
 def _nothing_partial(folder: Path) -> None:
     left = [p.name for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
     assert left == [], left
@@ -52,14 +41,16 @@ def test_reconstruct_on_a_full_disk(ecgid_hea, tmp_path, full_disk, capsys, suff
     out.mkdir()
     code, _, err = run_cli(["reconstruct", str(ecgid_hea), "--model", "recon-i", "--leads", "I",
                             "-o", str(out / f"x{suffix}")], capsys)
-    _one_line(code, err, "No space left on device", "free space")
+    assert code == 2, err
+    error_line(err, "No space left on device", "free space")
     _nothing_partial(out)
 
 
 def test_reconstruct_into_an_unwritable_place(ecgid_hea, capsys) -> None:
     code, _, err = run_cli(["reconstruct", str(ecgid_hea), "--model", "recon-i", "--leads", "I",
                             "-o", str(UNWRITABLE / "x.csv")], capsys)
-    _one_line(code, err, str(UNWRITABLE))
+    assert code == 2, err
+    error_line(err, str(UNWRITABLE))
 
 
 def test_embed_on_a_full_disk(ecgid_hea, tmp_path, full_disk, capsys) -> None:
@@ -67,7 +58,8 @@ def test_embed_on_a_full_disk(ecgid_hea, tmp_path, full_disk, capsys) -> None:
     out.mkdir()
     code, _, err = run_cli(["embed", str(ecgid_hea), "--model", "mae-cpu", "--leads", "I",
                             "-o", str(out / "e.parquet")], capsys)
-    _one_line(code, err, "No space left on device")
+    assert code == 2, err
+    error_line(err, "No space left on device")
     _nothing_partial(out)
 
 
@@ -75,7 +67,8 @@ def test_show_on_a_full_disk(ecgid_hea, tmp_path, full_disk, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()
     code, _, err = run_cli(["show", str(ecgid_hea), "-o", str(out / "x.png")], capsys)
-    _one_line(code, err, "No space left on device")
+    assert code == 2, err
+    error_line(err, "No space left on device")
     _nothing_partial(out)
 
 
@@ -92,7 +85,8 @@ def test_prepare_on_a_full_disk_keeps_the_previous_store(data_dir, tmp_path, mon
     monkeypatch.setattr(os, "pwrite", no_space)
     code, _, err = run_cli(["prepare", "ecgid", "--data-dir", str(data_dir), "--store-dir", str(stores),
                             "--workers", "1", "--force", "--no-progress"], capsys)
-    _one_line(code, err, "No space left on device")
+    assert code == 2, err
+    error_line(err, "No space left on device")
     assert (stores / "ecgid-100hz" / "CURRENT").read_text() == current  # the old version stays live
     assert not list((stores / "ecgid-100hz").glob("tmp-*"))
 
@@ -100,7 +94,8 @@ def test_prepare_on_a_full_disk_keeps_the_previous_store(data_dir, tmp_path, mon
 def test_prepare_into_an_unwritable_place(data_dir, capsys) -> None:
     code, _, err = run_cli(["prepare", "ecgid", "--data-dir", str(data_dir), "--store-dir", str(UNWRITABLE),
                             "--no-progress"], capsys)
-    _one_line(code, err, str(UNWRITABLE))
+    assert code == 2, err
+    error_line(err, str(UNWRITABLE))
 
 
 def test_pretrain_on_a_full_disk(data_dir, tmp_path, full_disk, capsys) -> None:
@@ -108,7 +103,8 @@ def test_pretrain_on_a_full_disk(data_dir, tmp_path, full_disk, capsys) -> None:
     code, _, err = run_cli(["pretrain", "-c", "mae-tiny", "--data-dir", str(data_dir), "--store-dir",
                             str(tmp_path / "stores"), "-o", str(out), "--max-epochs", "1", "--accelerator", "cpu",
                             "--no-progress"], capsys)
-    _one_line(code, err, "No space left on device")
+    assert code == 2, err
+    error_line(err, "No space left on device")
     assert not (out / "model.safetensors").exists()
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
 
@@ -117,12 +113,14 @@ def test_pretrain_into_an_unwritable_place(data_dir, tmp_path, capsys) -> None:
     code, _, err = run_cli(["pretrain", "-c", "mae-tiny", "--data-dir", str(data_dir), "--store-dir",
                             str(tmp_path / "stores"), "-o", str(UNWRITABLE / "run"), "--max-epochs", "1",
                             "--accelerator", "cpu", "--no-progress"], capsys)
-    _one_line(code, err, str(UNWRITABLE))
+    assert code == 2, err
+    error_line(err, str(UNWRITABLE))
 
 
 def test_info_on_a_folder_without_a_checkpoint(tmp_path, capsys) -> None:
     code, _, err = run_cli(["info", str(tmp_path)], capsys)
-    _one_line(code, err)
+    assert code == 2, err
+    error_line(err)
 
 
 def test_api_reconstruct_does_not_write_and_save_errors_are_one_line(ecgid_hea, tmp_path, full_disk) -> None:

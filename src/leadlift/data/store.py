@@ -469,7 +469,6 @@ _JOB: _Job | None = None  # the job of a worker process (set by _init_worker)
 def _init_worker(job: _Job) -> None:
     global _JOB
     _JOB = job
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _write_rows(start: int, frame: pd.DataFrame, job: _Job | None = None) -> list[tuple[int, int]]:

@@ -43,6 +43,12 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------- records
+def _check_rate(fs: float, cfg: ReconDataConfig) -> None:
+    if abs(float(fs) - cfg.fs) > 1e-6:
+        raise InputError(f"records are at {fs:g} Hz but the config expects {cfg.fs:g} Hz; prepare the store "
+                         f"with --fs {cfg.fs:g}")
+
+
 def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray, fs: float,
                        cfg: ReconDataConfig, rows: Sequence[int] | np.ndarray | None = None,
                        chunk: int = 256, out: np.ndarray | None = None) -> np.ndarray:
@@ -60,9 +66,7 @@ def preprocess_records(signals: np.ndarray, n_valid: Sequence[int] | np.ndarray,
     Returns:
         ``[R, L, T]`` float32 in mV (``out`` when given).
     """
-    if abs(float(fs) - cfg.fs) > 1e-6:
-        raise InputError(f"records are at {fs:g} Hz but the config expects {cfg.fs:g} Hz; prepare the store "
-                         f"with --fs {cfg.fs:g}")
+    _check_rate(fs, cfg)
     n_valid = np.asarray(n_valid, dtype=int)
     use = np.zeros(len(n_valid), dtype=bool)
     use[np.arange(len(n_valid)) if rows is None else np.asarray(rows, dtype=int)] = True
@@ -114,8 +118,7 @@ def cached_preprocessed_records(store: PreparedStore, cfg: ReconDataConfig,
     path = store.version_dir / "cache" / f"preprocessed-{key}.npy"
     n_valid = store.meta["n_valid"].to_numpy()
     if not path.exists():
-        if abs(float(store.fs) - cfg.fs) > 1e-6:  # the same one-line refusal as preprocess_records
-            preprocess_records(store.signals[:0], n_valid[:0], store.fs, cfg)
+        _check_rate(store.fs, cfg)
         use = np.arange(len(n_valid)) if chosen is None else chosen
         chunks = [(length, part) for length in np.unique(n_valid[use])
                   for grp in [np.sort(use[n_valid[use] == length])]

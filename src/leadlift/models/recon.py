@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,6 +38,9 @@ from torch import Tensor, nn
 
 from leadlift.ecg import LIMB_COEFFICIENTS, LIMB_LEADS, STANDARD_LEADS, derive_limb_leads, parse_leads
 from leadlift.errors import InputError
+
+if TYPE_CHECKING:
+    from leadlift.recon_config import EncoderConfig, FusionConfig
 
 __all__ = [
     "FIRLeadMap",
@@ -260,6 +263,12 @@ class PathologyEncoder(nn.Module):
         self.backbone = ResNet1dEncoder(in_channels, stem_channels, widths, strides, stem_kernel, block_kernel)
         self.head = ProjectionHead(self.backbone.embed_dim, self.backbone.embed_dim, proj_dim)
 
+    @classmethod
+    def from_config(cls, cfg: EncoderConfig, in_channels: int) -> PathologyEncoder:
+        """The encoder an experiment's ``encoder`` section describes, for ``in_channels`` input leads."""
+        return cls(in_channels, cfg.stem_channels, cfg.widths, cfg.strides, cfg.stem_kernel, cfg.block_kernel,
+                   cfg.proj_dim)
+
     @property
     def embed_dim(self) -> int:
         return self.backbone.embed_dim
@@ -327,6 +336,11 @@ class FusionReconstructor(nn.Module):
             nn.Conv1d(g * d, g * hidden, k, padding=p, groups=g), nn.ReLU(),
             nn.Conv1d(g * hidden, g * n_out_per_group, 1, groups=g),
         )
+
+    @classmethod
+    def from_config(cls, cfg: FusionConfig, n_inputs: int, n_outputs: int, embed_dim: int) -> FusionReconstructor:
+        """The decoder an experiment's ``fusion`` section describes (``embed_dim=0``: no embedding view)."""
+        return cls(n_inputs, n_outputs, embed_dim, cfg.branch_dim, cfg.hidden, cfg.kernel_size, cfg.per_lead)
 
     def get_config(self) -> dict[str, Any]:
         return dict(self._config)

@@ -53,10 +53,11 @@ def _flatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in a safetensors checkpoint")
 
 
-def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor] | None) -> Any:
+    """Rebuild the structure; ``tensors=None`` leaves ``{"__tensor__": name}`` placeholders."""
     if isinstance(obj, dict):
         if "__tensor__" in obj:
-            return tensors.get(obj["__tensor__"], obj) if not tensors else tensors[obj["__tensor__"]]
+            return obj if tensors is None else tensors[obj["__tensor__"]]
         if "__tuple__" in obj:
             return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
         if "__dict__" in obj:
@@ -102,7 +103,7 @@ def read_state_skeleton(path: str | Path) -> dict[str, Any]:
                                "delete it and resume from an earlier one") from None
     if _STATE_KEY not in meta:
         raise CorruptFileError(f"{path} holds weights only, not a training state; use it for inference")
-    return _unflatten(json.loads(meta[_STATE_KEY]), {})  # type: ignore[no-any-return]
+    return _unflatten(json.loads(meta[_STATE_KEY]), None)  # type: ignore[no-any-return]
 
 
 class SafetensorsCheckpointIO(CheckpointIO):

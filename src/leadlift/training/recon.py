@@ -168,11 +168,10 @@ def build_reconstructor(method: str, cfg: ReconConfig, plan: LeadPlan, encoder: 
     if method in EMBEDDING_METHODS:
         if encoder is None:
             raise InputError(f"the {method} method needs an encoder")
-        rec: torch.nn.Module = FusionReconstructor(n_in, n_out, encoder.embed_dim, f.branch_dim, f.hidden,
-                                                   f.kernel_size, f.per_lead)
+        rec: torch.nn.Module = FusionReconstructor.from_config(f, n_in, n_out, encoder.embed_dim)
         return ReconNet(rec, encoder, output_scale=t.output_scale, eps=cfg.data.zscore_eps)
     if method == "fusion_noemb":
-        rec = FusionReconstructor(n_in, n_out, 0, f.branch_dim, f.hidden, f.kernel_size, f.per_lead)
+        rec = FusionReconstructor.from_config(f, n_in, n_out, 0)
     elif method == "unet":
         rec = UNet1d(n_in, n_out, u.levels, u.base_channels, u.kernel_size)
     else:
@@ -181,8 +180,7 @@ def build_reconstructor(method: str, cfg: ReconConfig, plan: LeadPlan, encoder: 
 
 
 def new_encoder(cfg: ReconConfig, n_in: int) -> PathologyEncoder:
-    e = cfg.encoder
-    return PathologyEncoder(n_in, e.stem_channels, e.widths, e.strides, e.stem_kernel, e.block_kernel, e.proj_dim)
+    return PathologyEncoder.from_config(cfg.encoder, n_in)
 
 
 def train_encoder(ctx: Context, train: WindowIndex, epochs: int | None, seed: int) -> tuple[PathologyEncoder,

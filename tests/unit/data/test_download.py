@@ -40,7 +40,6 @@ MISSING_ON_SERVER = "Person_01/rec_1.atr"  # listed in SHA256SUMS.txt but not se
 PREFIX = "/ecgiddb/1.0.0/"
 
 
-
 class PhysioNetHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with HTTP/1.1 keep-alive, byte ranges, request log and fault injection."""
 
@@ -523,14 +522,6 @@ def _leftovers(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix == ".part" or ".tmp" in p.name)
 
 
-def _error_line(err: str) -> str:
-    assert "Traceback" not in err
-    lines = [" ".join(ln.split()) for ln in err.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error:")]
-    assert len(errors) == 1, err
-    return errors[0]
-
-
 def test_trickling_mirror_hits_the_stall_limit(server: PhysioNetServer, data_dir: Path) -> None:
     """One byte every 0.3 s: fewer than 1 KiB in the stall window ends the download, nothing left."""
     rel = "Person_01/rec_1.dat"
@@ -569,7 +560,7 @@ def test_trickling_mirror_hits_the_per_file_deadline(server: PhysioNetServer, da
 def test_cli_stall_limit_from_the_environment(
     server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from helpers import run_cli
+    from helpers import error_line, run_cli
 
     rel = "Person_01/rec_1.dat"
     server.faults[rel] = ["trickle"]
@@ -579,7 +570,7 @@ def test_cli_stall_limit_from_the_environment(
                                "--file", rel], capsys)
     assert time.monotonic() - start < 5
     assert code == 2
-    line = _error_line(err)
+    line = error_line(err)
     assert f"{PREFIX}{rel}: stalled" in line and f"{dl.STALL_ENV}=SECONDS" in line
     assert _leftovers(data_dir) == []
 

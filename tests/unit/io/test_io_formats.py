@@ -9,6 +9,7 @@ import edfio
 import numpy as np
 import pytest
 
+from helpers import one_line
 from leadlift.ecg import ECG, STANDARD_LEADS
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
 from leadlift.io import (
@@ -36,12 +37,6 @@ def ecgid(data_dir) -> ECG:
 def ptbxl(data_dir) -> ECG:
     """PTB-XL 00001 at 500 Hz: 12 leads, 10 s."""
     return read_ecg(data_dir / "ptb-xl" / "records500" / "00000" / "00001_hr.hea")
-
-
-def _one_line(exc: pytest.ExceptionInfo) -> str:
-    msg = str(exc.value)
-    assert "\n" not in msg and msg
-    return msg
 
 
 def _no_leftovers(folder: Path) -> None:
@@ -88,7 +83,7 @@ def test_npz_selects_and_checks(ptbxl: ECG, tmp_path: Path) -> None:
     np.testing.assert_array_equal(sel.signal[1], ptbxl["I"])
     with pytest.raises(InputError, match="contradicts the 500 Hz") as exc:
         read_npz(tmp_path / "r.npz", fs=512)
-    _one_line(exc)
+    one_line(exc)
     # an archive without metadata needs fs and leads
     np.savez(tmp_path / "bare.npz", x=ptbxl.signal[:2])
     with pytest.raises(InputError, match="stores no 'fs'"):
@@ -105,7 +100,7 @@ def test_csv_time_column_gives_fs(ecgid: ECG, tmp_path: Path) -> None:
     assert read_csv(tmp_path / "t.csv", fs=500).fs == 500
     with pytest.raises(InputError, match="fs=512 Hz contradicts the 500 Hz stored in its time column") as exc:
         read_csv(tmp_path / "t.csv", fs=512)
-    _one_line(exc)
+    one_line(exc)
     # time in milliseconds, semicolon-separated, odd rate
     t_ms = np.arange(600) / 257 * 1000
     rows = "\n".join(f"{t:.6f};{v:.5f}" for t, v in zip(t_ms, ecgid["I"][:600], strict=True))
@@ -118,7 +113,7 @@ def test_csv_without_header_or_with_other_names(ptbxl: ECG, tmp_path: Path) -> N
     np.savetxt(tmp_path / "raw.csv", ptbxl.signal[:3].T, delimiter=",", fmt="%.6f")
     with pytest.raises(InputError, match="has no header; pass leads=") as exc:
         read_csv(tmp_path / "raw.csv", fs=500)
-    _one_line(exc)
+    one_line(exc)
     with pytest.raises(InputError, match="sampling rate unknown; pass fs="):
         read_csv(tmp_path / "raw.csv", leads="I,II,III")
     got = read_csv(tmp_path / "raw.csv", fs=500, leads="I,II,III")
@@ -138,7 +133,7 @@ def test_csv_bad_content(ptbxl: ECG, tmp_path: Path) -> None:
     (tmp_path / "text.csv").write_text("I,II\n0.1,0.2\n0.1,abc\n")
     with pytest.raises(CorruptFileError, match="non-numeric value 'abc' in column 'II'") as exc:
         read_csv(tmp_path / "text.csv", fs=500)
-    _one_line(exc)
+    one_line(exc)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(InputError, match="is empty"):
         read_csv(tmp_path / "empty.csv", fs=500)
@@ -150,7 +145,7 @@ def test_csv_bad_content(ptbxl: ECG, tmp_path: Path) -> None:
     np.savetxt(tmp_path / "nan.csv", sig.T, delimiter=",", fmt="%.6f", header="I", comments="")
     with pytest.raises(InputError, match=r"10 invalid \(NaN\) sample.*= 20 ms.*--fill-gaps 20") as exc:
         read_csv(tmp_path / "nan.csv", fs=500)
-    _one_line(exc)
+    one_line(exc)
     with pytest.raises(InputError, match="too short"):
         read_csv(tmp_path / "nan.csv", fs=500_000, fill_gaps_ms=1)
 
@@ -160,7 +155,7 @@ def test_units_explicit_or_checked(ptbxl: ECG, tmp_path: Path) -> None:
     np.save(tmp_path / "uv.npy", ptbxl.signal * 1000)
     with pytest.raises(InputError, match=r"look like µV, not mV.*--units uV") as exc:
         read_ecg(tmp_path / "uv.npy", fs=500, leads="all")
-    _one_line(exc)
+    one_line(exc)
     got = read_ecg(tmp_path / "uv.npy", fs=500, leads="all", units="uV")
     np.testing.assert_allclose(got.signal, ptbxl.signal, atol=1e-6)
     np.save(tmp_path / "v.npy", ptbxl.signal / 1000)
@@ -188,7 +183,7 @@ def test_edf_units_and_extra_signals(ecgid: ECG, tmp_path: Path) -> None:
     (tmp_path / "junk.edf").write_bytes(b"0       this is not an EDF header" * 10)
     with pytest.raises(CorruptFileError, match="not a readable EDF file") as exc:
         read_edf(tmp_path / "junk.edf")
-    _one_line(exc)
+    one_line(exc)
 
 
 @pytest.mark.parametrize(("fs", "n"), [(500, 5001), (257, 334), (128.5, 300)])
@@ -213,7 +208,7 @@ def test_wfdb_rules(data_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.hea").write_text("bad 2 500 x\nnonsense\n")
     with pytest.raises(CorruptFileError) as exc:
         read_ecg(tmp_path / "bad.hea")
-    _one_line(exc)
+    one_line(exc)
 
 
 def test_unreadable_files(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import wfdb
 
-from helpers import run_cli
+from helpers import error_line, one_line, run_cli
 from leadlift.errors import CorruptFileError, InputError
 from leadlift.io import read_ecg
 
@@ -28,19 +28,6 @@ def real(data_dir: Path) -> wfdb.Record:
     rec = wfdb.rdrecord(str(data_dir / "ptb-xl" / "records500" / "00000" / "00001_hr"))
     assert rec.fs == FS and rec.sig_len == 5000
     return rec
-
-
-def _one_line(exc: pytest.ExceptionInfo) -> str:
-    msg = str(exc.value)
-    assert msg and "\n" not in msg
-    return msg
-
-
-def _error_line(err: str) -> str:
-    assert "Traceback" not in err
-    lines = [" ".join(ln.split()) for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 # --------------------------------------------------------------------------------------- EDF
@@ -70,17 +57,17 @@ def test_edf_cut_to_half_its_records_is_refused(edf_halves: tuple[Path, Path]) -
         warnings.simplefilter("error")  # no library warning may stand in for the error
         with pytest.raises(CorruptFileError) as info:
             read_ecg(edf_halves[1])
-    msg = _one_line(info)
+    msg = one_line(info)
     assert msg.startswith(f"{edf_halves[1]} is truncated: its header declares 10 data records (10 s) but the "
                           "file holds 5 (5 s)")
     assert "copy or export the file again" in msg
 
 
-def test_show_on_a_truncated_edf_is_one_line(edf_halves: tuple[Path, Path], tmp_path: Path, capsys) -> None:
+def test_show_on_a_truncated_edf_isone_line(edf_halves: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     png = tmp_path / "cut.png"
     code, _out, err = run_cli(["show", str(edf_halves[1]), "-o", str(png)], capsys)
     assert code == 2
-    assert "is truncated" in _error_line(err) and "5 (5 s)" in err
+    assert "is truncated" in error_line(err) and "5 (5 s)" in err
     assert not png.exists()
 
 
@@ -103,7 +90,7 @@ def test_wfdb_dat_shorter_than_its_header_is_refused(data_dir: Path, tmp_path: P
     hea = _wfdb_copy(data_dir, tmp_path, "cut", keep_bytes=keep)
     with pytest.raises(CorruptFileError) as info:
         read_ecg(hea)
-    msg = _one_line(info)
+    msg = one_line(info)
     assert msg.startswith(f"WFDB signal file {tmp_path / 'cut.dat'} is truncated: {keep} of the 120000 bytes")
     assert "re-download or copy the record again" in msg
     assert "reshape" not in msg and "not loaded correctly" not in msg
@@ -111,11 +98,11 @@ def test_wfdb_dat_shorter_than_its_header_is_refused(data_dir: Path, tmp_path: P
         assert "(5 of 10 s)" in msg
 
 
-def test_show_on_a_truncated_wfdb_record_is_one_line(data_dir: Path, tmp_path: Path, capsys) -> None:
+def test_show_on_a_truncated_wfdb_record_isone_line(data_dir: Path, tmp_path: Path, capsys) -> None:
     hea = _wfdb_copy(data_dir, tmp_path, "cut", keep_bytes=60_000)
     code, _out, err = run_cli(["show", str(hea), "-o", str(tmp_path / "cut.png")], capsys)
     assert code == 2
-    assert "cut.dat is truncated: 60000 of the 120000 bytes" in _error_line(err)
+    assert "cut.dat is truncated: 60000 of the 120000 bytes" in error_line(err)
 
 
 @pytest.mark.parametrize(("record_line", "dat"), [
@@ -162,7 +149,7 @@ def test_csv_duplicate_lead_column_is_named_as_such(real: wfdb.Record, tmp_path:
     path.write_text(",".join(header) + "\n" + rows + "\n")
     with pytest.raises(InputError) as info:
         read_ecg(path, fs=FS)
-    msg = _one_line(info)
+    msg = one_line(info)
     assert msg == f"{path}: {expected}; remove or rename one of them"
     assert ".1" not in msg
 
@@ -173,5 +160,5 @@ def test_cli_csv_duplicate_column(real: wfdb.Record, tmp_path: Path, capsys) -> 
     path.write_text("I,I\n" + rows + "\n")
     code, _out, err = run_cli(["show", str(path), "--fs", "500", "-o", str(tmp_path / "d.png")], capsys)
     assert code == 2
-    line = _error_line(err)
+    line = error_line(err)
     assert "duplicate column 'I' (columns 1 and 2)" in line and "I.1" not in line

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import wfdb
 
-from helpers import run_cli
+from helpers import error_line, one_line, run_cli
 from leadlift.ecg import normalize_lead_name
 from leadlift.errors import CorruptFileError, InputError
 from leadlift.io import read_ecg
@@ -27,20 +27,6 @@ def real(data_dir: Path) -> dict[str, np.ndarray]:
     rec = wfdb.rdrecord(str(data_dir / "ptb-xl" / "records500" / "00000" / "00001_hr"))
     assert rec.fs == FS
     return {name.upper(): rec.p_signal[:, i].astype(np.float64) for i, name in enumerate(rec.sig_name)}
-
-
-def _one_line(exc: pytest.ExceptionInfo) -> str:
-    msg = str(exc.value)
-    assert msg and "\n" not in msg
-    return msg
-
-
-def _error_line(err: str) -> str:
-    """The one ``error:`` line of a CLI run (and no traceback)."""
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _write(tmp_path: Path, name: str, signals: list[np.ndarray], names: list[str], units: list[str], *,
@@ -86,7 +72,7 @@ def test_multi_frequency_leads_of_different_rates_are_refused(real, tmp_path: Pa
     hea = _write(tmp_path, "mixed", [real["I"], v1_250], ["I", "V1"], ["mV", "mV"], fs=125, samps_per_frame=[4, 2])
     with pytest.raises(InputError, match=r"different sampling rates \(I 500 Hz, V1 250 Hz\).*--leads") as exc:
         read_ecg(hea)
-    _one_line(exc)
+    one_line(exc)
     lead_i, lead_v1 = read_ecg(hea, leads="I"), read_ecg(hea, leads="V1")
     assert (lead_i.fs, lead_i.n_samples, lead_v1.fs, lead_v1.n_samples) == (500, 5000, 250, 2500)
     np.testing.assert_allclose(lead_v1["V1"], v1_250, atol=1e-3)
@@ -110,7 +96,7 @@ def test_a_lead_declared_in_mmhg_is_refused_by_name(real, tmp_path: Path) -> Non
     hea = _write(tmp_path, "badunit", [real["I"], _abp(n, FS)], ["I", "II"], ["mV", "mmHg"])
     with pytest.raises(InputError, match=r"lead II \(channel 'II'\) is declared in 'mmHg'") as exc:
         read_ecg(hea)
-    _one_line(exc)
+    one_line(exc)
     assert read_ecg(hea, leads="I").leads == ("I",)  # the selected lead alone is fine
 
 
@@ -122,7 +108,7 @@ def test_raw_counts_behind_gain_1_are_refused_with_an_override(real, tmp_path: P
     with pytest.raises(InputError, match=r"header gain and units.*looks wrong.*raw ADC counts.*"
                                          r"allow_implausible_amplitude=True") as exc:
         read_ecg(hea)
-    msg = _one_line(exc)
+    msg = one_line(exc)
     assert "--allow-implausible-amplitude" in msg
     raw = read_ecg(hea, allow_implausible_amplitude=True)
     np.testing.assert_allclose(raw["II"], counts[1], atol=1e-3)
@@ -135,7 +121,7 @@ def test_uv_or_v_declared_as_mv_are_refused(real, tmp_path: Path, factor: float,
     hea = _write(tmp_path, "wrongunit", [values], ["II"], ["mV"], gains=[1.0 if factor > 1 else 1e6])
     with pytest.raises(InputError, match=pattern) as exc:
         read_ecg(hea)
-    _one_line(exc)
+    one_line(exc)
     np.testing.assert_allclose(read_ecg(hea, allow_implausible_amplitude=True)["II"], values,
                                atol=1e-3 * max(factor, 1e-3))
 
@@ -161,10 +147,10 @@ def test_invalid_samples_are_refused_by_default_naming_the_option(gappy) -> None
     with pytest.raises(InputError, match=r"17 invalid \(NaN\) sample.*longest gap is 10 sample\(s\) = 20 ms "
                                          r"\(lead II at 6\.000 s\).*--fill-gaps 20") as exc:
         read_ecg(hea)
-    _one_line(exc)
+    one_line(exc)
     with pytest.raises(InputError, match=r"longer than the 8 ms allowed by fill_gaps_ms=8") as exc:
         read_ecg(hea, fill_gaps_ms=8)
-    _one_line(exc)
+    one_line(exc)
     with pytest.raises(InputError, match="fill_gaps_ms=-1"):
         read_ecg(hea, fill_gaps_ms=-1)
 
@@ -229,7 +215,7 @@ def test_layout_header_is_named_not_called_corrupt(multi_segment: Path) -> None:
     with pytest.raises(InputError, match=r"layout header of a multi-segment WFDB record.*master header "
                                          r".*ms\.hea") as exc:
         read_ecg(multi_segment.with_name("ms_layout.hea"))
-    msg = _one_line(exc)
+    msg = one_line(exc)
     assert not isinstance(exc.value, CorruptFileError) and "corrupt" not in msg
 
 
@@ -276,27 +262,27 @@ def test_show_long_record_plots_the_first_10_s(long_record: Path, tmp_path: Path
 def test_show_hints_use_cli_spelling(long_record: Path, tmp_path: Path, capsys) -> None:
     png = tmp_path / "x.png"
     code, _, err = run_cli(["show", str(long_record), "-o", str(png), "--seconds", "380"], capsys)
-    line = _error_line(err)
+    line = error_line(err)
     assert code == 2 and "--seconds 10" in line and "seconds=" not in line and not png.exists()
     odd = tmp_path / "rec.dat2"
     odd.write_text("I\n0.1\n")
     code, _, err = run_cli(["show", str(odd)], capsys)
-    line = _error_line(err)
+    line = error_line(err)
     assert code == 2 and "--format csv" in line and "format=" not in line
     code, _, err = run_cli(["show", str(long_record), "--seconds", "-1"], capsys)
-    assert code == 2 and "--seconds" in _error_line(err)
+    assert code == 2 and "--seconds" in error_line(err)
 
 
 def test_show_fill_gaps_and_amplitude_options(gappy, real, tmp_path: Path, capsys) -> None:
     hea, _ = gappy
     code, _, err = run_cli(["show", str(hea), "-o", str(tmp_path / "g.png")], capsys)
-    line = _error_line(err)
+    line = error_line(err)
     assert code == 2 and "--fill-gaps 20" in line and "fill_gaps_ms" not in line
     code, out, err = run_cli(["show", str(hea), "-o", str(tmp_path / "g.png"), "--fill-gaps", "20"], capsys)
     assert code == 0 and "leads    : 2 (I, II)" in out, err
     counts = _write(tmp_path, "counts", [np.round(real["II"] * 200.0)], ["II"], ["mV"], gains=[1.0])
     code, _, err = run_cli(["show", str(counts), "-o", str(tmp_path / "c.png")], capsys)
-    line = _error_line(err)
+    line = error_line(err)
     assert code == 2 and "--allow-implausible-amplitude" in line and "allow_implausible_amplitude" not in line
     code, _, err = run_cli(["show", str(counts), "-o", str(tmp_path / "c.png"), "--allow-implausible-amplitude"],
                            capsys)
@@ -309,7 +295,7 @@ def test_reconstruct_takes_the_read_options(gappy, real, tmp_path: Path, capsys)
     out_csv = tmp_path / "out.csv"
     code, _, err = run_cli(["reconstruct", str(hea), "--leads", "II", "--model", "mae-cpu", "--out", str(out_csv)],
                            capsys)
-    assert code == 2 and "--fill-gaps 20" in _error_line(err) and not out_csv.exists()
+    assert code == 2 and "--fill-gaps 20" in error_line(err) and not out_csv.exists()
     code, _, err = run_cli(["reconstruct", str(hea), "--leads", "II", "--model", "mae-cpu", "--out", str(out_csv),
                             "--fill-gaps", "20"], capsys)
     assert code == 0, err
@@ -317,7 +303,7 @@ def test_reconstruct_takes_the_read_options(gappy, real, tmp_path: Path, capsys)
     counts = _write(tmp_path, "counts", [np.round(real_ii * 200.0)], ["II"], ["mV"], gains=[1.0])
     code, _, err = run_cli(["reconstruct", str(counts), "--model", "mae-cpu", "--out", str(tmp_path / "c.csv")],
                            capsys)
-    assert code == 2 and "--allow-implausible-amplitude" in _error_line(err)
+    assert code == 2 and "--allow-implausible-amplitude" in error_line(err)
     code, _, err = run_cli(["reconstruct", str(counts), "--model", "mae-cpu", "--out", str(tmp_path / "c.csv"),
                             "--allow-implausible-amplitude"], capsys)
     assert code == 0, err
@@ -325,7 +311,7 @@ def test_reconstruct_takes_the_read_options(gappy, real, tmp_path: Path, capsys)
 
 def test_show_dataset_record_refuses_file_options(data_dir: Path, tmp_path: Path, capsys) -> None:
     code, _, err = run_cli(["show", "ptbxl:00001", "--data-dir", str(data_dir), "--fill-gaps", "5"], capsys)
-    assert code == 2 and "--fill-gaps: only for recording files" in _error_line(err)
+    assert code == 2 and "--fill-gaps: only for recording files" in error_line(err)
     png = tmp_path / "p.png"
     code, out, err = run_cli(["show", "ptbxl:00001", "--data-dir", str(data_dir), "--leads", "II,V2", "-o", str(png)],
                              capsys)
