@@ -78,17 +78,47 @@ class ModelConfig(StrictModel):
 
 
 class LossConfig(StrictModel):
-    """Reconstruction + triplet alignment under a curriculum (see :mod:`leadlift.losses`)."""
+    """Reconstruction + alignment (see :mod:`leadlift.losses`).
+
+    The paper-faithful objective is masked reconstruction + the triplet alignment under a
+    curriculum (``alignment: true``, one mask per sample). The corrected objective (the
+    default ``mae-cpu``) adds two terms that the faithful one lacks, each with its own weight:
+    ``cross_decode`` (decode all leads at every patch from the unmasked tokens of a random subset
+    of source leads) and ``contrastive`` (InfoNCE of CLS embeddings across leads and two time
+    crops). With either on, the masked reconstruction runs on the second crop and the unmasked
+    pass on the first.
+    """
 
     mask_ratio: float = Field(0.75, ge=0, lt=1)
     norm_target: bool = True
-    alignment: bool = Field(True, description="False = independent single-lead MAEs (baseline)")
+    alignment: bool = Field(True, description="triplet alignment under the curriculum; False = no triplet term")
     margin: float = 0.5
     negatives: Literal["roll", "all"] = "roll"
     detach_others: bool = True
     tokens: Literal["all", "cls"] = "all"
+    include_self_pair: bool = Field(False, description="triplet: also the pair lead c with itself (authors' code)")
+    mask_sharing: Literal["sample", "batch"] = Field(
+        "sample", description="one random mask per sample (faithful) or one per batch (then token t is the "
+                              "same time patch in every sample, so the triplet's negatives are content)")
     curriculum: Literal["paper", "code", "constant"] = "code"
     constant_weights: tuple[float, float] = (1.0, 1.0)
+    cross_decode: float = Field(0.0, ge=0, description="weight of trained cross-lead decoding (0 = off)")
+    source_leads: list[float] = Field(
+        default_factory=lambda: [0.6, 0.2, 0.2],
+        description="probabilities of 1, 2, 3, ... source leads per sample for cross-lead decoding")
+    contrastive: float = Field(0.0, ge=0, description="weight of the cross-lead, cross-crop InfoNCE (0 = off)")
+    temperature: float = Field(0.1, gt=0)
+
+    @property
+    def corrected(self) -> bool:
+        """True when the objective uses the unmasked two-crop pass (cross-decoding or InfoNCE)."""
+        return self.cross_decode > 0 or self.contrastive > 0
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> LossConfig:
+        if not self.source_leads or any(p < 0 for p in self.source_leads) or sum(self.source_leads) <= 0:
+            raise ValueError("source_leads must be non-negative probabilities of 1, 2, ... source leads")
+        return self
 
 
 class OptimConfig(StrictModel):

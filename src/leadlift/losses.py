@@ -5,6 +5,12 @@
 * :func:`triplet_alignment_loss` — cross-lead token alignment: a lead's token should be closer
   (1 − cosine similarity) to the same token position of the other leads of the same ECG than
   to that position in another ECG.
+* :func:`cross_lead_info_nce` — content alignment of the corrected objective: InfoNCE between
+  the CLS embeddings of different leads of the same ECG taken from two *different* time crops,
+  against every other ECG of the batch (it cannot be met by token position or beat phase, and
+  its denominator keeps the embeddings from collapsing).
+* :func:`cross_decoding_loss` — trained cross-lead decoding: MSE of all 12 leads decoded, at
+  every patch, from the tokens of a random subset of source leads.
 * :func:`curriculum_weights` / :func:`combine_losses` — the epoch curriculum that moves the
   weight from reconstruction to alignment. ``kind="code"`` (the authors' code) is the default;
   ``kind="paper"`` is the formula printed in the paper.
@@ -25,6 +31,8 @@ from leadlift.errors import InputError
 __all__ = [
     "combine_losses",
     "cosine_distance",
+    "cross_decoding_loss",
+    "cross_lead_info_nce",
     "curriculum_weights",
     "masked_reconstruction_loss",
     "triplet_alignment_loss",
@@ -96,6 +104,7 @@ def triplet_alignment_loss(
     detach_others: bool = True,
     tokens_used: Literal["all", "cls"] = "all",
     eps: float = 1e-8,
+    include_self: bool = False,
 ) -> Tensor:
     """Cross-lead triplet loss on aligned tokens, distance ``d = 1 - cosine similarity``.
 
@@ -115,6 +124,8 @@ def triplet_alignment_loss(
             lead models are trained in separate processes).
         tokens_used: ``"all"`` tokens or only the ``"cls"`` token.
         eps: norm floor of the cosine similarity.
+        include_self: also count the pair ``k = c`` (the authors' code, ``repeat(1, 12)``): a
+            lead's token is its own positive at distance 0, so the pair only pushes negatives away.
 
     Returns:
         Scalar loss.
@@ -136,6 +147,8 @@ def triplet_alignment_loss(
     # d_pos[b, c, k, t] = 1 - <u[b,c,t], other[b,k,t]>
     d_pos = 1.0 - torch.einsum("bctd,bktd->bckt", u, other)
     off_diag = ~torch.eye(n_l, dtype=torch.bool, device=tokens.device)  # k != c
+    if include_self:
+        off_diag = torch.ones_like(off_diag)
     if negatives == "roll":
         d_neg = 1.0 - torch.einsum("bctd,bktd->bckt", u, other.roll(1, dims=0))
         hinge = torch.relu(d_pos - d_neg + margin)  # [B, L, L, T]
@@ -149,6 +162,64 @@ def triplet_alignment_loss(
         per_pos = (hinge * weight).sum(-1)  # mean over negatives, [B, L, L, T]
         return per_pos[:, off_diag].mean()
     raise InputError(f"negatives={negatives!r}; use 'roll' or 'all'")
+
+
+def cross_lead_info_nce(
+    emb_a: Tensor,
+    emb_b: Tensor,
+    temperature: float = 0.1,
+    include_same_lead: bool = True,
+    eps: float = 1e-8,
+) -> Tensor:
+    """Symmetric InfoNCE across leads and crops (content alignment).
+
+    ``emb_a[b, c]`` is lead c of ECG b in one time crop, ``emb_b[e, k]`` lead k of ECG e in
+    another crop of the same records. For every lead pair (c, k), the anchor ``emb_a[b, c]``
+    must find ``emb_b[b, k]`` among ``emb_b[:, k]`` (cross-entropy over the B candidates of
+    cosine similarity / ``temperature``), and the reverse. Because the two crops start at
+    different times, neither token position nor beat phase identifies the positive: only what
+    the two leads share about the ECG does. The B − 1 negatives of every row keep the
+    embeddings spread out (no collapse).
+
+    Args:
+        emb_a, emb_b: ``[B, L, D]`` embeddings (e.g. the CLS tokens at mask 0), B ≥ 2.
+        temperature: softmax temperature (> 0).
+        include_same_lead: also use the pairs ``k = c`` (same lead, other crop).
+        eps: norm floor.
+
+    Returns:
+        Scalar loss (nats); ``log(B)`` at chance.
+    """
+    if emb_a.dim() != 3 or emb_a.shape != emb_b.shape:
+        raise InputError(f"embeddings have shapes {tuple(emb_a.shape)} and {tuple(emb_b.shape)}; "
+                         "expected two [B, n_leads, dim] tensors of the same shape")
+    b, n_l, _ = emb_a.shape
+    if b < 2:
+        raise InputError("the contrastive loss needs at least 2 ECGs per batch; use a larger batch")
+    if temperature <= 0:
+        raise InputError(f"temperature={temperature} must be > 0")
+    ua = emb_a / emb_a.norm(dim=-1, keepdim=True).clamp_min(eps)
+    ub = emb_b / emb_b.norm(dim=-1, keepdim=True).clamp_min(eps)
+    logits = torch.einsum("bcd,ekd->ckbe", ua, ub) / temperature  # [L, L, B, B]
+    target = torch.arange(b, device=emb_a.device)
+    pairs = torch.ones(n_l, n_l, dtype=torch.bool, device=emb_a.device)
+    if not include_same_lead:
+        pairs &= ~torch.eye(n_l, dtype=torch.bool, device=emb_a.device)
+    sel = logits[pairs]  # [P, B, B]
+    fwd = torch.nn.functional.cross_entropy(sel.reshape(-1, b), target.repeat(sel.shape[0]))
+    bwd = torch.nn.functional.cross_entropy(sel.transpose(1, 2).reshape(-1, b), target.repeat(sel.shape[0]))
+    return 0.5 * (fwd + bwd)
+
+
+def cross_decoding_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """MSE over every lead and every patch of a cross-lead decoding (no mask).
+
+    Args:
+        pred, target: ``[B, L, n_patches, patch_size]`` (z-scored signals).
+    """
+    if pred.shape != target.shape:
+        raise InputError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
+    return ((pred - target) ** 2).mean()
 
 
 def curriculum_weights(

@@ -74,8 +74,13 @@ def resolve_device(device: str | torch.device | None = "cpu") -> torch.device:
 
 
 def decoding_views(config: CheckpointConfig) -> int:
-    """MAE decoding passes matching the training mask ratio: 1 / (1 − mask_ratio), e.g. 4 for 0.75."""
-    ratio = float(config.training.get("loss", {}).get("mask_ratio", 0.75))
+    """MAE decoding passes: 1 for a model trained to decode every patch from unmasked tokens
+    (``loss.cross_decode`` > 0, the corrected objective); otherwise matching the training mask
+    ratio, 1 / (1 − mask_ratio), e.g. 4 for 0.75 (its decoders only ever predicted masked patches)."""
+    loss = config.training.get("loss", {})
+    if float(loss.get("cross_decode", 0.0) or 0.0) > 0:
+        return 1
+    ratio = float(loss.get("mask_ratio", 0.75))
     return max(1, round(1.0 / max(1.0 - ratio, 1e-6)))
 
 

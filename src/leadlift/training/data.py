@@ -59,10 +59,15 @@ class SeededSampler(Sampler):
 
 
 class _SeededCrops(Dataset):
-    """Random crops whose start is drawn from the per-item seed given by the sampler."""
+    """Random crops whose start is drawn from the per-item seed given by the sampler.
 
-    def __init__(self, base: CropDataset, random: bool, eps: float) -> None:
-        self.base, self.random, self.eps = base, random, eps
+    With ``two_crops`` every item also holds ``signal2``: a second crop of the same record with
+    its own start (random in training, the record's start in validation), the other view of the
+    corrected objective's cross-crop contrastive loss.
+    """
+
+    def __init__(self, base: CropDataset, random: bool, eps: float, two_crops: bool = False) -> None:
+        self.base, self.random, self.eps, self.two_crops = base, random, eps, two_crops
 
     def __len__(self) -> int:
         return len(self.base)
@@ -71,9 +76,13 @@ class _SeededCrops(Dataset):
         i, seed = key if isinstance(key, tuple) else (key, key)
         row = int(self.base.indices[i])
         slack = max(int(self.base.n_valid[row]) - self.base.crop, 0)
-        start = int(np.random.default_rng(seed).integers(0, slack + 1)) if self.random else slack // 2
+        rng = np.random.default_rng(seed)
+        start = int(rng.integers(0, slack + 1)) if self.random else slack // 2
         item = self.base._item(row, start, self.base.crop)
         item["signal"] = zscore(item["signal"], eps=self.eps)
+        if self.two_crops:
+            start2 = int(rng.integers(0, slack + 1)) if self.random else 0
+            item["signal2"] = zscore(self.base._item(row, start2, self.base.crop)["signal"], eps=self.eps)
         return item
 
 
@@ -84,9 +93,10 @@ class PretrainDataModule(L.LightningDataModule):
     """
 
     def __init__(self, cfg: DataConfig, data_dir: str | Path, seed: int,
-                 store_dir: str | Path | None = None) -> None:
+                 store_dir: str | Path | None = None, two_crops: bool = False) -> None:
         super().__init__()
         self.cfg, self.data_dir, self.seed, self.store_dir = cfg, Path(data_dir), seed, store_dir
+        self.two_crops = bool(two_crops)
         self.store: PreparedStore | None = None
 
     def prepare_data(self) -> None:
@@ -102,9 +112,9 @@ class PretrainDataModule(L.LightningDataModule):
             raise DataNotFoundError(f"no PTB-XL records of folds {self.cfg.train_folds} in {self.data_dir}")
         leads = self.cfg.lead_names
         self.train_set = _SeededCrops(CropDataset(self.store, parts["train"], crop=self.cfg.n_times, leads=leads),
-                                      random=True, eps=self.cfg.zscore_eps)
+                                      random=True, eps=self.cfg.zscore_eps, two_crops=self.two_crops)
         self.val_set = _SeededCrops(CropDataset(self.store, parts["val"], crop=self.cfg.n_times, leads=leads),
-                                    random=False, eps=self.cfg.zscore_eps)
+                                    random=False, eps=self.cfg.zscore_eps, two_crops=self.two_crops)
         _, world = self._rank()
         per_rank = len(self.train_set) // max(world, 1)
         if per_rank < self.cfg.batch_size:  # drop_last: not one full batch, so no training step at all

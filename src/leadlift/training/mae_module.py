@@ -14,8 +14,15 @@ import torch
 from torch import Tensor, nn
 
 from leadlift.config import PretrainConfig, parse_config
-from leadlift.losses import curriculum_weights, masked_reconstruction_loss, triplet_alignment_loss
+from leadlift.losses import (
+    cross_decoding_loss,
+    cross_lead_info_nce,
+    curriculum_weights,
+    masked_reconstruction_loss,
+    triplet_alignment_loss,
+)
 from leadlift.models import LeadBankMAE, MultiChannelMAE
+from leadlift.models.mae import PatchMask, patchify, random_patch_mask
 
 
 def build_model(cfg: PretrainConfig) -> nn.Module:
@@ -35,7 +42,13 @@ class MAEPretrainModule(L.LightningModule):
 
     Logged every step: ``train/loss``, ``train/recon``, ``train/align``, ``train/w_recon``,
     ``train/w_align``, ``train/lr``; every validation: the same terms under ``val/``
-    (validation uses a fixed mask seed so epochs are comparable).
+    (validation uses a fixed mask seed so epochs are comparable). Per-lead banks also log
+    ``triplet_mask0``, the triplet loss on the tokens of an unmasked pass (the way embeddings are
+    used): a model whose alignment was met by token position alone has a low ``align`` but a high
+    ``triplet_mask0``. The corrected objective (``loss.cross_decode``/``loss.contrastive``) adds
+    ``cross`` (cross-lead decoding MSE), ``nce`` (cross-lead, cross-crop InfoNCE) and
+    ``emb_std`` (mean per-dimension std over the batch of the unit CLS embeddings; → 0 if they
+    collapse).
     """
 
     def __init__(self, net: nn.Module, config: dict[str, Any]) -> None:
@@ -55,9 +68,33 @@ class MAEPretrainModule(L.LightningModule):
         return curriculum_weights(self.current_epoch, self.cfg.trainer.max_epochs, lc.curriculum,
                                   *lc.constant_weights)
 
-    def _losses(self, x: Tensor, generator: torch.Generator | None, train: bool = False) -> dict[str, Tensor]:
+    def _mask(self, batch_size: int, generator: torch.Generator | None, device: torch.device) -> PatchMask | None:
+        """The loss config's mask: None (one per sample, drawn by the model) or one for the batch."""
         lc = self.cfg.loss
-        out = (self._train_forward if train else self.model)(x, mask_ratio=lc.mask_ratio, generator=generator)
+        if lc.mask_sharing != "batch":
+            return None
+        m = random_patch_mask(1, self.model.n_patches, lc.mask_ratio, generator, device)
+        return PatchMask(ids_keep=m.ids_keep.expand(batch_size, -1), ids_restore=m.ids_restore.expand(batch_size, -1),
+                         mask=m.mask.expand(batch_size, -1))
+
+    def _sources(self, batch_size: int, n_leads: int, generator: torch.Generator | None,
+                 device: torch.device) -> Tensor:
+        """``[B, L]`` 0/1 source-lead masks: ``k`` leads per sample with the probabilities of
+        ``loss.source_leads`` (k = 1, 2, ...), the leads themselves uniform at random."""
+        probs = torch.tensor(self.cfg.loss.source_leads[:n_leads], dtype=torch.float)
+        k = torch.multinomial(probs, batch_size, replacement=True, generator=generator) + 1  # [B]
+        rank = torch.rand(batch_size, n_leads, generator=generator).argsort(dim=1).argsort(dim=1)
+        return (rank < k[:, None]).to(device=device, dtype=torch.float32)
+
+    def _losses(self, batch: dict[str, Tensor], generator: torch.Generator | None,
+                train: bool = False) -> dict[str, Tensor]:
+        lc = self.cfg.loss
+        x = batch["signal"]
+        corrected = lc.corrected and self.per_lead
+        masked_x = batch["signal2"] if corrected else x
+        mask = self._mask(x.shape[0], generator, x.device) if self.per_lead else None
+        out = (self._train_forward if train else self.model)(masked_x, mask_ratio=lc.mask_ratio, generator=generator,
+                                                              mask=mask)
         pred, target = out.pred, out.target_patches
         if pred.ndim == 3:  # multichannel: [B, N, C*P] -> per-lead layout
             pred = pred.reshape(target.shape[0], target.shape[2], target.shape[1], -1).transpose(1, 2)
@@ -65,13 +102,43 @@ class MAEPretrainModule(L.LightningModule):
         w_r, w_a = self._weights()
         if w_a > 0 and self.per_lead:
             align = triplet_alignment_loss(out.tokens, margin=lc.margin, negatives=lc.negatives,
-                                           detach_others=lc.detach_others, tokens_used=lc.tokens)
+                                           detach_others=lc.detach_others, tokens_used=lc.tokens,
+                                           include_self=lc.include_self_pair)
         else:
             align = recon.new_zeros(())
         loss = w_r * recon + w_a * align
+        terms: dict[str, Tensor] = {}
+        if self.per_lead and (corrected or not train):
+            # the unmasked pass of the first crop: how embeddings and decodings are used
+            tok = self.model.encode(x) if (corrected and train) else self._encode_eval(x)
+            with torch.no_grad():
+                terms["triplet_mask0"] = triplet_alignment_loss(tok.detach(), margin=lc.margin, negatives="roll",
+                                                                tokens_used=lc.tokens)
+                unit = tok[:, :, 0].detach()
+                unit = unit / unit.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+                terms["emb_std"] = unit.std(dim=0).mean()
+            if corrected:
+                b, n_l = x.shape[:2]
+                if lc.cross_decode > 0:
+                    src = self._sources(b, n_l, generator, x.device)
+                    z = (tok * src[:, :, None, None]).sum(1) / src.sum(1)[:, None, None]  # [B, 1+N, D]
+                    n = self.model.n_patches
+                    ids = torch.arange(n, device=x.device).expand(b, n)
+                    dec = self.model.decode(z[:, None].expand(b, n_l, *z.shape[1:]), None, ids)
+                    cross = cross_decoding_loss(dec, patchify(x, self.model.patch_size))
+                    loss = loss + lc.cross_decode * cross
+                    terms["cross"] = cross.detach()
+                if lc.contrastive > 0:
+                    nce = cross_lead_info_nce(tok[:, :, 0], out.tokens[:, :, 0], temperature=lc.temperature)
+                    loss = loss + lc.contrastive * nce
+                    terms["nce"] = nce.detach()
         return {"loss": loss, "recon": recon.detach(), "align": align.detach(),
                 # on the loss's device: DDP reduces logged values with sync_dist (NCCL has no CPU tensors)
-                "w_recon": loss.new_tensor(w_r), "w_align": loss.new_tensor(w_a)}
+                "w_recon": loss.new_tensor(w_r), "w_align": loss.new_tensor(w_a), **terms}
+
+    def _encode_eval(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.model.encode(x)
 
     def _mask_generator(self, step: int, stage: int) -> torch.Generator:
         g = torch.Generator(device="cpu")
@@ -80,7 +147,7 @@ class MAEPretrainModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         x = batch["signal"]
-        terms = self._losses(x, self._mask_generator(self.global_step, 0), train=True)
+        terms = self._losses(batch, self._mask_generator(self.global_step, 0), train=True)
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, prog_bar=False, batch_size=x.shape[0],
                       on_step=True, on_epoch=True)
         self.log("loss", terms["loss"].detach(), prog_bar=True, batch_size=x.shape[0], logger=False)
@@ -89,7 +156,7 @@ class MAEPretrainModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         x = batch["signal"]
-        terms = self._losses(x, self._mask_generator(batch_idx, 1))
+        terms = self._losses(batch, self._mask_generator(batch_idx, 1))
         self.log_dict({f"val/{k}": v for k, v in terms.items()}, prog_bar=False, batch_size=x.shape[0],
                       on_epoch=True, sync_dist=True)
         self.log("val_loss", terms["loss"], prog_bar=True, batch_size=x.shape[0], sync_dist=True)

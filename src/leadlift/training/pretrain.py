@@ -198,7 +198,7 @@ def pretrain(
         default_root_dir=out,
     )
     module = MAEPretrainModule(build_model(cfg), config_to_dict(cfg))
-    data = PretrainDataModule(cfg.data, data_dir, cfg.seed, store_dir=store_dir)
+    data = PretrainDataModule(cfg.data, data_dir, cfg.seed, store_dir=store_dir, two_crops=cfg.loss.corrected)
     last = ckpt_dir / "last.safetensors"
     resumed_from = str(last) if resume and last.exists() else None
     if resumed_from is not None:

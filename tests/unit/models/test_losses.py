@@ -11,6 +11,8 @@ from leadlift.errors import InputError
 from leadlift.losses import (
     combine_losses,
     cosine_distance,
+    cross_decoding_loss,
+    cross_lead_info_nce,
     curriculum_weights,
     masked_reconstruction_loss,
     triplet_alignment_loss,
@@ -197,3 +199,58 @@ def test_curriculum_code_matches_normalised_formula_and_combine() -> None:
         curriculum_weights(1, 0, "paper")
     with pytest.raises(InputError):
         curriculum_weights(1, 10, "bogus")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- corrected objective
+def test_triplet_self_pair_counts_the_diagonal() -> None:
+    # two ECGs, two leads: with the self pair, the diagonal terms (d_pos = 0) enter the mean
+    tok = _tokens([[0.0, 90.0], [180.0, 270.0]])
+    without = triplet_alignment_loss(tok, margin=0.5, tokens_used="cls")
+    with_self = triplet_alignment_loss(tok, margin=0.5, tokens_used="cls", include_self=True)
+    # off-diagonal hinge per (b, c, k): d_pos = 1, d_neg = 1 → 0.5; self pair: d_pos 0, d_neg 2 → 0
+    assert without.item() == pytest.approx(0.5)
+    assert with_self.item() == pytest.approx(0.25)
+
+
+def test_info_nce_is_log_b_at_chance_and_small_when_aligned() -> None:
+    b, n_l, d = 8, 3, 16
+    g = torch.Generator().manual_seed(0)
+    same = torch.randn(b, 1, d, generator=g).expand(b, n_l, d)
+    # identical per-ECG content in every lead and crop: the positive wins clearly
+    assert cross_lead_info_nce(same, same, temperature=0.05).item() < 0.05
+    # every ECG identical: no information, exactly chance
+    const = torch.ones(b, n_l, d)
+    assert cross_lead_info_nce(const, const).item() == pytest.approx(math.log(b), rel=1e-6)
+
+
+def test_info_nce_cannot_be_met_by_a_shared_constant_or_position() -> None:
+    # a large component shared by all ECGs (e.g. a positional code) adds nothing: only the
+    # ECG-specific part separates the positive from the B - 1 negatives
+    b, d = 6, 8
+    g = torch.Generator().manual_seed(1)
+    content = torch.randn(b, 1, d, generator=g)
+    shared = 10 * torch.ones(1, 1, d)
+    low = cross_lead_info_nce((content + shared).expand(b, 2, d), (content + shared).expand(b, 2, d))
+    high = cross_lead_info_nce(content.expand(b, 2, d), content.expand(b, 2, d))
+    assert high.item() < low.item() < math.log(b)
+
+
+def test_info_nce_gradients_and_one_line_errors() -> None:
+    a = torch.randn(4, 2, 8, requires_grad=True)
+    loss = cross_lead_info_nce(a, torch.randn(4, 2, 8))
+    loss.backward()
+    assert a.grad is not None and torch.isfinite(a.grad).all()
+    with pytest.raises(InputError, match="same shape"):
+        cross_lead_info_nce(torch.randn(4, 2, 8), torch.randn(4, 3, 8))
+    with pytest.raises(InputError, match="at least 2"):
+        cross_lead_info_nce(torch.randn(1, 2, 8), torch.randn(1, 2, 8))
+
+
+def test_cross_decoding_loss_is_mse_over_everything() -> None:
+    pred = torch.zeros(2, 3, 4, 5)
+    target = torch.ones(2, 3, 4, 5)
+    target[0, 0] = 3.0
+    expected = ((pred - target) ** 2).mean().item()
+    assert cross_decoding_loss(pred, target).item() == pytest.approx(expected)
+    with pytest.raises(InputError):
+        cross_decoding_loss(pred, target[:, :2])

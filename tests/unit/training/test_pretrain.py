@@ -73,6 +73,45 @@ def test_pretraining_never_sees_val_or_test_folds(data_dir, stores) -> None:
     np.testing.assert_allclose(x.mean(-1).numpy(), 0, atol=1e-5)
 
 
+def test_two_crops_are_other_windows_of_the_same_record(data_dir, stores) -> None:
+    cfg = load_config(TINY)
+    dm = PretrainDataModule(cfg.data, data_dir, seed=0, store_dir=stores, two_crops=True)
+    dm.setup("fit")
+    item = dm.train_set[(3, 99)]
+    assert item["signal"].shape == item["signal2"].shape == (12, cfg.data.n_times)
+    assert not torch.equal(item["signal"], item["signal2"])  # another start in the same 10-s record
+    again = dm.train_set[(3, 99)]
+    assert torch.equal(item["signal2"], again["signal2"])  # a pure function of the item's seed
+    val = dm.val_set[0]
+    assert not torch.equal(val["signal"], val["signal2"])  # centred crop vs the record's start
+
+
+def test_corrected_objective_trains_cross_decoding_and_contrast(data_dir, stores, tmp_path) -> None:
+    cfg = load_config(TINY, {"trainer.max_epochs": 3, "trainer.limit_train_batches": 6, "loss.alignment": False,
+                             "loss.curriculum": "constant", "loss.cross_decode": 1.0, "loss.contrastive": 1.0,
+                             "loss.mask_sharing": "batch", "loss.norm_target": False})
+    pretrain(cfg, data_dir, tmp_path / "run", store_dir=stores, progress=False)
+    log = pd.read_csv(tmp_path / "run" / "logs" / "csv" / "metrics.csv")
+    for col in ("train/cross_step", "train/nce_step", "train/triplet_mask0_step", "train/emb_std_step",
+                "val/cross", "val/nce", "val/triplet_mask0", "val/emb_std"):
+        assert col in log.columns, col
+    cross = log["train/cross_epoch"].dropna().to_numpy()
+    nce = log["train/nce_epoch"].dropna().to_numpy()
+    assert cross[-1] < cross[0] and nce[-1] < nce[0]
+    _, config = load_checkpoint(tmp_path / "run")
+    from leadlift.inference.backends import decoding_views
+
+    assert decoding_views(config) == 1  # trained to decode every patch: one unmasked pass
+
+
+def test_faithful_config_keeps_the_authors_objective() -> None:
+    cfg = load_config("mae-paper-faithful")
+    lc = cfg.loss
+    assert lc.alignment and lc.include_self_pair and lc.norm_target and lc.curriculum == "code"
+    assert lc.mask_sharing == "sample" and not lc.corrected
+    assert cfg.data.train_folds == [1, 2, 3, 4, 5, 6, 7, 8] and cfg.data.val_folds == [9]
+
+
 def test_seeded_sampler_splits_ranks_and_repeats() -> None:
     s0, s1 = SeededSampler(10, seed=1, rank=0, world_size=2), SeededSampler(10, seed=1, rank=1, world_size=2)
     for s in (s0, s1):
