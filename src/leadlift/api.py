@@ -5,7 +5,7 @@ Example::
     from leadlift import LeadLift
     from leadlift.io import read_ecg
 
-    model = LeadLift.from_pretrained("mae-cpu")            # bundled name, folder or "org/name"
+    model = LeadLift.from_pretrained("mae-cpu")            # bundled name, folder or Hub "org/name"
     ecg = read_ecg("ecgiddb/Person_01/rec_1.hea")          # lead I at 500 Hz, 20 s
     twelve = model.reconstruct(ecg)                        # ECG: 12 leads, 500 Hz, 20 s, mV
     emb = model.embed(ecg)                                 # emb.windows [4, D], emb.pooled [D]
@@ -34,6 +34,7 @@ from typing import Any
 
 from leadlift.ecg import ECG
 from leadlift.errors import InputError
+from leadlift.inference import hub
 from leadlift.inference.backends import Backend, load_backend
 from leadlift.inference.checkpoint import CheckpointConfig, calibration_key
 from leadlift.inference.hub import (
@@ -96,30 +97,57 @@ class LeadLift:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str] = DEFAULT_MODEL, *, verify: bool = True,
-                        revision: str = "main", cache_dir: str | os.PathLike[str] | None = None,
+                        revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                        token: str | bool | None = None, local_files_only: bool = False,
                         device: str | Any = "cpu") -> LeadLift:
-        """Load a model by bundled name, local checkpoint folder, or Hugging Face-style repo id.
+        """Load a model by bundled name, local checkpoint folder, or Hugging Face Hub repo id.
 
         Args:
             name_or_path: ``"mae-cpu"`` (see :func:`available_models`), a folder with
-                ``model.safetensors`` + ``config.yaml`` (e.g. written by ``leadlift pretrain``),
-                or ``"org/name"`` (fetched from ``$HF_ENDPOINT``/huggingface.co when not cached;
-                set ``LEADLIFT_OFFLINE=1`` to forbid network access).
+                ``model.safetensors`` + ``config.yaml`` (e.g. written by ``leadlift pretrain`` or
+                :meth:`save_pretrained`), or ``"org/name"`` on the Hugging Face Hub (downloaded
+                with ``huggingface_hub`` into its cache; ``HF_HUB_OFFLINE=1`` forbids network access).
             verify: check the SHA256 of the weights against ``config.yaml`` (bundled and
                 downloaded models must carry one).
-            revision: branch/tag/commit of a repo id.
-            cache_dir: where downloaded models go (default ``$LEADLIFT_CACHE`` or the user
-                cache dir).
+            revision: branch, tag or commit of a repo id (default: its default branch).
+            cache_dir: huggingface_hub cache folder (default ``$HF_HUB_CACHE``).
+            token: Hub token for private or gated repos (default: ``HF_TOKEN`` or the
+                ``huggingface-cli login`` token).
+            local_files_only: use the cache only, never the network.
             device: where the network runs (``"cpu"`` default, ``"cuda"``, ``"mps"``, ``"auto"``).
         Raises:
-            DataNotFoundError: unknown name / missing folder / repo not found.
-            DownloadError: the repo could not be fetched (no network).
+            DataNotFoundError: unknown name / missing folder / repo or revision not found / offline
+                and not cached / a repo without a leadlift checkpoint.
+            DownloadError: no network, or a gated/private repo without access.
             CorruptFileError: checksum mismatch, unknown format, weights not fitting the config.
         """
-        folder, source = resolve_model(name_or_path, revision=revision, cache_dir=cache_dir)
+        folder, source = resolve_model(name_or_path, revision=revision, cache_dir=cache_dir, token=token,
+                                       local_files_only=local_files_only)
         name = str(name_or_path)
         backend = load_backend(folder, name, verify=verify, require_checksum=source != "local")
         return cls(backend, name, folder).to(device)
+
+    def save_pretrained(self, folder: str | os.PathLike[str], *, name: str | None = None) -> Path:
+        """Write the model as a checkpoint folder that :meth:`from_pretrained` loads and the Hub
+        shows: ``model.safetensors``, ``config.yaml`` (with its SHA256) and a ``README.md`` model
+        card with the Hub's YAML header, each written atomically. Returns the folder.
+
+        ``name`` is the model's name in the card (default: the folder name)."""
+        return hub.save_pretrained(self._backend.network(), self.config, folder, name=name)
+
+    def push_to_hub(self, repo_id: str, *, token: str | bool | None = None, private: bool | None = None,
+                    revision: str | None = None, commit_message: str | None = None) -> str:
+        """Upload the model to the Hugging Face Hub repo ``repo_id`` (created when missing): the
+        folder :meth:`save_pretrained` writes, in one commit. Returns the commit URL.
+
+        Args:
+            token: token with write access (default: ``HF_TOKEN`` or the ``huggingface-cli login`` token).
+            private: create the repo private.
+            revision: branch to commit to (created when missing; default: the default branch).
+            commit_message: default ``"Upload leadlift model"``.
+        """
+        return hub.push_to_hub(self._backend.network(), self.config, repo_id, token=token, private=private,
+                               revision=revision, commit_message=commit_message)
 
     def to(self, device: str | Any) -> LeadLift:
         """Run the model on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"``);

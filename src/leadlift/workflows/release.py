@@ -6,7 +6,8 @@ The steps, for an aligned-MAE checkpoint folder ``CKPT`` (``model.safetensors`` 
     leadlift model-card CKPT --data-dir DATA          # = the three functions below
     calibrate_mae_checkpoint(CKPT, DATA)              # amplitude calibration (folds 1-8) -> config.yaml
     evaluate_checkpoint(CKPT, DATA)                   # fold-10 metrics through the API's path -> config.yaml
-    write_model_card(CKPT)                            # MODEL_CARD.md from config.yaml (no typed numbers)
+    write_model_card(CKPT)                            # MODEL_CARD.md from config.yaml (no typed numbers;
+                                                      # rendered by leadlift.inference.model_card)
     bundle_checkpoint(CKPT, "mae-cpu")                # copy into src/leadlift/weights/mae-cpu/
 
 ``config.yaml`` is typed (:class:`leadlift.inference.checkpoint.CheckpointConfig`), always
@@ -18,8 +19,10 @@ files; none is typed by hand.
 ``config["evaluation"]`` schema (also what a reconstructor's own evaluation should write)::
 
     split: "PTB-XL strat_fold 10 (test)"
-    command: "leadlift model-card ..."
+    command: "leadlift model-card ..."   # as rerunnable anywhere: --data-dir "$LEADLIFT_DATA", no cache paths
     train_folds: [1, ..., 8]
+    train_records: 1496                # records of the train folds in the prepared store (training-set size)
+    store_records: 1997                # records of the store (the data folder's PTB-XL subset)
     inputs:
       "I":                      # input leads, comma-separated in standard order
         n_test_records, n_test_windows, window_samples, fs
@@ -39,13 +42,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from leadlift.conventions import PTBXL_TEST_FOLDS, PTBXL_TRAIN_FOLDS
-from leadlift.ecg import DERIVED_LIMB_LEADS, parse_leads
+from leadlift.ecg import parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
 from leadlift.inference.calibration import CALIBRATION_INPUT_SETS, fit_calibration
 from leadlift.inference.checkpoint import calibration_key, read_config, update_config
+from leadlift.inference.model_card import model_card_markdown, reproducible_command, summary_metrics
 
 __all__ = [
     "CALIBRATION_INPUT_SETS",
@@ -55,6 +57,7 @@ __all__ = [
     "evaluate_checkpoint",
     "model_card_markdown",
     "read_config",
+    "reproducible_command",
     "summary_metrics",
     "update_config",
     "write_model_card",
@@ -164,14 +167,21 @@ def evaluate_checkpoint(folder: str | Path, data_dir: str | Path,
         res = evaluate_reconstruction(backend, store, parts["test"], names)
         results[calibration_key(names)] = {k: v for k, v in res.items() if not k.startswith("_")}
     cleaning = ("none" if cfg.kind == "mae" else "band-pass and baseline removal as the model's inputs")
+    data = cfg.training.get("data", {})
+    train_folds = list(data.get("train_folds", PTBXL_TRAIN_FOLDS))
+    n_train = len(ptbxl_folds(store.meta["strat_fold"], train=tuple(train_folds), val=(), test=())["train"])
+    if data.get("max_records_per_part") is not None:  # the reconstructor's training cut its parts short
+        n_train = min(n_train, int(data["max_records_per_part"]))
     entry = {
         "split": f"PTB-XL strat_fold {','.join(map(str, test_folds))} (test)",
-        "train_folds": list(cfg.training.get("data", {}).get("train_folds", PTBXL_TRAIN_FOLDS)),
+        "train_folds": train_folds,
+        "train_records": n_train,
+        "store_records": len(store.meta),
         "protocol": "every test record reconstructed through LeadLift.reconstruct's path (leadlift.inference."
                     "pipeline); scored on non-overlapping model windows against the truth with the model's input "
                     f"cleaning ({cleaning}); Pearson r per window, averaged; RMSE in mV over all samples; "
                     "means over the reconstructed leads (not inputs, not limb leads derived exactly from I and II)",
-        "command": command or default_command(folder, data_dir, input_sets),
+        "command": reproducible_command(command or default_command(folder, data_dir, input_sets)),
         "seconds": round(time.perf_counter() - t0, 1),
         "date": time.strftime("%Y-%m-%d"),
         "inputs": results,
@@ -180,196 +190,7 @@ def evaluate_checkpoint(folder: str | Path, data_dir: str | Path,
     return entry
 
 
-def summary_metrics(result: dict[str, Any], unit: str = "mV") -> dict[str, float]:
-    """Means over the reconstructed leads (not inputs, not derived limb leads) of one input set."""
-    inputs = set(result["inputs"])
-    derived = set(DERIVED_LIMB_LEADS) if {"I", "II"} <= inputs else set()
-    table = result[unit]
-    leads = [ld for ld in table if ld not in inputs and ld not in derived]
-    return {k: float(np.mean([table[ld][k] for ld in leads])) for k in ("pearson_r", "rmse", "r2", "var_ratio")}
-
-
 # --------------------------------------------------------------------------------------- model card
-def _size(path: Path) -> str:
-    n = path.stat().st_size
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
-
-
-def _n_parameters(weights: Path) -> int:
-    """Number of values stored in a safetensors file (read from its header, no pickle)."""
-    from safetensors import safe_open
-
-    with safe_open(str(weights), framework="np") as fh:
-        return int(sum(int(np.prod(fh.get_slice(k).get_shape())) for k in fh.keys()))
-
-
-def model_card_markdown(folder: str | Path, name: str | None = None,
-                        latency: dict[str, Any] | None = None) -> str:
-    """Render the model card of a checkpoint from its ``config.yaml`` (and optional latency results).
-
-    Every number is read from the config's ``evaluation`` entry (measured, with its command), the
-    weights file (size, parameter count, SHA256) or the latency results; none is typed here.
-
-    Args:
-        folder: checkpoint folder.
-        name: model name shown in the title (default: the folder name).
-        latency: the dict of ``benchmarks/results/inference_latency.json`` (optional).
-    Raises:
-        InputError: if the config has no ``evaluation`` (run :func:`evaluate_checkpoint` first).
-    """
-    folder = Path(folder)
-    cfg = read_config(folder).to_dict()
-    ev = cfg.get("evaluation")
-    if not ev or not ev.get("inputs"):
-        raise InputError(f"{folder}: config.yaml has no evaluation; run `leadlift model-card {folder}` "
-                         "or evaluate_checkpoint() first")
-    name = name or folder.name
-    fmt = str(cfg.get("format", ""))
-    is_mae = fmt.startswith("leadlift-mae")
-    model = cfg.get("model", {})
-    pre = cfg.get("preprocessing", {})
-    train = cfg.get("training", {})
-    data = train.get("data", {})
-    weights = folder / "model.safetensors"
-    fs = float(pre.get("fs", 0))
-    window_s = float(pre["window_samples"]) / fs if fs and pre.get("window_samples") else None
-    inputs_text = ",".join(pre.get("input_leads", [])) if not is_mae else "any subset of the 12 leads"
-    kind = "aligned per-lead masked autoencoder (paper 1)" if is_mae else "pathology-aware reconstructor (paper 2)"
-    lines = [
-        f"# Model card: `{name}`",
-        "",
-        f"leadlift {kind}, checkpoint format `{fmt}`, model class `{model.get('class', '?')}`; "
-        f"input leads: {inputs_text}.",
-        "",
-        "**Not a medical device.** Research software: its outputs are not validated for diagnosis, triage or any "
-        "clinical decision.",
-        "",
-        "## Files",
-        "",
-        "| file | size | SHA256 |",
-        "|---|---:|---|",
-        f"| model.safetensors | {_size(weights)} | `{cfg.get('weights_sha256', '-')}` |",
-        f"| config.yaml | {_size(folder / 'config.yaml')} | (architecture, preprocessing, calibration, metrics) |",
-        "",
-        f"Parameters: {_n_parameters(weights):,}. Loading verifies the SHA256 of the weights; weights are "
-        "safetensors, nothing is unpickled.",
-        "",
-        "## Training data",
-        "",
-    ]
-    if data:
-        lines.append(
-            f"- dataset: {data.get('dataset', '?')} (PTB-XL: 12-lead resting ECGs, 10 s), train folds "
-            f"{data.get('train_folds')}, validation folds {data.get('val_folds')}; fold 10 is never used for "
-            "training or calibration")
-        if is_mae:
-            lines.append(f"- epochs: {cfg.get('epoch', '?')}, steps: {cfg.get('global_step', '?')}, "
-                         f"seed {train.get('seed')}")
-            if "val/loss" in cfg.get("metrics", {}):
-                lines.append(f"- final validation loss: {cfg['metrics']['val/loss']:.4f}")
-        else:
-            info = cfg.get("metrics", {}).get("training", {})
-            lines.append(f"- method: {cfg.get('method', '?')}; epochs: {info.get('epochs', '?')} (best "
-                         f"{info.get('best_epoch', '?')}, validation MSE {info.get('best_val_mse', float('nan')):.4f} "
-                         f"mV²), seed {train.get('seed')}")
-    else:
-        lines.append("- see the training section of config.yaml")
-    if cfg.get("calibration"):
-        lines.append(f"- amplitude calibration (z → mV): {cfg['calibration'].get('data')}")
-    lines += ["", "## Preprocessing (applied automatically by `LeadLift`)", ""]
-    lines.append(f"- input resampled (polyphase) to {fs:g} Hz; windows of {pre.get('window_samples')} samples"
-                 + (f" ({window_s:g} s)" if window_s else ""))
-    if pre.get("bandpass_hz"):
-        lo, hi = pre["bandpass_hz"]
-        lines.append(f"- band-pass {lo:g}–{hi:g} Hz (Butterworth order {pre.get('bandpass_order')}, zero-phase), "
-                     f"baseline removal (running median {pre.get('baseline_window_s')} s)")
-    if is_mae:
-        lines.append(f"- z-score per lead per window (eps {pre.get('zscore_eps', '-')}); mV from the amplitude "
-                     "calibration")
-    else:
-        lines.append("- inputs z-scored jointly per window; outputs in mV")
-    lines += [
-        "- output resampled back to the input rate; windows stitched with Hann-weighted overlap-add; measured "
-        "input leads returned unchanged",
-        "",
-        "## Intended use",
-        "",
-        "- research on reduced-lead ECG: 12-lead approximations from one lead (e.g. a watch's lead I) or a few "
-        "leads" + (", and lead-agnostic embeddings for downstream models;" if is_mae else ";"),
-        "- inputs: surface ECG in mV, any duration >= 0.5 s, any sampling rate >= 50 Hz.",
-        "",
-        "## Limits",
-        "",
-        "- **not a medical device**; do not use reconstructed leads to diagnose (e.g. to rule in/out an infarction);",
-        f"- trained on one hospital database (PTB-XL) at {fs:g} Hz: content above {fs / 2:g} Hz is not "
-        "reconstructed; wearable, paediatric, exercise and pacemaker ECGs are out of distribution;",
-        "- reconstructions regress to the mean: their amplitude is under-estimated (see the variance ratio below)"
-        + ("; amplitudes come from a population calibration, not from the patient;" if is_mae else ";"),
-        "- a single lead cannot determine the heart's electrical axis uniquely; rare morphologies are smoothed out.",
-        "",
-        f"## Measured on {ev.get('split')}",
-        "",
-        f"Protocol: {ev.get('protocol', '-')}.",
-        "",
-        "Produced by:",
-        "",
-        "```",
-        str(ev.get("command")),
-        "```",
-        "",
-    ]
-    for key, res in ev["inputs"].items():
-        summ = summary_metrics(res)
-        records = res.get("n_test_records")
-        lines += [
-            f"### Inputs {key}: {res.get('n_test_windows')} windows of {res.get('window_samples')} samples "
-            f"@ {res.get('fs')} Hz" + (f" from {records} records" if isinstance(records, int) else ""),
-            "",
-            f"Mean over reconstructed leads: Pearson r **{summ['pearson_r']:.3f}**, RMSE **{summ['rmse']:.3f} mV**, "
-            f"R² {summ['r2']:.3f}, variance ratio {summ['var_ratio']:.2f}.",
-            "",
-            "| lead | Pearson r | RMSE (mV) | R² | bias (mV) | variance ratio |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
-        inputs = set(res["inputs"])
-        for lead, m in res["mV"].items():
-            mark = " (input)" if lead in inputs else ""
-            lines.append(f"| {lead}{mark} | {m['pearson_r']:.3f} | {m['rmse']:.3f} | {m['r2']:.3f} | "
-                         f"{m['bias']:+.3f} | {m['var_ratio']:.2f} |")
-        lines.append("")
-    if latency:
-        lines += [
-            "## Speed",
-            "",
-            f"Measured by `{latency.get('command')}` on {latency.get('machine', '?')} "
-            f"(model `{latency.get('model')}`, load average {latency.get('load_average_1min_at_end', '?')}):",
-            "",
-            "| measure | value |",
-            "|---|---:|",
-            f"| embed, one 10-s lead, 1 thread | {latency['embed_ms']:.2f} ms |",
-            f"| reconstruct 12 leads from lead I (10 s), 1 thread | {latency['reconstruct_ms']:.2f} ms |",
-            f"| embed throughput, 2 threads | {latency['embed_throughput_per_s']:.0f} ECGs/s |",
-            f"| reconstruct throughput, 2 threads | {latency['reconstruct_throughput_per_s']:.0f} ECGs/s |",
-            "",
-        ]
-    leads_arg = ",".join(pre.get("input_leads", ["I"])) if not is_mae else "I"
-    lines += [
-        "## Use",
-        "",
-        "```python",
-        "from leadlift import LeadLift",
-        "from leadlift.io import read_ecg",
-        "",
-        f'model = LeadLift.from_pretrained("{name}")',
-        f'ecg = read_ecg("recording.csv", fs=500, leads="{leads_arg}")',
-        "twelve = model.reconstruct(ecg)   # ECG, 12 leads, input fs, mV",
-    ]
-    if is_mae:
-        lines.append("emb = model.embed(ecg)            # emb.windows [n_windows, D], emb.pooled [D]")
-    lines += ["```", ""]
-    return "\n".join(lines)
-
-
 def write_model_card(folder: str | Path, name: str | None = None,
                      latency: dict[str, Any] | str | Path | None = None) -> Path:
     """Write ``MODEL_CARD.md`` next to the checkpoint (atomically) from its measured results.

@@ -1,14 +1,10 @@
 """The Python API (leadlift.api.LeadLift) with a tiny MAE trained in the test session: loading
-(local folder, bundled name, repo id over a loopback HTTP server, checksums), reconstruction and
+(local folder, bundled name, checksums; Hub repo ids: test_hub.py), reconstruction and
 embeddings of real recordings of any duration and sampling rate, the release helpers."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +15,7 @@ import leadlift
 from leadlift import LeadLift
 from leadlift.api import Embeddings, available_models, resolve_model
 from leadlift.ecg import ECG, STANDARD_LEADS
-from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError
+from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
 from leadlift.evaluation.metrics import pearson_per_window
 from leadlift.io import read_ecg
 from leadlift.preprocessing import resample
@@ -124,46 +120,6 @@ def test_bundled_name(tiny_mae_checkpoint: Path, tmp_path: Path, monkeypatch, da
     (dest / "config.yaml").write_text(yaml.safe_dump(cfg))
     with pytest.raises(CorruptFileError, match="no weights_sha256"):
         LeadLift.from_pretrained("tiny")
-
-
-@pytest.fixture()
-def hub_server(tiny_mae_checkpoint: Path, tmp_path: Path) -> Iterator[str]:
-    """A loopback HTTP server laid out like a model hub: /org/tiny/resolve/main/<file>."""
-    root = tmp_path / "hub"
-    _copy(tiny_mae_checkpoint, root / "org" / "tiny" / "resolve" / "main")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_repo_id_download_and_offline(hub_server: str, tmp_path: Path, monkeypatch) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("HF_ENDPOINT", hub_server)
-    monkeypatch.delenv("LEADLIFT_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    lift = LeadLift.from_pretrained("org/tiny", cache_dir=cache)
-    assert lift.path == cache / "hub" / "org--tiny" / "main"
-    assert not [p for p in lift.path.iterdir() if p.name.startswith(".")]
-    with pytest.raises(DataNotFoundError, match="not found at"):
-        LeadLift.from_pretrained("org/missing", cache_dir=cache)
-    # cached: works offline; not cached + offline: a clear error
-    monkeypatch.setenv("LEADLIFT_OFFLINE", "1")
-    assert LeadLift.from_pretrained("org/tiny", cache_dir=cache).fs == 100
-    with pytest.raises(DataNotFoundError, match="offline mode is on"):
-        LeadLift.from_pretrained("org/other", cache_dir=cache)
-    # no network: a one-line DownloadError (port 9 on loopback: nothing listens)
-    monkeypatch.delenv("LEADLIFT_OFFLINE")
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    with pytest.raises(DownloadError, match="no network") as exc:
-        LeadLift.from_pretrained("org/other", cache_dir=cache)
-    assert "\n" not in str(exc.value)
 
 
 # --------------------------------------------------------------------------------------- reconstruct
