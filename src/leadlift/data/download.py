@@ -1,138 +1,68 @@
-"""Fetch public PhysioNet databases, resumably and with checksum verification.
+"""Fetch public PhysioNet databases, verified, resumable and atomic, on ``requests`` and urllib3's ``Retry``.
 
-PhysioNet publishes every database version under ``{base_url}/{slug}/{version}/`` together with a
-``SHA256SUMS.txt`` that lists ``<sha256> <relative path>`` for each file. :func:`download_dataset`
-reads that list first and then fetches every listed file (or a chosen subset) into
-``<data_dir>/<folder>/<path>``:
-
-* each file is streamed to ``<file>.part``; an interrupted download is resumed with an HTTP
-  ``Range`` request and the ``.part`` is moved onto the final name (``os.replace``, atomic) only
-  after its SHA256 matched the published one, so a final file is always complete and verified;
-* files already present with the right checksum are skipped; a small manifest
-  (``.leadlift-verified.json``: path -> ``[size, mtime_ns, sha256]``) remembers what was verified so
-  that later calls re-hash a file only when its size or modification time changed;
-* connections are kept alive and reused (one per worker thread), which matters for PTB-XL and its
-  ~44k small files;
-* an unreachable server fails within seconds with a :class:`~leadlift.errors.DownloadError` that
-  says how to get the data by other means;
-* every file has an overall deadline (all attempts together, default 30 min, ``deadline=`` or
-  ``$LEADLIFT_DOWNLOAD_DEADLINE``) and a stall limit (fewer than 1 KiB received in 60 s ends the
-  download; ``stall_timeout=`` or ``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``), so a mirror that trickles
-  a byte every few seconds cannot hang a download forever;
-* the checksum list is streamed to disk and parsed line by line, and refused above 64 MiB
-  (``max_list_bytes=`` or ``$LEADLIFT_MAX_CHECKSUM_LIST_MB``);
-* a failed file leaves nothing behind: its ``.part`` and any temporary file are removed on every
-  error (full disk, stall, checksum mismatch, HTTP error); only a killed process leaves a
-  ``.part``, which the next call resumes;
-* redirects are followed to ``http(s)`` URLs only (a ``file://`` or other scheme is refused).
-
-The base URL defaults to ``https://physionet.org/files`` and can be overridden with the
-``base_url`` argument or the ``LEADLIFT_PHYSIONET_URL`` environment variable (a mirror, or a local
-test server). Proxies given by the usual ``https_proxy`` / ``http_proxy`` / ``no_proxy`` variables
-are honoured.
+``SHA256SUMS.txt`` comes first (refused above 64 MiB), then each listed file is streamed to ``<file>.part``,
+resumed by an HTTP ``Range`` request after a dropped connection and renamed onto its place only once its
+SHA256 matched; verified files are skipped (``.leadlift-verified.json`` spares re-hashing unchanged ones).
+PTB-XL comes as PhysioNet's zip when many files are missing (resumable; only missing files are extracted,
+each verified); CinC 2021's ``training/<source>/g<N>/`` folders become ``<source>/``, its reader's layout.
+``Retry`` handles 429/5xx and failed connections and paces resuming dropped bodies and refetching corrupt
+ones. Limits: an overall deadline and a stall limit (< 1 KiB in N s); DNS lookups are bounded too. Proxies
+and CA bundles come from the environment; redirects go to http(s) only, never from https to http.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import errno
 import fnmatch
 import hashlib
-import http.client
 import json
 import os
 import socket
-import ssl
 import threading
 import time
 import urllib.parse
-import urllib.request
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import requests
+from requests.adapters import HTTPAdapter
 from tqdm import tqdm
+from urllib3.exceptions import HTTPError as TransportError
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from leadlift import __version__
 from leadlift.atomic import atomic_path
-from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError
+from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError, LeadliftError
 
-__all__ = [
-    "BASE_URL_ENV",
-    "CHECKSUM_FILE",
-    "DEADLINE_ENV",
-    "DEFAULT_BASE_URL",
-    "MANIFEST_FILE",
-    "MAX_LIST_ENV",
-    "PHYSIONET_DATASETS",
-    "STALL_ENV",
-    "DownloadReport",
-    "PhysioNetDataset",
-    "dataset_root",
-    "download_dataset",
-    "get_dataset",
-    "parse_sha256sums",
-    "read_sha256sums",
-    "resolve_base_url",
-    "sha256_file",
-    "verify_dataset",
-]
+__all__ = ["BASE_URL_ENV", "CHECKSUM_FILE", "DEADLINE_ENV", "DEFAULT_BASE_URL", "MANIFEST_FILE", "MAX_LIST_ENV",
+           "PHYSIONET_DATASETS", "STALL_ENV", "DownloadReport", "PhysioNetDataset", "download_dataset", "get_dataset",
+           "parse_sha256sums", "read_sha256sums", "resolve_base_url", "sha256_file", "verify_dataset"]
 
 DEFAULT_BASE_URL = "https://physionet.org/files"
-"""Where PhysioNet serves the files of each database version."""
-
 BASE_URL_ENV = "LEADLIFT_PHYSIONET_URL"
-"""Environment variable that overrides :data:`DEFAULT_BASE_URL` (mirrors, local test servers)."""
-
 DEADLINE_ENV = "LEADLIFT_DOWNLOAD_DEADLINE"
-"""Environment variable: seconds one file may take, all attempts together (0 = no limit)."""
-
 STALL_ENV = "LEADLIFT_DOWNLOAD_STALL_TIMEOUT"
-"""Environment variable: seconds in which fewer than 1 KiB arriving ends a download (0 = no limit)."""
-
 MAX_LIST_ENV = "LEADLIFT_MAX_CHECKSUM_LIST_MB"
-"""Environment variable: largest checksum list accepted, in MiB."""
-
-DEFAULT_DEADLINE_S = 1800.0
-DEFAULT_STALL_S = 60.0
-DEFAULT_MAX_LIST_BYTES = 64 * 1024 * 1024
-
+ARCHIVE_MIN_FILES = 5000  # from this many missing files on, a dataset's zip beats single GETs
 CHECKSUM_FILE = "SHA256SUMS.txt"
 MANIFEST_FILE = ".leadlift-verified.json"
 PART_SUFFIX = ".part"
-
 _CHUNK = 256 * 1024
 _STALL_MIN_BYTES = 1024
-_HASH_CHUNK = 1024 * 1024
-_MAX_CONNECT_TIMEOUT = 5.0
-_MAX_REDIRECTS = 5
-_MAX_BACKOFF = 8.0
-_MANIFEST_SAVE_EVERY = 2000
-_MANIFEST_SAVE_SECONDS = 30.0
-_USER_AGENT = f"leadlift/{__version__} (python http.client)"
-
-
-# --------------------------------------------------------------------------------------------
-# Registry
-# --------------------------------------------------------------------------------------------
+_Entry = tuple[int, int, str]  # size, mtime_ns, sha256 of a verified file
+_Listed = tuple[str, tuple[str, str]]  # local path, (path on the server, sha256)
 
 
 @dataclass(frozen=True)
 class PhysioNetDataset:
-    """A PhysioNet database version that :func:`download_dataset` knows how to fetch.
-
-    Attributes:
-        name: leadlift's short name (``ptbxl``), used on the command line.
-        slug: PhysioNet's project slug (``ptb-xl``), part of the URL.
-        version: the published version (``1.0.3``), part of the URL.
-        folder: the folder created inside the data directory (``ptb-xl``).
-        description: one line about the contents.
-        approx_size: human-readable size of the full download.
-        title: the database's name as PhysioNet writes it (``PTB-XL``).
-    """
+    """A database version :func:`download_dataset` fetches: ``name`` (command line), PhysioNet ``slug``
+    and ``version`` (URL), ``folder`` in the data directory, ``title``, the published zip (``archive``)
+    and whether ``training/<source>/g<N>/`` is flattened to ``<source>/`` (``flatten_sources``)."""
 
     name: str
     slug: str
@@ -141,525 +71,214 @@ class PhysioNetDataset:
     description: str
     approx_size: str
     title: str = ""
+    archive: str = ""
+    flatten_sources: bool = False
 
     @property
     def label(self) -> str:
-        """Title and version, e.g. ``PTB-XL 1.0.3``."""
         return f"{self.title or self.slug} {self.version}"
 
     @property
     def landing_url(self) -> str:
-        """The database's page on PhysioNet (licence, citation, zip download)."""
         return f"https://physionet.org/content/{self.slug}/{self.version}/"
 
     def files_url(self, base_url: str | None = None) -> str:
-        """URL of the folder that holds this version's files (no trailing slash)."""
         return f"{resolve_base_url(base_url)}/{self.slug}/{self.version}"
 
+    def archive_url(self, base_url: str | None = None) -> str:
+        return f"{resolve_base_url(base_url).removesuffix('/files')}/static/published-projects/{self.slug}/{self.archive}"
 
-PHYSIONET_DATASETS: dict[str, PhysioNetDataset] = {
-    "ptbxl": PhysioNetDataset(
-        name="ptbxl",
-        slug="ptb-xl",
-        version="1.0.3",
-        folder="ptb-xl",
-        description="21,799 clinical 12-lead ECGs (10 s, 100 and 500 Hz) with SCP-ECG statements",
-        approx_size="~3 GB (~44,000 files)",
-        title="PTB-XL",
-    ),
-    "ptbdb": PhysioNetDataset(
-        name="ptbdb",
-        slug="ptbdb",
-        version="1.0.0",
-        folder="ptbdb",
-        description="PTB Diagnostic ECG Database: 549 records of 290 subjects, 15 leads at 1 kHz",
-        approx_size="~1.7 GB",
-        title="PTB Diagnostic ECG Database",
-    ),
-    "ecgid": PhysioNetDataset(
-        name="ecgid",
-        slug="ecgiddb",
-        version="1.0.0",
-        folder="ecgiddb",
-        description="ECG-ID Database: 310 lead-I records (20 s, 500 Hz) of 90 persons",
-        approx_size="~13 MB",
-        title="ECG-ID",
-    ),
-}
+    def local_path(self, remote: str) -> str | None:
+        """Where a listed file goes inside :attr:`folder` (``None``: not kept)."""
+        parts = remote.split("/")
+        if not self.flatten_sources:
+            return remote
+        keep = len(parts) == 4 and parts[0] == "training" and parts[3].endswith((".hea", ".mat"))
+        return f"{parts[1]}/{parts[3]}" if keep else None
+
+
+PHYSIONET_DATASETS: dict[str, PhysioNetDataset] = {d.name: d for d in (
+    PhysioNetDataset("ptbxl", "ptb-xl", "1.0.3", "ptb-xl", "21,799 clinical 12-lead ECGs (10 s, 100 and 500 Hz) with "
+                     "SCP-ECG statements", "~3 GB (~87,000 files, or a 1.7 GB zip)", "PTB-XL",
+                     "ptb-xl-a-large-publicly-available-electrocardiography-dataset-1.0.3.zip"),
+    PhysioNetDataset("ptbdb", "ptbdb", "1.0.0", "ptbdb", "PTB Diagnostic ECG Database: 549 records of 290 subjects, "
+                     "15 leads at 1 kHz", "~1.7 GB", "PTB Diagnostic ECG Database"),
+    PhysioNetDataset("ecgid", "ecgiddb", "1.0.0", "ecgiddb", "ECG-ID Database: 310 lead-I records (20 s, 500 Hz) of "
+                     "90 persons", "~13 MB", "ECG-ID"),
+    PhysioNetDataset("cinc2021", "challenge-2021", "1.0.3", "challenge-2021", "PhysioNet/CinC Challenge 2021 training "
+                     "set: 88,253 12-lead ECGs from 7 sources (--file ptb, --file georgia...: one source)",
+                     "~11 GB (~176,000 files)", "PhysioNet/CinC Challenge 2021", flatten_sources=True))}
 """The databases leadlift can download, by short name."""
 
 
 def get_dataset(name: str) -> PhysioNetDataset:
-    """Look a dataset up by short name, PhysioNet slug or folder name (case-insensitive).
-
-    Raises:
-        InputError: the name is unknown.
-    """
+    """A dataset by short name, PhysioNet slug or folder (case-insensitive); InputError if unknown."""
     key = name.strip().lower()
-    if key in PHYSIONET_DATASETS:
-        return PHYSIONET_DATASETS[key]
     for ds in PHYSIONET_DATASETS.values():
-        if key in (ds.slug, ds.folder):
+        if key in (ds.name, ds.slug, ds.folder):
             return ds
-    known = ", ".join(PHYSIONET_DATASETS)
-    raise InputError(f"unknown dataset {name!r}; choose one of: {known}")
+    raise InputError(f"unknown dataset {name!r}; choose one of: {', '.join(PHYSIONET_DATASETS)}")
 
 
 def resolve_base_url(base_url: str | None = None) -> str:
-    """The base URL to use: the argument, else ``$LEADLIFT_PHYSIONET_URL``, else PhysioNet.
-
-    Raises:
-        InputError: the URL is not an ``http://`` or ``https://`` URL.
-    """
-    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    url = url.strip().rstrip("/")
+    """The argument, else ``$LEADLIFT_PHYSIONET_URL``, else PhysioNet; InputError unless http(s)."""
+    url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(
-            f"invalid PhysioNet base URL {url!r}; give an http(s) URL such as {DEFAULT_BASE_URL} "
-            f"(argument or {BASE_URL_ENV})"
-        )
+        raise InputError(f"invalid PhysioNet base URL {url!r}; give an http(s) URL such as {DEFAULT_BASE_URL} "
+                         f"(argument or {BASE_URL_ENV})")
     return url
 
 
-def dataset_root(name: str, data_dir: str | os.PathLike[str]) -> Path:
-    """The folder that holds (or will hold) a dataset inside ``data_dir``."""
-    return Path(data_dir) / get_dataset(name).folder
-
-
-# --------------------------------------------------------------------------------------------
-# Checksums and the verified-manifest
-# --------------------------------------------------------------------------------------------
+def _number(value: float | None, env: str, arg: str, default: float, what: str = "number of seconds >= 0") -> float:
+    """``value``, else ``$env``, else ``default``: a finite number >= 0 (> 0 for sizes), else InputError."""
+    source = f"{arg}={value!r}"
+    if value is None:
+        if not (raw := os.environ.get(env, "").strip()):
+            return default
+        source, value = f"{env}={raw!r}", float(raw) if raw.replace(".", "", 1).isdigit() else -1.0
+    if not 0 <= value < float("inf") or (value == 0 and "size" in what):
+        raise InputError(f"{source} is not a {what}; set e.g. {env}={default:g} or unset it")
+    return float(value)
 
 
 def parse_sha256sums(text: str | Iterable[str], source: str = CHECKSUM_FILE) -> dict[str, str]:
-    """Parse ``<sha256hex> <relative path>`` lines into ``{path: sha256}`` (file order kept).
-
-    ``text`` is the whole list or an iterable of its lines (an open file: read one line at a
-    time). Blank lines are ignored; a ``*`` in front of the path (binary-mode marker of
-    ``sha256sum``) is dropped. Paths that are absolute or climb out of the dataset folder are
-    refused.
-
-    Raises:
-        CorruptFileError: a line is malformed or names an unsafe path.
-    """
+    """``{path: sha256}`` of ``<sha256> <path>`` lines (a string or an open file); CorruptFileError on a
+    malformed line or a path that is absolute or climbs out of the dataset folder."""
     entries: dict[str, str] = {}
-    lines = text.splitlines() if isinstance(text, str) else text
-    for lineno, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
+    for lineno, raw in enumerate(text.splitlines() if isinstance(text, str) else text, start=1):
+        if not (line := raw.strip()):
             continue
         fields = line.split(maxsplit=1)
         digest = fields[0].lower()
         if len(fields) != 2 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise CorruptFileError(
-                f"{source} line {lineno} is not '<sha256> <path>' ({line[:60]!r}); "
-                "the checksum list is damaged, download it again"
-            )
-        path = fields[1].strip()
-        path = path.removeprefix("*").removeprefix("./")
-        pure = PurePosixPath(path)
-        if not path or pure.is_absolute() or ".." in pure.parts or "\\" in path:
-            raise CorruptFileError(
-                f"{source} line {lineno} names an unsafe path {path!r}; refusing to write outside "
-                "the dataset folder, check the server or mirror you download from"
-            )
-        entries[pure.as_posix()] = digest
+            raise CorruptFileError(f"{source} line {lineno} is not '<sha256> <path>' ({line[:60]!r}); "
+                                   "the checksum list is damaged, download it again")
+        path = fields[1].strip().removeprefix("*").removeprefix("./")
+        if not path or PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts or "\\" in path:
+            raise CorruptFileError(f"{source} line {lineno} names an unsafe path {path!r}; refusing to write outside "
+                                   "the dataset folder, check the server or mirror you download from")
+        entries[PurePosixPath(path).as_posix()] = digest
     return entries
 
 
-def _max_list_bytes(value: int | None) -> int:
-    """The checksum-list size cap: ``value``, else ``$LEADLIFT_MAX_CHECKSUM_LIST_MB``, else 64 MiB."""
-    if value is not None:
-        if value <= 0:
-            raise InputError(f"max_list_bytes={value} must be positive")
-        return int(value)
-    raw = os.environ.get(MAX_LIST_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_LIST_BYTES
-    try:
-        mb = float(raw)
-    except ValueError:
-        mb = -1.0
-    if not mb > 0 or mb == float("inf"):
-        raise InputError(f"{MAX_LIST_ENV}={raw!r} is not a positive size in MiB; set it to e.g. 256 or unset it")
-    return int(mb * 1024 * 1024)
+def _list_cap(max_bytes: int | None) -> int:
+    mb = _number(None if max_bytes is None else max_bytes / 2**20, MAX_LIST_ENV, "max_list_bytes", 64, "size in MiB > 0")
+    return int(mb * 2**20)
 
 
 def _list_too_large(source: str, size: int | str, cap: int) -> CorruptFileError:
-    return CorruptFileError(
-        f"{source} is {size} bytes, more than the {round(cap / 1024 / 1024, 3):g} MiB a checksum list may have; "
-        f"the server or mirror sends something else — check it, or if the list is right raise the "
-        f"limit with {MAX_LIST_ENV}=MB"
-    )
+    return CorruptFileError(f"{source} is {size} bytes, more than the {round(cap / 2**20, 3):g} MiB a checksum list "
+                            "may have; the server or mirror sends something else — check it, or if the list is right "
+                            f"raise the limit with {MAX_LIST_ENV}=MB")
 
 
 def read_sha256sums(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, str]:
-    """Parse a saved checksum list line by line (never read whole), refusing one above the size cap.
-
-    Args:
-        path: the ``SHA256SUMS.txt`` file.
-        max_bytes: size cap (default ``$LEADLIFT_MAX_CHECKSUM_LIST_MB`` or 64 MiB).
-
-    Raises:
-        CorruptFileError: the file is larger than the cap, or a line is malformed or unsafe.
-    """
-    cap = _max_list_bytes(max_bytes)
-    size = os.stat(path).st_size
-    if size > cap:
+    """Parse a saved checksum list line by line, refusing one above the size cap (CorruptFileError)."""
+    if (size := os.stat(path).st_size) > (cap := _list_cap(max_bytes)):
         raise _list_too_large(str(path), size, cap)
-    with open(path, encoding="utf-8", errors="replace", newline=None) as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         return parse_sha256sums(fh, str(path))
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA256 hex digest of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
+def _hash(path: str | os.PathLike[str]) -> Any:
+    hasher = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(_HASH_CHUNK):
-            h.update(block)
-    return h.hexdigest()
+        while block := fh.read(1 << 20):
+            hasher.update(block)
+    return hasher
 
 
-_ManifestEntry = tuple[int, int, str]
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA256 hex digest of a file."""
+    return _hash(path).hexdigest()
 
 
-def _load_manifest(root: Path) -> dict[str, _ManifestEntry]:
-    """Read ``.leadlift-verified.json``; a missing or unreadable manifest is treated as empty."""
+def _load_manifest(root: Path) -> dict[str, _Entry]:
     try:
         raw = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return {k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw.items() if isinstance(v, list) and len(v) == 3}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}
-    out: dict[str, _ManifestEntry] = {}
-    if isinstance(raw, dict):
-        for key, value in raw.items():
-            if (
-                isinstance(value, list)
-                and len(value) == 3
-                and isinstance(value[0], int)
-                and isinstance(value[1], int)
-                and isinstance(value[2], str)
-            ):
-                out[key] = (value[0], value[1], value[2])
-    return out
 
 
-def _save_manifest(root: Path, manifest: dict[str, _ManifestEntry]) -> None:
-    """Write the manifest atomically (temp file + ``os.replace``); failures are ignored.
-
-    The manifest is only a cache: if it cannot be written (read-only data folder) the next call
-    simply re-hashes the files.
-    """
-    payload = {key: list(value) for key, value in sorted(manifest.items())}
+def _save_manifest(root: Path, manifest: dict[str, _Entry]) -> None:
+    """Only a cache: where it cannot be written, files are simply re-hashed next time."""
     with contextlib.suppress(OSError), atomic_path(root / MANIFEST_FILE) as tmp:
-        tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
+        tmp.write_text(json.dumps(dict(sorted(manifest.items())), separators=(",", ":")), encoding="utf-8")
 
 
-def _check_present(
-    path: Path, expected: str, cached: _ManifestEntry | None
-) -> tuple[bool, _ManifestEntry | None]:
-    """Whether ``path`` exists with the expected checksum, trusting ``cached`` if still current.
+def _entry(path: Path, digest: str) -> _Entry:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, digest
 
-    Returns ``(ok, entry)`` where ``entry`` is the manifest entry to store (``None`` when the file is
-    absent or wrong).
-    """
+
+def _status(root: Path, item: _Listed, cached: _Entry | None) -> tuple[str, _Entry | None, str]:
+    """``(path, manifest entry if verified, problem)`` of a listed file (an unchanged ``cached`` file is
+    trusted without hashing); the problem is ``missing``, ``unreadable (...)`` or a mismatch."""
+    rel, (_, expected) = item
     try:
-        st = path.stat()
-    except OSError:
-        return False, None
-    if cached is not None and cached == (st.st_size, st.st_mtime_ns, expected):
-        return True, cached
-    if sha256_file(path) != expected:
-        return False, None
-    return True, (st.st_size, st.st_mtime_ns, expected)
+        entry = _entry(root / rel, expected)
+        got = expected if entry == cached else sha256_file(root / rel)
+    except FileNotFoundError:
+        return rel, None, "missing"
+    except OSError as exc:
+        return rel, None, f"unreadable ({exc.strerror or exc})"
+    return (rel, entry, "") if got == expected else (rel, None, f"SHA256 mismatch (expected {expected[:12]}…, got "
+                                                                 f"{got[:12]}…)")
 
 
-def _select(entries: dict[str, str], files: Sequence[str] | None, ds: PhysioNetDataset) -> dict[str, str]:
-    """Restrict ``entries`` to the paths matched by ``files`` (exact paths, folders or globs).
-
-    Raises:
-        DataNotFoundError: a pattern matches no listed file.
-    """
+def _listed(ds: PhysioNetDataset, entries: dict[str, str], files: Sequence[str] | None) -> tuple[dict, dict]:
+    """``({local path: (server path, sha256)}`` of every kept file, the same for those ``files`` (paths,
+    folders or ``fnmatch`` globs; None: all) match``)``; DataNotFoundError for a pattern matching nothing."""
+    listed = {loc: (p, d) for p, d in entries.items() if p != CHECKSUM_FILE and (loc := ds.local_path(p)) is not None}
     if files is None:
-        return dict(entries)
-    if isinstance(files, str):
-        files = [files]
+        return listed, dict(listed)
     chosen: set[str] = set()
-    for spec in files:
-        pattern = spec.strip().replace("\\", "/").removeprefix("./").rstrip("/")
-        hits = [
-            p for p in entries
-            if p == pattern or p.startswith(pattern + "/") or fnmatch.fnmatchcase(p, pattern)
-        ]
-        if not hits:
-            example = next(iter(entries), "RECORDS")
-            raise DataNotFoundError(
-                f"no file of {ds.label} matches {spec!r} in its {CHECKSUM_FILE}; give paths or glob "
-                f"patterns relative to the dataset folder, e.g. {example!r}"
-            )
-        chosen.update(hits)
-    return {p: d for p, d in entries.items() if p in chosen}
+    for spec in [files] if isinstance(files, str) else files:
+        pat = spec.strip().replace("\\", "/").removeprefix("./").rstrip("/")
+        if not (hits := {p for p in listed if p == pat or p.startswith(pat + "/") or fnmatch.fnmatchcase(p, pat)}):
+            raise DataNotFoundError(f"no file of {ds.label} matches {spec!r} in its {CHECKSUM_FILE}; give paths or "
+                                    f"glob patterns relative to the dataset folder, e.g. {next(iter(listed), 'RECORDS')!r}")
+        chosen |= hits
+    return listed, {p: v for p, v in listed.items() if p in chosen}
 
 
-# --------------------------------------------------------------------------------------------
-# HTTP: persistent connections, one per thread and host
-# --------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _local_io(path: Path) -> Iterator[None]:
+    """A local file-system failure (full disk, permissions) as a one-line DownloadError."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, (LeadliftError, requests.RequestException)):
+            raise
+        raise DownloadError(f"cannot write or read {exc.filename or path} ({exc.strerror or exc}); free some disk "
+                            "space or choose a writable folder with --data-dir or LEADLIFT_DATA") from exc
 
 
-_NETWORK_ERRNOS = frozenset(
-    getattr(errno, n) for n in (
-        "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN", "ECONNREFUSED", "ECONNRESET",
-        "ECONNABORTED", "ETIMEDOUT", "EPIPE",
-    ) if hasattr(errno, n)
-)
-
-
-def _is_network_error(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from the network (as opposed to the local file system)."""
-    network_types = (socket.gaierror, ConnectionError, TimeoutError, ssl.SSLError, http.client.HTTPException)
-    if isinstance(exc, network_types):
-        return True
-    return isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS
-
-
-def _local_io_error(path: Path, exc: OSError) -> DownloadError:
-    """A local file-system failure (disk full, permissions...) as a one-line DownloadError."""
-    where = Path(exc.filename) if exc.filename else path
-    return DownloadError(
-        f"cannot write or read {where} ({exc.strerror or exc}); free some disk space or choose a "
-        "writable folder with --data-dir or LEADLIFT_DATA"
-    )
-
-
-class _RetryableHTTPError(Exception):
-    """A server-side hiccup (HTTP 429/5xx, short body) worth retrying."""
-
-
-class _Cancelled(Exception):
-    """Another worker failed; this one stops."""
-
-
-def _resolve_host(host: str, port: int, timeout: float) -> None:
-    """Resolve ``host`` in a helper thread so a dead DNS server cannot block for minutes."""
-    outcome: dict[str, BaseException] = {}
-
-    def lookup() -> None:
+def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, stop: threading.Event) -> Iterator[Any]:
+    """``fn(item)`` on ``workers`` threads (a bounded number in flight), in completion order; the first
+    error sets ``stop`` (which workers watch) and is raised."""
+    items, pending = iter(items), set()
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="leadlift-dl") as pool:
         try:
-            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=lookup, name=f"leadlift-dns-{host}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"DNS lookup of {host} timed out after {timeout:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-
-
-@dataclass
-class _Conn:
-    conn: http.client.HTTPConnection
-    absolute_form: bool  # plain-HTTP proxy: request target is the full URL
-    headers: dict[str, str]
-
-
-class _HttpClient:
-    """Minimal HTTP/1.1 GET client with keep-alive, redirects, proxies and split timeouts.
-
-    Each thread gets its own connection per ``(scheme, host, port)``, so the client can be shared
-    by the workers of a thread pool. ``connect_timeout`` bounds connecting (and DNS); ``read_timeout``
-    bounds each socket read afterwards.
-    """
-
-    def __init__(self, connect_timeout: float, read_timeout: float) -> None:
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[http.client.HTTPConnection] = []
-        self._resolved: set[str] = set()
-        self._proxies = urllib.request.getproxies()
-        self._ssl: ssl.SSLContext | None = None
-
-    # -- connections -----------------------------------------------------------------------
-
-    def _pool(self) -> dict[tuple[str, str, int], _Conn]:
-        pool = getattr(self._local, "pool", None)
-        if pool is None:
-            pool = self._local.pool = {}
-        return pool
-
-    def _proxy_for(self, scheme: str, host: str) -> str | None:
-        proxy = self._proxies.get(scheme)
-        if not proxy:
-            return None
-        try:
-            if urllib.request.proxy_bypass(host):
-                return None
-        except OSError:
-            pass
-        return proxy if "://" in proxy else f"http://{proxy}"
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context()
-        return self._ssl
-
-    def _open(self, scheme: str, host: str, port: int) -> _Conn:
-        headers: dict[str, str] = {}
-        absolute = False
-        proxy = self._proxy_for(scheme, host)
-        if proxy:
-            p = urllib.parse.urlsplit(proxy)
-            connect_host, connect_port = p.hostname or "", p.port or 80
-            if p.username:
-                token = f"{urllib.parse.unquote(p.username)}:{urllib.parse.unquote(p.password or '')}"
-                headers["Proxy-Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
-            conn: http.client.HTTPConnection
-            if scheme == "https":
-                conn = http.client.HTTPSConnection(
-                    connect_host, connect_port, timeout=self.connect_timeout, context=self._ssl_context()
-                )
-                conn.set_tunnel(host, port, headers=dict(headers))
-                headers = {}
-            else:
-                conn = http.client.HTTPConnection(connect_host, connect_port, timeout=self.connect_timeout)
-                absolute = True
-        else:
-            connect_host, connect_port = host, port
-            if scheme == "https":
-                conn = http.client.HTTPSConnection(
-                    host, port, timeout=self.connect_timeout, context=self._ssl_context()
-                )
-            else:
-                conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
-        if connect_host not in self._resolved:
-            _resolve_host(connect_host, connect_port, self.connect_timeout)
-            self._resolved.add(connect_host)
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.settimeout(self.read_timeout)
-        with self._lock:
-            self._all.append(conn)
-        return _Conn(conn, absolute, headers)
-
-    def _get_conn(self, key: tuple[str, str, int]) -> tuple[_Conn, bool]:
-        pool = self._pool()
-        entry = pool.get(key)
-        if entry is not None and entry.conn.sock is not None:
-            return entry, False
-        if entry is not None:
-            entry.conn.close()
-        entry = pool[key] = self._open(*key)
-        return entry, True
-
-    def _drop(self, key: tuple[str, str, int]) -> None:
-        entry = self._pool().pop(key, None)
-        if entry is not None:
-            entry.conn.close()
-
-    def close(self) -> None:
-        """Close every connection opened by any thread."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-    # -- requests --------------------------------------------------------------------------
-
-    def _send(
-        self, url: str, headers: dict[str, str]
-    ) -> tuple[http.client.HTTPResponse, tuple[str, str, int]]:
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme
-        host = parts.hostname or ""
-        port = parts.port or (443 if scheme == "https" else 80)
-        key = (scheme, host, port)
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        all_headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "identity", **headers}
-        while True:
-            entry, fresh = self._get_conn(key)
-            try:
-                entry.conn.request(
-                    "GET", url if entry.absolute_form else target, headers={**all_headers, **entry.headers}
-                )
-                self._local.sock = entry.conn.sock
-                return entry.conn.getresponse(), key
-            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.BadStatusLine):
-                self._drop(key)
-                if fresh:
-                    raise
-                # a kept-alive connection the server had already closed: reconnect once
-            except BaseException:
-                self._drop(key)
-                raise
-
-    def current_socket(self) -> socket.socket | None:
-        """The socket of this thread's last request (to adjust its timeout while reading a body)."""
-        return getattr(self._local, "sock", None)
-
-    @contextlib.contextmanager
-    def get(self, url: str, headers: dict[str, str] | None = None) -> Iterator[http.client.HTTPResponse]:
-        """GET ``url`` (following redirects to http(s) URLs only) and yield the response.
-
-        The connection is kept for reuse when the body was read to the end, and closed otherwise.
-
-        Raises:
-            DownloadError: a redirect to another scheme (``file://``, ``ftp://``...) or too many.
-        """
-        current = url
-        for _ in range(_MAX_REDIRECTS + 1):
-            resp, key = self._send(current, dict(headers or {}))
-            location = resp.getheader("Location")
-            if resp.status in (301, 302, 303, 307, 308) and location:
-                try:
-                    resp.read()
-                except (OSError, http.client.HTTPException):
-                    resp.close()
-                    self._drop(key)
-                target = urllib.parse.urljoin(current, location)
-                parts = urllib.parse.urlsplit(target)
-                if parts.scheme not in ("http", "https") or not parts.hostname:
-                    shown = target if len(target) <= 80 else target[:77] + "..."
-                    raise DownloadError(
-                        f"{current} redirects to {shown!r}; leadlift follows redirects to http(s) URLs "
-                        f"only — check the mirror (--base-url or {BASE_URL_ENV})"
-                    )
-                current = target
-                continue
-            complete = False
-            try:
-                yield resp
-                complete = resp.isclosed()
-            finally:
-                if not complete:
-                    resp.close()
-                    self._drop(key)
-            return
-        raise DownloadError(f"too many redirects for {url}; check the base URL ({BASE_URL_ENV})")
-
-
-# --------------------------------------------------------------------------------------------
-# Download
-# --------------------------------------------------------------------------------------------
+            while True:
+                while len(pending) < 4 * workers and (item := next(items, None)) is not None:
+                    pending.add(pool.submit(fn, item))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (fut.result() for fut in done)
+        except BaseException:
+            stop.set()
+            for fut in pending:
+                fut.cancel()
+            raise
 
 
 @dataclass(frozen=True)
 class DownloadReport:
-    """What :func:`download_dataset` did.
-
-    Attributes:
-        dataset: short name of the dataset.
-        root: the dataset folder (``<data_dir>/<folder>``).
-        fetched: paths downloaded (and verified) in this call.
-        skipped: paths already present with the right checksum.
-        bytes_downloaded: bytes of file bodies received from the server in this call.
-    """
+    """What :func:`download_dataset` did: files ``fetched`` (verified) and ``skipped`` (verified before)."""
 
     dataset: str
     root: Path
@@ -671,617 +290,326 @@ class DownloadReport:
         return self.summary()
 
     def summary(self) -> str:
-        """One line for people (also what ``str(report)`` gives)."""
-        return (
-            f"{len(self.fetched)} file(s) downloaded "
-            f"({self.bytes_downloaded / 1e6:.1f} MB), {len(self.skipped)} already verified, in {self.root}"
-        )
+        return (f"{len(self.fetched)} file(s) downloaded ({self.bytes_downloaded / 1e6:.1f} MB), "
+                f"{len(self.skipped)} already verified, in {self.root}")
 
 
-def _reason(exc: BaseException, host: str) -> str:
-    """Short one-line reason for a network failure."""
-    if isinstance(exc, socket.gaierror):
-        text = f"cannot resolve {host}: {exc.strerror or exc}"
-    elif isinstance(exc, ConnectionRefusedError):
-        text = "connection refused"
-    elif isinstance(exc, TimeoutError):
-        text = str(exc) or "timed out"
-    elif isinstance(exc, ssl.SSLError):
-        text = f"TLS error: {exc}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a network error (``Connection refused``...), in one line."""
+    for _ in range(8):
+        if not isinstance(nxt := getattr(exc, "reason", None) or exc.__cause__ or exc.__context__, BaseException):
+            break
+        exc = nxt
+    return " ".join((getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).split())
 
 
-def _limit(value: float | None, env: str, default: float, arg: str) -> float:
-    """A time limit in seconds: ``value``, else ``$env``, else ``default``; 0 means no limit."""
-    source = f"{arg}={value!r}"
-    if value is None:
-        raw = os.environ.get(env, "").strip()
-        if not raw:
-            return default
-        source = f"{env}={raw!r}"
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-    if not (value >= 0 and value != float("inf")):
-        raise InputError(f"{source} is not a number of seconds >= 0 (0 turns the limit off); set e.g. "
-                         f"{env}={default:g}")
-    return float(value)
+def _resolve(url: str, timeout: float) -> bool:
+    """Look up the host (or proxy) ``url`` connects to within ``timeout``: requests cannot bound DNS."""
+    host = urllib.parse.urlsplit(requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url)) or url)
+    pool = ThreadPoolExecutor(1)
+    done, _ = wait([lookup := pool.submit(socket.getaddrinfo, host.hostname, None)], timeout)
+    pool.shutdown(wait=False)
+    if not done:
+        raise TimeoutError(f"DNS lookup of {host.hostname} timed out after {timeout:g} s")
+    return bool(lookup.result())
 
 
-@dataclass(frozen=True)
-class _Limits:
-    """Per-file time limits (0 = off): ``deadline`` for all attempts together, ``stall`` for
-    receiving fewer than :data:`_STALL_MIN_BYTES` bytes."""
+class _Session(requests.Session):
+    """requests' session, refusing redirects to other schemes and from https down to http."""
 
-    deadline: float
-    stall: float
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        if target := super().get_redirect_target(resp):
+            new = urllib.parse.urljoin(resp.url, target)
+            scheme = urllib.parse.urlsplit(new).scheme
+            if scheme not in ("http", "https") or (scheme == "http" and resp.url.startswith("https:")):
+                raise DownloadError(f"{resp.url} redirects to {new if len(new) <= 80 else new[:77] + '...'!r}; "
+                                    "leadlift follows redirects to http(s) URLs only, never from https to http — "
+                                    f"check the mirror (--base-url or {BASE_URL_ENV})")
+        return target
 
 
-class _LimitExceeded(DownloadError):
-    """A file took longer than its deadline or stalled (never retried)."""
+class _Cancelled(Exception):
+    """Another worker failed; this one stops."""
 
 
-def _stream(
-    resp: http.client.HTTPResponse,
-    sock: socket.socket | None,
-    sink: Callable[[bytes], None],
-    *,
-    url: str,
-    limits: _Limits,
-    deadline_at: float | None,
-    read_timeout: float,
-    cancelled: Callable[[], bool] = lambda: False,
-) -> int:
-    """Read ``resp``'s body into ``sink`` chunk by chunk under the deadline and the stall limit.
-
-    Each socket read waits at most until the read timeout, the deadline or the end of the stall
-    window, whichever comes first, so a server that trickles bytes cannot hold a download longer
-    than the limits. Returns the number of bytes read.
-
-    Raises:
-        _LimitExceeded: the deadline passed or the stall limit was hit (one line naming the URL
-            and the setting that raises the limit).
-    """
-    received = 0
-    mark_t, mark_n = time.monotonic(), 0
-
-    def check(now: float, slack: float = 0.0) -> None:
-        if deadline_at is not None and now >= deadline_at - slack:
-            raise _LimitExceeded(
-                f"{url}: not complete after the {limits.deadline:g} s allowed per file ({received} bytes "
-                f"received); the server or network is too slow — try again later or another mirror "
-                f"(--base-url), or raise the limit with {DEADLINE_ENV}=SECONDS (0 = none)"
-            )
-        if limits.stall and now - mark_t >= limits.stall - slack:
-            raise _LimitExceeded(
-                f"{url}: stalled — fewer than {_STALL_MIN_BYTES} bytes in {limits.stall:g} s ({received} "
-                f"bytes received); the server or network is hanging — try again later or another mirror "
-                f"(--base-url), or raise the limit with {STALL_ENV}=SECONDS (0 = none)"
-            )
-
-    try:
-        while True:
-            if cancelled():
-                raise _Cancelled
-            now = time.monotonic()
-            check(now)
-            wait_s = read_timeout
-            if deadline_at is not None:
-                wait_s = min(wait_s, deadline_at - now)
-            if limits.stall:
-                wait_s = min(wait_s, mark_t + limits.stall - now)
-            if sock is not None:
-                sock.settimeout(max(0.01, wait_s))
-            try:
-                chunk = resp.read1(_CHUNK)
-            except TimeoutError:
-                check(time.monotonic(), slack=0.02)
-                raise
-            if not chunk:
-                resp.read()  # nothing left: lets the response close cleanly (connection kept alive)
-                return received
-            sink(chunk)
-            received += len(chunk)
-            if received - mark_n >= _STALL_MIN_BYTES:
-                mark_t, mark_n = time.monotonic(), received
-    finally:
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.settimeout(read_timeout)
+class _NotFound(DownloadError):
+    """HTTP 404 or 410."""
 
 
 class _Downloader:
-    """Shared state of one :func:`download_dataset` call."""
+    """One :func:`download_dataset` call: session, limits, progress bar, bytes received."""
 
-    def __init__(
-        self,
-        ds: PhysioNetDataset,
-        root: Path,
-        base_url: str,
-        client: _HttpClient,
-        bar: Any,
-        retries: int,
-        limits: _Limits = _Limits(DEFAULT_DEADLINE_S, DEFAULT_STALL_S),
-    ) -> None:
-        self.limits = limits
-        self.ds = ds
-        self.root = root
-        self.base_url = base_url
-        self.files_url = ds.files_url(base_url)
-        self.client = client
-        self.bar = bar
-        self.retries = max(0, retries)
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.received = 0
+    def __init__(self, ds: PhysioNetDataset, root: Path, base: str, timeout: float, retries: int, workers: int,
+                 deadline: float, stall: float) -> None:
+        self.ds, self.root, self.base, self.files_url = ds, root, base, ds.files_url(base)
+        self.connect_timeout, self.timeout, self.deadline, self.stall = min(timeout, 5.0), timeout, deadline, stall
+        self.deadline_at = time.monotonic() + deadline if deadline else None
+        self.advice = f"try again later or get {ds.label} from {ds.landing_url} by other means"
+        self.retry = Retry(total=max(0, retries), backoff_factor=0.5, backoff_max=8.0)
+        adapter_retry = self.retry.new(connect=min(1, retries), status_forcelist=(429, 500, 502, 503, 504),
+                                       raise_on_status=False, respect_retry_after_header=False)  # hours-long waits
+        self.session = _Session()
+        self.session.max_redirects = 5
+        self.session.headers.update({"User-Agent": f"leadlift/{__version__}", "Accept-Encoding": "identity"})
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, HTTPAdapter(pool_maxsize=workers, max_retries=adapter_retry))
+        self.stop, self.lock, self.received, self.resolved = threading.Event(), threading.Lock(), 0, False
+        self.bar: Any = tqdm(disable=True)
 
-    # -- messages --------------------------------------------------------------------------
+    def limits(self, url: str, got: int = 0, mark_t: float | None = None, timed_out: bool = False) -> None:
+        """Raise the deadline or stall error when due (``timed_out``: a socket read just timed out)."""
+        now = time.monotonic()
+        if self.deadline_at is not None and now >= self.deadline_at - (0.05 if timed_out else 0.0):
+            raise DownloadError(f"{url}: the download did not finish within its {self.deadline:g} s deadline ({got} "
+                                "bytes of this file received); the server or network is too slow — try again later "
+                                "(verified files are kept) or another mirror (--base-url), or raise the limit with "
+                                f"--deadline / {DEADLINE_ENV}=SECONDS (0 = none)")
+        if self.stall and mark_t is not None and (timed_out or now - mark_t >= self.stall):
+            raise DownloadError(f"{url}: stalled — fewer than {_STALL_MIN_BYTES} bytes in {self.stall:g} s ({got} "
+                                "bytes received); the server or network is hanging — try again later or another "
+                                f"mirror (--base-url), or raise the limit with --stall-timeout / {STALL_ENV}=SECONDS "
+                                "(0 = none)")
 
-    def url_of(self, rel: str) -> str:
-        return f"{self.files_url}/{urllib.parse.quote(rel)}"
-
-    def unreachable(self, exc: BaseException) -> DownloadError:
-        host = urllib.parse.urlsplit(self.base_url).hostname or self.base_url
-        return DownloadError(
-            f"cannot reach {self.base_url} ({_reason(exc, host)}); no network? Download {self.ds.label} "
-            f"elsewhere ({self.ds.landing_url}) and point leadlift at the folder that contains "
-            f"`{self.ds.folder}/` with --data-dir or LEADLIFT_DATA"
-        )
-
-    def http_error(self, url: str, resp: http.client.HTTPResponse) -> DownloadError:
-        if resp.status in (404, 410):
-            return DownloadError(
-                f"{url} not found (HTTP {resp.status}); check that {self.ds.label} is published there "
-                f"({self.ds.landing_url}) or set another base URL with {BASE_URL_ENV}"
-            )
-        return DownloadError(
-            f"{url} answered HTTP {resp.status} {resp.reason}; try again later or download "
-            f"{self.ds.label} from {self.ds.landing_url} by other means"
-        )
-
-    # -- small files -----------------------------------------------------------------------
-
-    def deadline_at(self) -> float | None:
-        return time.monotonic() + self.limits.deadline if self.limits.deadline else None
-
-    def fetch_list(self, rel: str, dest: Path, max_bytes: int) -> None:
-        """GET the checksum list into ``dest``, streamed, refused above ``max_bytes``.
-
-        Network errors fail at once (the caller removes ``dest`` on any error).
-        """
-        url = self.url_of(rel)
-        deadline_at = self.deadline_at()
-        for attempt in range(self.retries + 1):
-            try:
-                with self.client.get(url) as resp:
-                    if resp.status == 200:
-                        length = resp.getheader("Content-Length") or ""
-                        if length.isdigit() and int(length) > max_bytes:
-                            raise _list_too_large(url, int(length), max_bytes)
-                        with open(dest, "wb") as out:
-                            size = 0
-
-                            def sink(chunk: bytes) -> None:
-                                nonlocal size
-                                size += len(chunk)
-                                if size > max_bytes:
-                                    raise _list_too_large(url, f"more than {max_bytes}", max_bytes)
-                                out.write(chunk)
-
-                            _stream(resp, self.client.current_socket(), sink, url=url, limits=self.limits,
-                                    deadline_at=deadline_at, read_timeout=self.client.read_timeout)
-                        return
-                    resp.read()
-                    if resp.status == 429 or resp.status >= 500:
-                        if attempt < self.retries:
-                            time.sleep(min(_MAX_BACKOFF, 2.0**attempt))
-                            continue
-                    raise self.http_error(url, resp)
-            except (DownloadError, CorruptFileError):
+    def get(self, url: str, dest: Path, cap: int | None = None) -> str:
+        """One GET of ``url`` into ``dest`` (resuming a partial one by a Range request unless ``cap`` bounds a
+        list) under the limits; returns the SHA256 of ``dest``. urllib3 errors of the body propagate."""
+        self.limits(url)
+        offset = dest.stat().st_size if cap is None and dest.exists() else 0
+        read = self.stall or self.timeout  # a read waiting this long is a stall
+        if self.deadline_at is not None:
+            read = max(0.01, min(read, self.deadline_at - time.monotonic()))
+        try:
+            self.resolved = self.resolved or _resolve(url, self.connect_timeout)
+            resp = self.session.get(url, headers={"Range": f"bytes={offset}-"} if offset else None, stream=True,
+                                    timeout=(self.connect_timeout, read))
+        except OSError as exc:  # requests' errors too
+            if isinstance(exc, LeadliftError):
                 raise
-            except (OSError, http.client.HTTPException) as exc:
-                if isinstance(exc, OSError) and not _is_network_error(exc):
-                    raise _local_io_error(dest, exc) from exc
-                raise self.unreachable(exc) from exc
-        raise AssertionError("not reached")  # pragma: no cover
-
-    # -- data files ------------------------------------------------------------------------
-
-    def handle(
-        self, rel: str, expected: str, cached: _ManifestEntry | None
-    ) -> tuple[str, bool, _ManifestEntry]:
-        """Skip ``rel`` if already verified, else download it. Returns ``(rel, fetched, entry)``."""
-        if self.stop.is_set():
-            raise _Cancelled
-        final = self.root / rel
-        try:
-            ok, entry = _check_present(final, expected, cached)
-            if ok and entry is not None:  # entry is always set when ok
-                return rel, False, entry
-            self.fetch(rel, expected, final)
-            st = final.stat()
-        except (DownloadError, CorruptFileError):
-            raise
-        except OSError as exc:  # network errors were already turned into DownloadError
-            raise _local_io_error(final, exc) from exc
-        return rel, True, (st.st_size, st.st_mtime_ns, expected)
-
-    def fetch(self, rel: str, expected: str, final: Path) -> None:
-        """Download ``rel`` to ``final`` via ``final.part`` with resume, verification and retries.
-
-        On any error the ``.part`` is removed (nothing partial is left); only a killed process
-        leaves one, which the next call resumes.
-        """
-        part = final.with_name(final.name + PART_SUFFIX)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._fetch(rel, expected, final, part)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                part.unlink()
-            raise
-
-    def _fetch(self, rel: str, expected: str, final: Path, part: Path) -> None:
-        url = self.url_of(rel)
-        with self.lock:
-            self.bar.set_description_str(f"{self.ds.folder} {rel}", refresh=False)
-        attempts = self.retries + 1
-        last_digest = ""
-        deadline_at = self.deadline_at()
-        for attempt in range(attempts):
-            if attempt:
-                # after a corrupt body the .part is gone; after a network error it is resumed
-                pause = min(_MAX_BACKOFF, 0.5 * 2.0 ** (attempt - 1))
-                if deadline_at is not None:
-                    pause = max(0.0, min(pause, deadline_at - time.monotonic()))
-                if self.stop.wait(pause):
-                    raise _Cancelled
-            try:
-                digest = self.attempt(url, part, deadline_at)
-            except _RetryableHTTPError as exc:
-                if attempt + 1 >= attempts:
-                    raise DownloadError(
-                        f"{url}: {exc} after {attempts} attempt(s); try again later or download "
-                        f"{self.ds.label} from {self.ds.landing_url} by other means"
-                    ) from exc
-                continue
-            except (DownloadError, CorruptFileError, _Cancelled):
-                raise
-            except (OSError, http.client.HTTPException) as exc:
-                if isinstance(exc, OSError) and not _is_network_error(exc):
-                    raise _local_io_error(part, exc) from exc
-                if attempt + 1 >= attempts:
-                    raise self.unreachable(exc) from exc
-                continue
-            if digest == expected:
-                os.replace(part, final)
-                return
-            last_digest = digest
-            with contextlib.suppress(OSError):
-                part.unlink()
-        raise CorruptFileError(
-            f"{rel}: SHA256 mismatch after {attempts} attempt(s) (expected {expected[:12]}…, got "
-            f"{last_digest[:12]}…) from {url}; the copy on the server or in transit is damaged, try "
-            f"again later or get {self.ds.label} from {self.ds.landing_url} by other means"
-        )
-
-    def attempt(self, url: str, part: Path, deadline_at: float | None = None) -> str:
-        """One GET of ``url`` into ``part`` (resuming it if present). Returns the SHA256 of ``part``."""
-        try:
-            offset = part.stat().st_size
-        except OSError:
-            offset = 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        with self.client.get(url, headers) as resp:
-            status = resp.status
-            if status == 416 and offset:
-                # the .part is already complete (or longer than the file): judge it as it is
-                resp.read()
-                return sha256_file(part)
-            if status == 429 or status >= 500:
-                resp.read()
-                raise _RetryableHTTPError(f"HTTP {status} {resp.reason}")
-            if status not in (200, 206):
-                raise self.http_error(url, resp)
-            hasher = hashlib.sha256()
-            if status == 206 and offset and self._range_start(resp) == offset:
-                with open(part, "rb") as fh:
-                    while block := fh.read(_HASH_CHUNK):
-                        hasher.update(block)
-                mode = "ab"
-            elif status == 206:
-                # not the range asked for: forget the .part and start over on the next attempt
-                with contextlib.suppress(OSError):
-                    part.unlink()
-                raise _RetryableHTTPError("unexpected partial content (Content-Range does not match)")
-            else:
-                mode = "wb"  # 200: the server sent the whole file, start over
-            length_header = resp.getheader("Content-Length")
-            length = int(length_header) if length_header and length_header.isdigit() else None
-            if length is not None:
+            self.limits(url, timed_out=True)
+            raise DownloadError(f"cannot reach {self.base} ({_reason(exc)}); no network? Download {self.ds.label} "
+                                f"elsewhere ({self.ds.landing_url}) and point leadlift at the folder that contains "
+                                f"`{self.ds.folder}/` with --data-dir or LEADLIFT_DATA") from exc
+        with resp:
+            if (code := resp.status_code) == 416 and offset:  # the .part is complete already: judge it
+                return sha256_file(dest)
+            if code not in (200, 206):
+                raise (_NotFound if code in (404, 410) else DownloadError)(
+                    f"{url} {'not found' if code in (404, 410) else 'failed'} (HTTP {code} {resp.reason}); check "
+                    f"the mirror (--base-url or {BASE_URL_ENV}), {self.advice}")
+            if code == 206 and resp.headers.get("Content-Range", "").removeprefix("bytes ").split("-")[0] != str(offset):
+                dest.unlink()
+                raise ProtocolError("unexpected partial content (Content-Range does not match)")
+            length = int(cl) if (cl := resp.headers.get("Content-Length", "")).isdigit() else None
+            if cap is not None and length is not None and length > cap:
+                raise _list_too_large(url, length, cap)
+            if cap is None and length is not None:
                 with self.lock:
                     self.bar.total = (self.bar.total or 0) + length
-            with open(part, mode) as out:
-
-                def sink(chunk: bytes) -> None:
+            hasher, got, mark_t, mark_n = _hash(dest) if code == 206 else hashlib.sha256(), 0, time.monotonic(), 0
+            with open(dest, "ab" if code == 206 else "wb") as out:
+                while not self.stop.is_set():
+                    try:
+                        chunk = resp.raw.read1(_CHUNK)
+                    except ReadTimeoutError:
+                        self.limits(url, got, mark_t, timed_out=True)
+                        raise
+                    if not chunk:
+                        return hasher.hexdigest()
+                    got += len(chunk)
+                    if cap is not None and got > cap:
+                        raise _list_too_large(url, f"more than {cap}", cap)
                     out.write(chunk)
                     hasher.update(chunk)
-                    with self.lock:
-                        self.received += len(chunk)
-                        self.bar.update(len(chunk))
+                    if cap is None:
+                        with self.lock:
+                            self.received += len(chunk)
+                            self.bar.update(len(chunk))
+                    if got - mark_n >= _STALL_MIN_BYTES:
+                        mark_t, mark_n = time.monotonic(), got
+                    self.limits(url, got, mark_t)
+            raise _Cancelled
 
-                received = _stream(resp, self.client.current_socket(), sink, url=url, limits=self.limits,
-                                   deadline_at=deadline_at, read_timeout=self.client.read_timeout,
-                                   cancelled=self.stop.is_set)
-            if length is not None and received != length:
-                raise _RetryableHTTPError(f"connection closed after {received} of {length} bytes")
-            return hasher.hexdigest()
+    def download(self, url: str, part: Path, expected: str | None) -> None:
+        """GET ``url`` into ``part`` until complete with the ``expected`` SHA256: dropped bodies resumed,
+        corrupt ones refetched, as often and with the backoff urllib3's ``Retry`` allows."""
+        retry = self.retry
+        while True:
+            try:
+                if (digest := self.get(url, part)) == expected or expected is None:
+                    return
+                part.unlink()
+                error: Exception = CorruptFileError(
+                    f"{url}: SHA256 mismatch after {len(retry.history) + 1} attempt(s) (expected {expected[:12]}…, got "
+                    f"{digest[:12]}…); the copy on the server or in transit is damaged, {self.advice}")
+            except TransportError as exc:
+                error = exc
+            try:
+                retry = retry.increment("GET", url, error=error)
+            except MaxRetryError:
+                if isinstance(error, LeadliftError):
+                    raise error from None
+                raise DownloadError(f"{url}: {_reason(error)} after {len(retry.history) + 1} attempt(s); "
+                                    f"{self.advice}") from error
+            if self.stop.wait(retry.get_backoff_time()):
+                raise _Cancelled
 
-    @staticmethod
-    def _range_start(resp: http.client.HTTPResponse) -> int | None:
-        value = resp.getheader("Content-Range") or ""
-        unit, _, spec = value.partition(" ")
-        if unit.strip().lower() != "bytes":
-            return None
-        start = spec.split("-", 1)[0].strip()
-        return int(start) if start.isdigit() else None
+    def fetch_list(self, cap: int) -> dict[str, str]:
+        """``SHA256SUMS.txt``, streamed to a temporary file, parsed line by line, saved only when valid."""
+        url, dest = f"{self.files_url}/{CHECKSUM_FILE}", self.root / CHECKSUM_FILE
+        with _local_io(dest), atomic_path(dest) as tmp:
+            try:
+                self.get(url, tmp, cap)
+            except TransportError as exc:
+                raise DownloadError(f"{url}: {_reason(exc)}; {self.advice}") from exc
+            with open(tmp, encoding="utf-8", errors="replace") as fh:
+                return parse_sha256sums(fh, url)
+
+    def fetch(self, item: _Listed) -> tuple[str, _Entry]:
+        """Download one listed file onto its place via ``<file>.part`` (removed on any error)."""
+        rel, (remote, expected) = item
+        final = self.root / rel
+        part = final.with_name(final.name + PART_SUFFIX)
+        with _local_io(final):
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self.download(f"{self.files_url}/{urllib.parse.quote(remote)}", part, expected)
+                os.replace(part, final)
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
+            return rel, _entry(final, expected)
+
+    def from_archive(self, missing: dict[str, tuple[str, str]]) -> Iterator[tuple[str, _Entry]]:
+        """Download the dataset's zip (its ``.part`` is kept for a later call when the download fails)
+        and extract the ``missing`` files, each verified; nothing if the server has no zip."""
+        url, part = self.ds.archive_url(self.base), self.root / f".{self.ds.archive}{PART_SUFFIX}"
+        try:
+            with _local_io(part):
+                self.download(url, part, None)
+        except _NotFound:
+            return
+        try:
+            with _local_io(part), zipfile.ZipFile(part) as zf:
+                for info in zf.infolist():
+                    if (rel := self.ds.local_path(info.filename.split("/", 1)[-1])) not in missing:
+                        continue  # ^ members sit in one top folder
+                    final = self.root / rel
+                    tmp = final.with_name(final.name + PART_SUFFIX)
+                    try:
+                        final.parent.mkdir(parents=True, exist_ok=True)
+                        with zf.open(info) as src, open(tmp, "wb") as out:
+                            while block := src.read(_CHUNK):
+                                out.write(block)
+                        if sha256_file(tmp) != missing[rel][1]:
+                            raise zipfile.BadZipFile(f"its {rel} does not match {CHECKSUM_FILE}")
+                        os.replace(tmp, final)
+                    finally:
+                        tmp.unlink(missing_ok=True)
+                    yield rel, _entry(final, missing[rel][1])
+        except (zipfile.BadZipFile, EOFError) as exc:
+            part.unlink(missing_ok=True)
+            raise CorruptFileError(f"{url} is damaged ({exc}); it was removed: run the download again, or "
+                                   f"{self.advice}") from exc
+        part.unlink()
 
 
-def download_dataset(
-    name: str,
-    data_dir: str | os.PathLike[str],
-    base_url: str | None = None,
-    files: Sequence[str] | None = None,
-    progress: bool = True,
-    timeout: float = 10.0,
-    retries: int = 3,
-    *,
-    workers: int = 4,
-    deadline: float | None = None,
-    stall_timeout: float | None = None,
-    max_list_bytes: int | None = None,
-) -> DownloadReport:
-    """Download a PhysioNet database (or part of it) into ``data_dir/<folder>/``, verified.
+def download_dataset(name: str, data_dir: str | os.PathLike[str], base_url: str | None = None,
+                     files: Sequence[str] | None = None, progress: bool = True, timeout: float = 10.0,
+                     retries: int = 3, *, workers: int = 4, deadline: float | None = None,
+                     stall_timeout: float | None = None, max_list_bytes: int | None = None,
+                     archive: bool | None = None) -> DownloadReport:
+    """Download a PhysioNet database (or the ``files`` that paths, folders or globs select; an empty list:
+    only the checksum list) into ``data_dir/<folder>/``, verified; safe to interrupt and call again.
 
-    ``SHA256SUMS.txt`` is fetched first and saved in the dataset folder; then every listed file
-    (or those matched by ``files``) is downloaded unless already present with the right checksum.
-    Safe to interrupt and call again: partial files are resumed.
+    ``base_url``: a mirror. ``progress``: a tqdm bar of the bytes. ``timeout``: seconds to connect (DNS
+    included, at most 5) and, without a stall limit, per read. ``retries``: extra attempts after HTTP
+    429/5xx, a failed connection, a dropped body (resumed) or a checksum mismatch. ``deadline``: seconds
+    for the whole call (``$LEADLIFT_DOWNLOAD_DEADLINE``, default none); ``stall_timeout``: fewer than 1 KiB
+    in this many seconds ends it (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none).
+    ``max_list_bytes``: cap of the checksum list (default 64 MiB). ``archive``: fetch the published zip
+    (default: when the dataset has one and :data:`ARCHIVE_MIN_FILES` files are missing).
 
-    Args:
-        name: short name (``ptbxl``, ``ptbdb``, ``ecgid``), PhysioNet slug or folder name.
-        data_dir: the data directory; the dataset goes into ``data_dir / dataset.folder``.
-        base_url: where the files are served; default ``$LEADLIFT_PHYSIONET_URL`` or
-            ``https://physionet.org/files``.
-        files: optional subset: paths relative to the dataset folder, folders (everything below),
-            or ``fnmatch`` glob patterns (``*`` also crosses ``/``). ``None`` means every file; an
-            empty sequence fetches only the checksum list.
-        progress: show one tqdm bar over the bytes downloaded.
-        timeout: seconds a socket read may stall; connecting (DNS included) is limited to
-            ``min(timeout, 5)`` seconds so that an offline machine fails fast.
-        retries: extra attempts per file after a checksum mismatch, an HTTP 429/5xx or a dropped
-            connection (which resumes where it stopped).
-        workers: number of parallel downloads.
-        deadline: seconds one file may take, all its attempts together (default
-            ``$LEADLIFT_DOWNLOAD_DEADLINE`` or 1800; 0 = no limit).
-        stall_timeout: a download that receives fewer than 1 KiB in this many seconds ends with
-            an error (default ``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT`` or 60; 0 = no limit).
-        max_list_bytes: largest checksum list accepted (default ``$LEADLIFT_MAX_CHECKSUM_LIST_MB``
-            MiB or 64 MiB).
-
-    Returns:
-        A :class:`DownloadReport`.
-
-    Raises:
-        DownloadError: the server cannot be reached, answers an HTTP error (404 names the URL),
-            redirects to a non-http(s) URL, or a file passes its deadline or stalls.
-        CorruptFileError: a file still fails its checksum after ``retries`` retries (no final file
-            is left behind), or the checksum list is malformed or larger than the cap.
-        DataNotFoundError: a pattern of ``files`` matches nothing.
-        InputError: unknown dataset or invalid base URL.
+    Raises DownloadError (network, HTTP, redirect, limits, disk), CorruptFileError (checksum still wrong
+    after the retries, damaged zip, bad checksum list), DataNotFoundError (a pattern matches nothing) or
+    InputError (unknown dataset, bad URL or limit); nothing partial is left under a final name.
     """
     ds = get_dataset(name)
-    base = resolve_base_url(base_url)
-    limits = _Limits(_limit(deadline, DEADLINE_ENV, DEFAULT_DEADLINE_S, "deadline"),
-                     _limit(stall_timeout, STALL_ENV, DEFAULT_STALL_S, "stall_timeout"))
-    list_cap = _max_list_bytes(max_list_bytes)
-    root = Path(data_dir) / ds.folder
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(
-            f"cannot create {root} ({exc.strerror or exc}); choose a writable folder with --data-dir "
-            "or LEADLIFT_DATA"
-        ) from exc
-
-    client = _HttpClient(connect_timeout=min(timeout, _MAX_CONNECT_TIMEOUT), read_timeout=timeout)
-    dl = _Downloader(ds, root, base, client, tqdm(disable=True), retries, limits)
+    dl = _Downloader(ds, Path(data_dir) / ds.folder, resolve_base_url(base_url), timeout, max(0, retries),
+                     max(1, workers), _number(deadline, DEADLINE_ENV, "deadline", 0.0),
+                     _number(stall_timeout, STALL_ENV, "stall_timeout", 60.0))
+    cap = _list_cap(max_list_bytes)
+    with _local_io(dl.root):
+        dl.root.mkdir(parents=True, exist_ok=True)
     fetched: list[str] = []
     skipped: list[str] = []
-    try:
-        # streamed to a temporary file, parsed line by line, published only when valid; the
-        # temporary file is removed on every error (atomic_path)
-        source = f"{dl.files_url}/{CHECKSUM_FILE}"
-        try:
-            with atomic_path(root / CHECKSUM_FILE) as tmp:
-                dl.fetch_list(CHECKSUM_FILE, tmp, list_cap)
-                with open(tmp, encoding="utf-8", errors="replace") as fh:
-                    entries = parse_sha256sums(fh, source)
-        except (DownloadError, CorruptFileError):
-            raise
-        except OSError as exc:
-            raise _local_io_error(root / CHECKSUM_FILE, exc) from exc
-        entries.pop(CHECKSUM_FILE, None)
-        selected = _select(entries, files, ds)
-        manifest = {k: v for k, v in _load_manifest(root).items() if k in entries}
-        # the bar appears only once the server answered (no empty bar before an error message)
-        dl.bar = tqdm(
-            total=None,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=ds.folder,
-            disable=not progress,
-            dynamic_ncols=True,
-        )
-        _run_jobs(dl, selected, manifest, max(1, workers), fetched, skipped)
-    finally:
-        dl.bar.close()
-        client.close()
-    order = {p: i for i, p in enumerate(selected)}
-    return DownloadReport(
-        dataset=ds.name,
-        root=root,
-        fetched=tuple(sorted(fetched, key=order.__getitem__)),
-        skipped=tuple(sorted(skipped, key=order.__getitem__)),
-        bytes_downloaded=dl.received,
-    )
+    with contextlib.closing(dl.session):
+        listed, selected = _listed(ds, dl.fetch_list(cap), files)
+        manifest = {k: v for k, v in _load_manifest(dl.root).items() if k in listed}
+        dl.bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=ds.folder, disable=not progress,
+                      dynamic_ncols=True)
+        saved = time.monotonic()
 
-
-def _run_jobs(
-    dl: _Downloader,
-    selected: dict[str, str],
-    manifest: dict[str, _ManifestEntry],
-    workers: int,
-    fetched: list[str],
-    skipped: list[str],
-) -> None:
-    """Run :meth:`_Downloader.handle` over ``selected`` in a thread pool, updating ``manifest``."""
-    total = len(selected)
-    last_save = time.monotonic()
-    unsaved = 0
-    pending: set[Future[tuple[str, bool, _ManifestEntry]]] = set()
-    jobs = iter(selected.items())
-    error: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leadlift-dl") as pool:
-        try:
-            while True:
-                # keep a bounded number of jobs in flight (44k futures at once would be wasteful)
-                while len(pending) < 4 * workers and error is None:
-                    job = next(jobs, None)
-                    if job is None:
-                        break
-                    rel, digest = job
-                    pending.add(pool.submit(dl.handle, rel, digest, manifest.get(rel)))
-                if not pending:
-                    break
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    try:
-                        rel, was_fetched, entry = fut.result()
-                    except _Cancelled:
-                        continue
-                    except BaseException as exc:
-                        if error is None:
-                            error = exc
-                            dl.stop.set()
-                        continue
-                    manifest[rel] = entry
-                    unsaved += 1
-                    (fetched if was_fetched else skipped).append(rel)
-                with dl.lock:
-                    dl.bar.set_postfix_str(f"{len(fetched) + len(skipped)}/{total} files", refresh=False)
-                if unsaved and (
-                    unsaved >= _MANIFEST_SAVE_EVERY or time.monotonic() - last_save > _MANIFEST_SAVE_SECONDS
-                ):
-                    _save_manifest(dl.root, manifest)
-                    unsaved, last_save = 0, time.monotonic()
-        except BaseException:
-            dl.stop.set()
-            raise
-        finally:
-            if unsaved:
+        def done(rel: str, entry: _Entry, was_fetched: bool) -> None:
+            nonlocal saved
+            manifest[rel] = entry
+            (fetched if was_fetched else skipped).append(rel)
+            with dl.lock:
+                dl.bar.set_postfix_str(f"{len(fetched) + len(skipped)}/{len(selected)} files", refresh=False)
+            if time.monotonic() - saved > 30:
                 _save_manifest(dl.root, manifest)
-    if error is not None:
-        raise error
+                saved = time.monotonic()
+
+        try:
+            missing = {}
+            for rel, entry, _ in _parallel(lambda it: _status(dl.root, it, manifest.get(it[0])), selected.items(),
+                                           workers, dl.stop):
+                if entry is None:
+                    missing[rel] = selected[rel]
+                else:
+                    done(rel, entry, False)
+            if missing and ds.archive and (len(missing) >= ARCHIVE_MIN_FILES if archive is None else archive):
+                for rel, entry in dl.from_archive(missing):
+                    done(rel, entry, True)
+                    del missing[rel]  # what the zip lacks comes as single files
+            for rel, entry in _parallel(dl.fetch, missing.items(), workers, dl.stop):
+                done(rel, entry, True)
+        finally:
+            dl.bar.close()
+            _save_manifest(dl.root, manifest)
+    order = {p: i for i, p in enumerate(selected)}
+    return DownloadReport(ds.name, dl.root, tuple(sorted(fetched, key=order.__getitem__)),
+                          tuple(sorted(skipped, key=order.__getitem__)), dl.received)
 
 
-# --------------------------------------------------------------------------------------------
-# Verification of a local copy
-# --------------------------------------------------------------------------------------------
+def verify_dataset(name: str, data_dir: str | os.PathLike[str], *, files: Sequence[str] | None = None,
+                   require_all: bool = False, use_manifest: bool = False, workers: int = 4,
+                   progress: bool = False) -> list[str]:
+    """Check the files present in ``data_dir/<folder>/`` against its ``SHA256SUMS.txt``: one line per
+    problem (``"<path>: ..."``, list order; absent files only with ``require_all``), empty if all is well.
 
-
-def verify_dataset(
-    name: str,
-    data_dir: str | os.PathLike[str],
-    *,
-    files: Sequence[str] | None = None,
-    require_all: bool = False,
-    use_manifest: bool = False,
-    workers: int = 4,
-    progress: bool = False,
-) -> list[str]:
-    """Check the files present in ``data_dir/<folder>/`` against its ``SHA256SUMS.txt``.
-
-    Every present file is hashed (a full check, unless ``use_manifest`` trusts the verified-manifest
-    for files whose size and mtime did not change). Missing files are not problems unless
-    ``require_all`` is set, since partial copies are normal. A folder that
-    :func:`download_dataset` manages (it has a ``.leadlift-verified.json``) gets its manifest
-    updated on the way; any other folder (a shared or read-only copy) is never written to.
-
-    Args:
-        name: dataset short name, slug or folder.
-        data_dir: the data directory that contains the dataset folder.
-        files: optional subset, as for :func:`download_dataset`.
-        require_all: also report listed files that are absent.
-        use_manifest: trust ``.leadlift-verified.json`` for unchanged files (fast re-checks).
-        workers: number of hashing threads.
-        progress: show a progress bar over the files.
-
-    Returns:
-        One line per problem (``"<path>: ..."``), in the order of the checksum list; empty if all
-        is well.
-
-    Raises:
-        DataNotFoundError: the dataset folder or its ``SHA256SUMS.txt`` is missing.
+    Every present file is hashed unless ``use_manifest`` trusts the manifest for unchanged ones. A folder
+    :func:`download_dataset` manages has its manifest updated; any other (shared, read-only) is never
+    written to. DataNotFoundError when the folder or its ``SHA256SUMS.txt`` is missing.
     """
     ds = get_dataset(name)
     root = Path(data_dir) / ds.folder
-    sums = root / CHECKSUM_FILE
     if not root.is_dir():
-        raise DataNotFoundError(
-            f"no `{ds.folder}/` folder in {data_dir}; run `leadlift download {ds.name}` or point "
-            "--data-dir / LEADLIFT_DATA at the folder that contains it"
-        )
-    if not sums.is_file():
-        raise DataNotFoundError(
-            f"{sums} is missing, so {ds.label} cannot be verified; run `leadlift download {ds.name}` "
-            f"(it fetches {CHECKSUM_FILE} first) or copy it from {ds.landing_url}"
-        )
-    entries = read_sha256sums(sums)
-    entries.pop(CHECKSUM_FILE, None)
-    selected = _select(entries, files, ds)
-    manifest = {k: v for k, v in _load_manifest(root).items() if k in entries}
-
-    def check(rel: str, expected: str) -> tuple[str, str | None, _ManifestEntry | None]:
-        path = root / rel
-        try:
-            st = path.stat()
-        except OSError:
-            return rel, (f"{rel}: missing" if require_all else None), None
-        cached = manifest.get(rel)
-        if use_manifest and cached == (st.st_size, st.st_mtime_ns, expected):
-            return rel, None, cached
-        try:
-            got = sha256_file(path)
-        except OSError as exc:
-            return rel, f"{rel}: unreadable ({exc.strerror or exc})", None
-        if got != expected:
-            return rel, f"{rel}: SHA256 mismatch (expected {expected[:12]}…, got {got[:12]}…)", None
-        return rel, None, (st.st_size, st.st_mtime_ns, expected)
-
+        raise DataNotFoundError(f"no `{ds.folder}/` folder in {data_dir}; run `leadlift download {ds.name}` or point "
+                                "--data-dir / LEADLIFT_DATA at the folder that contains it")
+    if not (root / CHECKSUM_FILE).is_file():
+        raise DataNotFoundError(f"{root / CHECKSUM_FILE} is missing, so {ds.label} cannot be verified; run `leadlift "
+                                f"download {ds.name}` (it fetches {CHECKSUM_FILE} first) or copy it from {ds.landing_url}")
+    listed, selected = _listed(ds, read_sha256sums(root / CHECKSUM_FILE), files)
+    manifest = {k: v for k, v in _load_manifest(root).items() if k in listed}
     found: dict[str, str] = {}
-    with (
-        ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="leadlift-verify") as pool,
-        tqdm(total=len(selected), unit="file", desc=f"verify {ds.folder}", disable=not progress) as bar,
-    ):
-        for rel, problem, entry in pool.map(lambda kv: check(*kv), selected.items()):
+    with tqdm(total=len(selected), unit="file", desc=f"verify {ds.folder}", disable=not progress) as bar:
+        for rel, entry, problem in _parallel(lambda it: _status(root, it, manifest.get(it[0]) if use_manifest else None),
+                                             selected.items(), workers, threading.Event()):
             bar.update(1)
-            if problem is not None:
-                found[rel] = problem
+            if entry is None:
                 manifest.pop(rel, None)
+            if problem and (require_all or problem != "missing"):
+                found[rel] = f"{rel}: {problem}"
             elif entry is not None:
                 manifest[rel] = entry
     if (root / MANIFEST_FILE).is_file():

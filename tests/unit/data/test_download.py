@@ -539,8 +539,8 @@ def test_trickling_mirror_hits_the_stall_limit(server: PhysioNetServer, data_dir
     assert _leftovers(data_dir) == []
 
 
-def test_trickling_mirror_hits_the_per_file_deadline(server: PhysioNetServer, data_dir: Path) -> None:
-    """Without a stall limit the overall per-file deadline still ends it."""
+def test_trickling_mirror_hits_the_deadline(server: PhysioNetServer, data_dir: Path) -> None:
+    """Without a stall limit the overall deadline still ends it, nothing partial left."""
     rel = "Person_01/rec_2.dat"
     server.faults[rel] = ["trickle"]
     server.trickle_s = 0.1
@@ -551,7 +551,7 @@ def test_trickling_mirror_hits_the_per_file_deadline(server: PhysioNetServer, da
     assert 1.4 < elapsed < 5
     message = str(info.value)
     assert "\n" not in message
-    assert message.startswith(f"{server.url}{PREFIX}{rel}: not complete after the 1.5 s allowed per file")
+    assert message.startswith(f"{server.url}{PREFIX}{rel}: the download did not finish within its 1.5 s deadline")
     assert f"{dl.DEADLINE_ENV}=SECONDS" in message
     assert not (data_dir / "ecgiddb" / rel).exists()
     assert _leftovers(data_dir) == []
