@@ -124,11 +124,16 @@ def datasets(data_dir: DataDirOpt = None) -> None:
 # --------------------------------------------------------------------------------------- download
 @app.command()
 def download(
-    dataset: Annotated[str, typer.Argument(help="ptbxl, ptbdb or ecgid")],
+    dataset: Annotated[str, typer.Argument(help="ptbxl, ptbdb, ecgid or cinc2021")],
     data_dir: DataDirOpt = None,
-    files: Annotated[Optional[list[str]], typer.Option("--file", help="Only these paths/globs.")] = None,  # noqa: UP045
+    files: Annotated[Optional[list[str]], typer.Option("--file", help="Only these paths/globs (cinc2021: a source, "  # noqa: UP045
+                                                        "e.g. --file ptb).")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Only check present files against SHA256SUMS.txt.")] = False,
     base_url: Annotated[Optional[str], typer.Option(help="Mirror URL (default PhysioNet).")] = None,  # noqa: UP045
+    deadline: Annotated[Optional[float], typer.Option(help="Seconds the whole download may take (default "  # noqa: UP045
+                                                      "$LEADLIFT_DOWNLOAD_DEADLINE or no limit).")] = None,
+    stall_timeout: Annotated[Optional[float], typer.Option(help="Give up when under 1 KiB arrives in this many "  # noqa: UP045
+                                                           "seconds (default 60; 0 = never).")] = None,
     progress: _ProgressOpt = True,
 ) -> None:
     """Fetch a public dataset from PhysioNet (resumable, SHA256-verified, with a progress bar).
@@ -148,7 +153,8 @@ def download(
         out.print(f"{dataset}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
         raise typer.Exit(1 if problems else 0)
     root.mkdir(parents=True, exist_ok=True)
-    report = download_dataset(dataset, root, base_url=base_url, files=files, progress=progress)
+    report = download_dataset(dataset, root, base_url=base_url, files=files, progress=progress, deadline=deadline,
+                              stall_timeout=stall_timeout)
     out.print(f"{dataset}: {report}")
     out.print(f"data directory: {root}")
 
@@ -424,6 +430,47 @@ def info(checkpoint: Annotated[Path, typer.Argument(help="Bundled model name (ma
         shown = {k: round(v, 4) for k, v in cfg["metrics"].items() if k.startswith("val/") and isinstance(v, float)}
         out.print(f"last validation: {shown}")
     out.print(f"weights sha256: {cfg.get('weights_sha256')}")
+
+
+# --------------------------------------------------------------------------------------- on-device export
+@app.command("export")
+def export_cmd(
+    model: Annotated[str, typer.Argument(help="Bundled model name (recon-i, recon-i-ii-v2, mae-cpu), checkpoint "
+                                              "folder or org/name.")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
+    out_format: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    quantize: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--quantize", help="int8: dynamic int8 weights of the network (preprocessing and stitching stay "
+                           "float32). Default: float32.")] = None,
+    fs_in: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--fs-in", metavar="HZ", help="Fixed input sampling rate in Hz (default: the model's rate).")] = None,
+    duration: Annotated[float, typer.Option("--duration", metavar="S", help="Fixed input duration in seconds.")] = 10.0,
+    leads: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--leads", help="Input leads, in the order of the graph input's rows (default: a reconstructor's own "
+                        "inputs; I for an aligned MAE).")] = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Run the written graph (onnxruntime) on a "
+                                        "synthetic strip against the Python path and print the difference.")] = True,
+    threads: _CommonThreadsOpt = None,
+) -> None:
+    """Export a model with its whole preprocessing as ONE ONNX graph: raw mV at a fixed rate and duration in,
+    the 12-lead reconstruction in mV out (see docs/on-device.md).
+
+    Example: leadlift export recon-i --format onnx --quantize int8 --fs-in 500 --duration 10 -o recon-i.onnx
+    """
+    from leadlift.inference.export import EXPORT_FORMATS, export_onnx
+
+    if out_format.lower() not in EXPORT_FORMATS:
+        raise InputError(f"--format {out_format!r} is not supported; use {', '.join(EXPORT_FORMATS)}")
+    _set_threads(threads)
+    rep = export_onnx(model, out_path, fs_in=fs_in, duration_s=duration, leads=leads,
+                      quantize=quantize.lower() if quantize else None, check=check)
+    out.print(f"wrote {rep.path} ({rep.size_bytes / 1e6:.2f} MB, {rep.quantize or 'float32'}): input ecg_mv "
+              f"[B, {len(rep.leads)}, {rep.n_samples}] mV at {rep.fs_in:g} Hz ({rep.duration_s:g} s), leads "
+              f"{','.join(rep.leads)} -> output twelve_lead_mv [B, 12, {rep.n_samples}] mV", highlight=False)
+    if rep.check:
+        diffs = ", ".join(f"{k} {v:.2g} mV" for k, v in rep.check.items())
+        out.print(f"check on a synthetic {rep.duration_s:g}-s strip, max |difference| from the Python path: {diffs}",
+                  highlight=False)
 
 
 # --------------------------------------------------------------------------------------- use on your own recordings
