@@ -16,11 +16,13 @@ import socket
 import threading
 import time
 import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
+import requests
 
 from leadlift.data import download as dl
 from leadlift.data.download import (
@@ -557,21 +559,28 @@ def test_trickling_mirror_hits_the_deadline(server: PhysioNetServer, data_dir: P
     assert _leftovers(data_dir) == []
 
 
-def test_cli_stall_limit_from_the_environment(
-    server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+@pytest.mark.parametrize("how", ["env", "--stall-timeout", "--deadline"])
+def test_cli_limits_from_the_environment_or_options(
+    server: PhysioNetServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys, how: str
 ) -> None:
     from helpers import error_line, run_cli
 
     rel = "Person_01/rec_1.dat"
     server.faults[rel] = ["trickle"]
-    monkeypatch.setenv(dl.STALL_ENV, "1")
+    options = {"env": [], "--stall-timeout": ["--stall-timeout", "0.6"],
+               "--deadline": ["--deadline", "0.6", "--stall-timeout", "0"]}[how]
+    if how == "env":
+        monkeypatch.setenv(dl.STALL_ENV, "0.6")
     start = time.monotonic()
     code, _out, err = run_cli(["download", "ecgid", "--data-dir", str(data_dir), "--base-url", server.url,
-                               "--file", rel], capsys)
+                               "--file", rel, *options], capsys)
     assert time.monotonic() - start < 5
     assert code == 2
-    line = error_line(err)
-    assert f"{PREFIX}{rel}: stalled" in line and f"{dl.STALL_ENV}=SECONDS" in line
+    if how == "--deadline":
+        error_line(err, f"{PREFIX}{rel}: the download did not finish within its 0.6 s deadline", "--deadline",
+                   f"{dl.DEADLINE_ENV}=SECONDS")
+    else:
+        error_line(err, f"{PREFIX}{rel}: stalled", "--stall-timeout", f"{dl.STALL_ENV}=SECONDS")
     assert _leftovers(data_dir) == []
 
 
@@ -691,3 +700,130 @@ def test_redirect_of_the_checksum_list_to_a_file_is_refused(server: PhysioNetSer
         download_dataset("ecgid", data_dir, progress=False)
     assert not (data_dir / "ecgiddb" / "SHA256SUMS.txt").exists()
     assert _leftovers(data_dir) == []
+
+
+def test_redirect_from_https_down_to_http_is_refused() -> None:
+    """requests itself follows an https -> http redirect (it only drops credentials); leadlift refuses it, since
+    a downgraded checksum list could be swapped in transit."""
+    resp = requests.Response()
+    resp.url, resp.status_code = "https://physionet.org/files/ptb-xl/1.0.3/SHA256SUMS.txt", 302
+    resp.headers["Location"] = "http://mirror.example/ptb-xl/1.0.3/SHA256SUMS.txt"
+    with pytest.raises(DownloadError, match="never from https to http") as info:
+        dl._Session().get_redirect_target(resp)
+    assert "\n" not in str(info.value) and "--base-url" in str(info.value)
+    resp.headers["Location"] = "https://mirror.example/ptb-xl/1.0.3/SHA256SUMS.txt"
+    assert dl._Session().get_redirect_target(resp) == resp.headers["Location"]
+
+
+# --------------------------------------------------------------------------------------------
+# PTB-XL through its published zip, CinC 2021 into its reader's layout
+# --------------------------------------------------------------------------------------------
+
+PTBXL = SHARED / "ptb-xl"
+PTBXL_FILES = ["scp_statements.csv", "records100/00000/00001_lr.hea", "records100/00000/00001_lr.dat",
+               "records100/00000/00002_lr.hea", "records100/00000/00002_lr.dat"]
+ZIP = PHYSIONET_DATASETS["ptbxl"].archive
+ZIP_PATH = f"/static/published-projects/ptb-xl/{ZIP}"
+
+
+def _serve_ptbxl(www: Path, *, damaged: str | None = None, single_files: bool = False) -> Path:
+    """PTB-XL's checksum list and its zip (a few real files, in the zip's top folder) on the local server."""
+    files = www / "ptb-xl" / "1.0.3"
+    files.mkdir(parents=True)
+    (files / "SHA256SUMS.txt").write_text("".join(f"{_sha(PTBXL / rel)} {rel}\n" for rel in PTBXL_FILES))
+    archive = www / ZIP_PATH.lstrip("/")
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{ZIP.removesuffix('.zip')}/LICENSE.txt", "not listed, never extracted")
+        for rel in PTBXL_FILES:
+            data = bytearray((PTBXL / rel).read_bytes())
+            data[-1] ^= 0x01 if rel == damaged else 0
+            zf.writestr(f"{ZIP.removesuffix('.zip')}/{rel}", bytes(data))
+            if single_files:
+                (files / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(PTBXL / rel, files / rel)
+    return archive
+
+
+def _gets(server: PhysioNetServer, path: str) -> list[tuple[str | None, int]]:
+    return [(entry[2], entry[3]) for entry in server.log if entry[1] == path]
+
+
+def test_ptbxl_archive_resumes_and_extracts_only_the_selection(
+    server: PhysioNetServer, served: Path, data_dir: Path
+) -> None:
+    archive = _serve_ptbxl(served, single_files=True)
+    size = archive.stat().st_size
+    root = data_dir / "ptb-xl"
+    server.faults[ZIP_PATH] = ["drop"]  # half of the zip, then the connection closes: kept for the next call
+    with pytest.raises(DownloadError, match=re.escape(ZIP)):
+        download_dataset("ptbxl", data_dir, files=["records100"], archive=True, retries=0, progress=False)
+    assert (root / f".{ZIP}.part").stat().st_size == size // 2
+
+    report = download_dataset("ptbxl", data_dir, files=["records100"], archive=True, progress=False)
+    assert _gets(server, ZIP_PATH)[-1] == (f"bytes={size // 2}-", 206)
+    assert report.bytes_downloaded == size - size // 2
+    assert sorted(report.fetched) == sorted(PTBXL_FILES[1:]) and report.skipped == ()
+    for rel in PTBXL_FILES[1:]:
+        assert (root / rel).read_bytes() == (PTBXL / rel).read_bytes()
+    assert not (root / "scp_statements.csv").exists() and not (root / "LICENSE.txt").exists()
+    assert _leftovers(data_dir) == []  # the zip is gone once extracted
+    assert not [e for e in server.log if e[1].startswith("/ptb-xl/1.0.3/records")]  # no single-file GETs
+
+    server.log.clear()  # a few missing files: single GETs, not the zip again
+    again = download_dataset("ptbxl", data_dir, progress=False)
+    assert again.fetched == ("scp_statements.csv",) and len(again.skipped) == 4
+    assert _gets(server, ZIP_PATH) == []
+    assert verify_dataset("ptbxl", data_dir, require_all=True) == []
+
+
+def test_damaged_archive_member_is_refused(server: PhysioNetServer, served: Path, data_dir: Path) -> None:
+    bad = "records100/00000/00002_lr.dat"
+    _serve_ptbxl(served, damaged=bad)
+    with pytest.raises(CorruptFileError) as info:
+        download_dataset("ptbxl", data_dir, archive=True, progress=False)
+    message = str(info.value)
+    assert "\n" not in message and ZIP in message and bad in message and "run the download again" in message
+    assert not (data_dir / "ptb-xl" / bad).exists()
+    assert _leftovers(data_dir) == []  # the damaged zip is removed, not resumed
+
+
+def test_mirror_without_the_archive_gets_single_files(server: PhysioNetServer, served: Path, data_dir: Path) -> None:
+    _serve_ptbxl(served, single_files=True).unlink()
+    report = download_dataset("ptbxl", data_dir, archive=True, progress=False)
+    assert _gets(server, ZIP_PATH) == [(None, 404)]
+    assert sorted(report.fetched) == sorted(PTBXL_FILES)
+
+
+CINC = SHARED / "challenge-2021"
+CINC_RECORDS = {"training/ptb/g1/S0001": "ptb/S0001", "training/ptb/g1/S0002": "ptb/S0002",
+                "training/ptb-xl/g1/HR00001": "ptb-xl/HR00001"}
+
+
+def test_cinc2021_lands_in_the_readers_layout(server: PhysioNetServer, served: Path, data_dir: Path) -> None:
+    """PhysioNet's training/<source>/g<N>/ is flattened to <source>/; index files are not kept (a RECORDS at the
+    top would list paths the reader cannot find)."""
+    from leadlift.data.readers import CinC2021Reader
+
+    files = served / "challenge-2021" / "1.0.3"
+    listed = {"RECORDS": "training/ptb/g1/S0001\n", "training/ptb/RECORDS": "g1/S0001\n"}
+    for remote, local in CINC_RECORDS.items():
+        for ext in (".hea", ".mat"):
+            listed[remote + ext] = (CINC / (local + ext)).read_bytes()
+    for rel, data in listed.items():
+        (files / rel).parent.mkdir(parents=True, exist_ok=True)
+        (files / rel).write_bytes(data.encode() if isinstance(data, str) else data)
+    (files / "SHA256SUMS.txt").write_text("".join(f"{_sha(files / rel)} {rel}\n" for rel in listed))
+
+    report = download_dataset("cinc2021", data_dir, files=["ptb"], progress=False)
+    assert sorted(report.fetched) == ["ptb/S0001.hea", "ptb/S0001.mat", "ptb/S0002.hea", "ptb/S0002.mat"]
+    root = data_dir / "challenge-2021"
+    assert not (root / "training").exists() and not (root / "RECORDS").exists()
+    reader = CinC2021Reader(data_dir, subset="ptb")
+    assert reader.metadata()["record_id"].tolist() == ["ptb/S0001", "ptb/S0002"]
+    assert reader.read(0).fs == 1000
+
+    report = download_dataset("cinc2021", data_dir, progress=False)
+    assert report.fetched == ("ptb-xl/HR00001.hea", "ptb-xl/HR00001.mat") and len(report.skipped) == 4
+    assert len(CinC2021Reader(data_dir)) == 3
+    assert verify_dataset("cinc2021", data_dir, require_all=True) == []

@@ -41,6 +41,7 @@ class CinC2021Reader(DatasetReader):
     name: ClassVar[str] = "cinc2021"
     folder: ClassVar[str] = "challenge-2021"
     title: ClassVar[str] = "PhysioNet/CinC Challenge 2021"
+    download_name: ClassVar[str | None] = "cinc2021"
     signal_suffix: ClassVar[str] = ".mat"
 
     def __init__(self, data_dir: str | Path, subset: str | None = None) -> None:
