@@ -202,14 +202,22 @@ def _training_set(cfg: dict[str, Any], is_mae: bool) -> list[str]:
         window, hop = data.get("window"), data.get("hop")
         lines.append(f"- windows of {window} samples (hop {hop}) cut from these records"
                      + (f", {qc} rejected by the amplitude QC" if isinstance(qc, int) else "")
-                     + (f"; each epoch draws {t['limit_train_batches']} batches of {t.get('batch_size')} windows"
-                        if t.get("limit_train_batches") else ""))
+                     + _epoch_draw(t.get("limit_train_batches"), t.get("batch_size")))
         sc = train.get("supcon") or {}
         if cfg.get("method") == "fusion" and sc:  # fusion_random keeps a random frozen encoder
             lines.append(f"- pathology encoder (supervised contrastive, PTB-XL superclasses): {sc.get('max_epochs')} "
                          f"epochs of {sc.get('steps_per_epoch')} batches of {sc.get('classes_per_batch')} classes × "
                          f"{sc.get('samples_per_class')} windows")
     return lines
+
+
+def _epoch_draw(limit: Any, batch: Any) -> str:
+    """What one training epoch of the reconstructor drew (Lightning's ``limit_train_batches``)."""
+    if isinstance(limit, bool) or not limit:
+        return ""
+    if isinstance(limit, int):
+        return f"; each epoch draws {limit} batches of {batch} windows"
+    return f"; each epoch draws {float(limit):.0%} of the batches of {batch} windows" if float(limit) < 1 else ""
 
 
 def _citation(cfg: dict[str, Any], is_mae: bool) -> list[str]:
@@ -318,6 +326,10 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
             lines.append(f"- method: {cfg.get('method', '?')}; epochs: {info.get('epochs', '?')} (best "
                          f"{info.get('best_epoch', '?')}, validation MSE {info.get('best_val_mse', float('nan')):.4f} "
                          f"mV²), seed {train.get('seed')}")
+        command = train.get("command")
+        lines.append(f"- trained by: `{reproducible_command(str(command))}`" if command else
+                     f"- training command: not recorded in this checkpoint; its complete training configuration "
+                     f"(`{train.get('name', '?')}`) is the `training` section of config.yaml")
     else:
         lines.append("- see the training section of config.yaml")
     if cfg.get("calibration"):
