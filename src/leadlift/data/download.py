@@ -1,13 +1,11 @@
-"""Fetch public PhysioNet databases, verified, resumable and atomic, on ``requests`` and urllib3's ``Retry``.
+"""Fetch public PhysioNet databases: verified, resumable and atomic, on ``requests`` and urllib3's ``Retry``.
 
-``SHA256SUMS.txt`` comes first (refused above 64 MiB), then each listed file is streamed to ``<file>.part``,
-resumed by an HTTP ``Range`` request after a dropped connection and renamed onto its place only once its
-SHA256 matched; verified files are skipped (``.leadlift-verified.json`` spares re-hashing unchanged ones).
-PTB-XL comes as PhysioNet's zip when many files are missing (resumable; only missing files are extracted,
-each verified); CinC 2021's ``training/<source>/g<N>/`` folders become ``<source>/``, its reader's layout.
-``Retry`` handles 429/5xx and failed connections and paces resuming dropped bodies and refetching corrupt
-ones. Limits: an overall deadline and a stall limit (< 1 KiB in N s); DNS lookups are bounded too. Proxies
-and CA bundles come from the environment; redirects go to http(s) only, never from https to http.
+``SHA256SUMS.txt`` (at most 64 MiB) comes first; each listed file then streams to ``<file>.part``, resumes by a
+``Range`` request after a dropped connection and takes its name only once its SHA256 matched. Verified files
+are skipped (``.leadlift-verified.json`` spares re-hashing unchanged ones). PTB-XL comes as PhysioNet's zip
+when many files are absent; CinC 2021's ``training/<source>/g<N>/`` become ``<source>/``, its reader's layout.
+Limits: an overall deadline and a stall limit (under 1 KiB in N s). Proxies and CA bundles come from the
+environment; redirects go to http(s) only, never from https to http. Every failure is one line.
 """
 
 from __future__ import annotations
@@ -23,16 +21,14 @@ import time
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from tqdm import tqdm
-from urllib3.exceptions import HTTPError as TransportError
-from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from leadlift import __version__
@@ -48,35 +44,31 @@ BASE_URL_ENV = "LEADLIFT_PHYSIONET_URL"
 DEADLINE_ENV = "LEADLIFT_DOWNLOAD_DEADLINE"
 STALL_ENV = "LEADLIFT_DOWNLOAD_STALL_TIMEOUT"
 MAX_LIST_ENV = "LEADLIFT_MAX_CHECKSUM_LIST_MB"
-ARCHIVE_MIN_FILES = 5000  # from this many missing files on, a dataset's zip beats single GETs
+ARCHIVE_MIN_FILES = 5000  # from this many absent files on, a dataset's zip beats single GETs
 CHECKSUM_FILE = "SHA256SUMS.txt"
 MANIFEST_FILE = ".leadlift-verified.json"
-PART_SUFFIX = ".part"
-_CHUNK = 256 * 1024
-_STALL_MIN_BYTES = 1024
+_CHUNK, _STALL_MIN_BYTES = 256 * 1024, 1024
 _Entry = tuple[int, int, str]  # size, mtime_ns, sha256 of a verified file
-_Listed = tuple[str, tuple[str, str]]  # local path, (path on the server, sha256)
+_Item = tuple[str, tuple[str, str]]  # local path, (path on the server, sha256)
 
 
 @dataclass(frozen=True)
 class PhysioNetDataset:
-    """A database version :func:`download_dataset` fetches: ``name`` (command line), PhysioNet ``slug``
-    and ``version`` (URL), ``folder`` in the data directory, ``title``, the published zip (``archive``)
-    and whether ``training/<source>/g<N>/`` is flattened to ``<source>/`` (``flatten_sources``)."""
+    """A database version: ``name`` (command line), PhysioNet ``slug`` and ``version`` (URL), ``folder`` in the
+    data directory, its zip (``archive``), and whether ``training/<src>/g<N>/`` becomes ``<src>/``."""
 
     name: str
     slug: str
     version: str
     folder: str
     description: str
-    approx_size: str
-    title: str = ""
+    title: str
     archive: str = ""
     flatten_sources: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.title or self.slug} {self.version}"
+        return f"{self.title} {self.version}"
 
     @property
     def landing_url(self) -> str:
@@ -84,9 +76,6 @@ class PhysioNetDataset:
 
     def files_url(self, base_url: str | None = None) -> str:
         return f"{resolve_base_url(base_url)}/{self.slug}/{self.version}"
-
-    def archive_url(self, base_url: str | None = None) -> str:
-        return f"{resolve_base_url(base_url).removesuffix('/files')}/static/published-projects/{self.slug}/{self.archive}"
 
     def local_path(self, remote: str) -> str | None:
         """Where a listed file goes inside :attr:`folder` (``None``: not kept)."""
@@ -98,24 +87,21 @@ class PhysioNetDataset:
 
 
 PHYSIONET_DATASETS: dict[str, PhysioNetDataset] = {d.name: d for d in (
-    PhysioNetDataset("ptbxl", "ptb-xl", "1.0.3", "ptb-xl", "21,799 clinical 12-lead ECGs (10 s, 100 and 500 Hz) with "
-                     "SCP-ECG statements", "~3 GB (~87,000 files, or a 1.7 GB zip)", "PTB-XL",
-                     "ptb-xl-a-large-publicly-available-electrocardiography-dataset-1.0.3.zip"),
-    PhysioNetDataset("ptbdb", "ptbdb", "1.0.0", "ptbdb", "PTB Diagnostic ECG Database: 549 records of 290 subjects, "
-                     "15 leads at 1 kHz", "~1.7 GB", "PTB Diagnostic ECG Database"),
-    PhysioNetDataset("ecgid", "ecgiddb", "1.0.0", "ecgiddb", "ECG-ID Database: 310 lead-I records (20 s, 500 Hz) of "
-                     "90 persons", "~13 MB", "ECG-ID"),
-    PhysioNetDataset("cinc2021", "challenge-2021", "1.0.3", "challenge-2021", "PhysioNet/CinC Challenge 2021 training "
-                     "set: 88,253 12-lead ECGs from 7 sources (--file ptb, --file georgia...: one source)",
-                     "~11 GB (~176,000 files)", "PhysioNet/CinC Challenge 2021", flatten_sources=True))}
+    PhysioNetDataset("ptbxl", "ptb-xl", "1.0.3", "ptb-xl", "21,799 12-lead ECGs, 10 s at 100 and 500 Hz (~3 GB, or a "
+                     "1.7 GB zip)", "PTB-XL", "ptb-xl-a-large-publicly-available-electrocardiography-dataset-1.0.3.zip"),
+    PhysioNetDataset("ptbdb", "ptbdb", "1.0.0", "ptbdb", "549 records of 290 subjects, 15 leads at 1 kHz (~1.7 GB)",
+                     "PTB Diagnostic ECG Database"),
+    PhysioNetDataset("ecgid", "ecgiddb", "1.0.0", "ecgiddb", "310 lead-I records of 90 persons (~13 MB)", "ECG-ID"),
+    PhysioNetDataset("cinc2021", "challenge-2021", "1.0.3", "challenge-2021", "88,253 12-lead ECGs of 7 sources "
+                     "(~11 GB; --file ptb, --file georgia...: one)", "PhysioNet/CinC Challenge 2021",
+                     flatten_sources=True))}
 """The databases leadlift can download, by short name."""
 
 
 def get_dataset(name: str) -> PhysioNetDataset:
     """A dataset by short name, PhysioNet slug or folder (case-insensitive); InputError if unknown."""
-    key = name.strip().lower()
     for ds in PHYSIONET_DATASETS.values():
-        if key in (ds.name, ds.slug, ds.folder):
+        if name.strip().lower() in (ds.name, ds.slug, ds.folder):
             return ds
     raise InputError(f"unknown dataset {name!r}; choose one of: {', '.join(PHYSIONET_DATASETS)}")
 
@@ -123,8 +109,7 @@ def get_dataset(name: str) -> PhysioNetDataset:
 def resolve_base_url(base_url: str | None = None) -> str:
     """The argument, else ``$LEADLIFT_PHYSIONET_URL``, else PhysioNet; InputError unless http(s)."""
     url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not url.startswith(("http://", "https://")) or not urllib.parse.urlsplit(url).hostname:
         raise InputError(f"invalid PhysioNet base URL {url!r}; give an http(s) URL such as {DEFAULT_BASE_URL} "
                          f"(argument or {BASE_URL_ENV})")
     return url
@@ -142,6 +127,16 @@ def _number(value: float | None, env: str, arg: str, default: float, what: str =
     return float(value)
 
 
+def _list_cap(max_bytes: int | None) -> int:
+    mib = None if max_bytes is None else max_bytes / 2**20
+    return int(_number(mib, MAX_LIST_ENV, "max_list_bytes", 64, "size in MiB > 0") * 2**20)
+
+
+def _too_large(source: str, size: int | str, cap: int) -> CorruptFileError:
+    return CorruptFileError(f"{source} is {size} bytes, more than the {round(cap / 2**20, 3):g} MiB a checksum list "
+                            f"may have; check the server or mirror, or raise the limit with {MAX_LIST_ENV}=MB")
+
+
 def parse_sha256sums(text: str | Iterable[str], source: str = CHECKSUM_FILE) -> dict[str, str]:
     """``{path: sha256}`` of ``<sha256> <path>`` lines (a string or an open file); CorruptFileError on a
     malformed line or a path that is absolute or climbs out of the dataset folder."""
@@ -149,97 +144,72 @@ def parse_sha256sums(text: str | Iterable[str], source: str = CHECKSUM_FILE) -> 
     for lineno, raw in enumerate(text.splitlines() if isinstance(text, str) else text, start=1):
         if not (line := raw.strip()):
             continue
-        fields = line.split(maxsplit=1)
-        digest = fields[0].lower()
-        if len(fields) != 2 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        digest, _, path = line.partition(" ")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()) or not path.strip():
             raise CorruptFileError(f"{source} line {lineno} is not '<sha256> <path>' ({line[:60]!r}); "
                                    "the checksum list is damaged, download it again")
-        path = fields[1].strip().removeprefix("*").removeprefix("./")
-        if not path or PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts or "\\" in path:
-            raise CorruptFileError(f"{source} line {lineno} names an unsafe path {path!r}; refusing to write outside "
-                                   "the dataset folder, check the server or mirror you download from")
-        entries[PurePosixPath(path).as_posix()] = digest
+        path = PurePosixPath(path.strip().removeprefix("*").removeprefix("./"))
+        if path.is_absolute() or ".." in path.parts or "\\" in str(path):
+            raise CorruptFileError(f"{source} line {lineno} names an unsafe path {str(path)!r}; refusing to write "
+                                   "outside the dataset folder, check the server or mirror you download from")
+        entries[path.as_posix()] = digest.lower()
     return entries
-
-
-def _list_cap(max_bytes: int | None) -> int:
-    mb = _number(None if max_bytes is None else max_bytes / 2**20, MAX_LIST_ENV, "max_list_bytes", 64, "size in MiB > 0")
-    return int(mb * 2**20)
-
-
-def _list_too_large(source: str, size: int | str, cap: int) -> CorruptFileError:
-    return CorruptFileError(f"{source} is {size} bytes, more than the {round(cap / 2**20, 3):g} MiB a checksum list "
-                            "may have; the server or mirror sends something else — check it, or if the list is right "
-                            f"raise the limit with {MAX_LIST_ENV}=MB")
 
 
 def read_sha256sums(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, str]:
     """Parse a saved checksum list line by line, refusing one above the size cap (CorruptFileError)."""
     if (size := os.stat(path).st_size) > (cap := _list_cap(max_bytes)):
-        raise _list_too_large(str(path), size, cap)
+        raise _too_large(str(path), size, cap)
     with open(path, encoding="utf-8", errors="replace") as fh:
         return parse_sha256sums(fh, str(path))
 
 
-def _hash(path: str | os.PathLike[str]) -> Any:
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA256 hex digest of a file."""
     hasher = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(1 << 20):
             hasher.update(block)
-    return hasher
+    return hasher.hexdigest()
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA256 hex digest of a file."""
-    return _hash(path).hexdigest()
-
-
-def _load_manifest(root: Path) -> dict[str, _Entry]:
-    try:
-        raw = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
-        return {k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw.items() if isinstance(v, list) and len(v) == 3}
-    except (OSError, ValueError, TypeError, AttributeError):
-        return {}
-
-
-def _save_manifest(root: Path, manifest: dict[str, _Entry]) -> None:
-    """Only a cache: where it cannot be written, files are simply re-hashed next time."""
-    with contextlib.suppress(OSError), atomic_path(root / MANIFEST_FILE) as tmp:
-        tmp.write_text(json.dumps(dict(sorted(manifest.items())), separators=(",", ":")), encoding="utf-8")
+def _manifest(root: Path, save: dict[str, _Entry] | None = None) -> dict[str, _Entry]:
+    """Read the verified-manifest (empty if unreadable), or write ``save`` (a cache: failures are ignored)."""
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, IndexError):
+        if save is None:
+            raw = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
+            return {k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw.items() if len(v) == 3}
+        with atomic_path(root / MANIFEST_FILE) as tmp:
+            tmp.write_text(json.dumps(dict(sorted(save.items())), separators=(",", ":")), encoding="utf-8")
+    return {}
 
 
 def _entry(path: Path, digest: str) -> _Entry:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns, digest
+    return (st := path.stat()).st_size, st.st_mtime_ns, digest
 
 
-def _status(root: Path, item: _Listed, cached: _Entry | None) -> tuple[str, _Entry | None, str]:
-    """``(path, manifest entry if verified, problem)`` of a listed file (an unchanged ``cached`` file is
-    trusted without hashing); the problem is ``missing``, ``unreadable (...)`` or a mismatch."""
-    rel, (_, expected) = item
+def _status(root: Path, rel: str, expected: str, cached: _Entry | None) -> tuple[_Entry | None, str]:
+    """``(manifest entry if verified, problem)``; an unchanged ``cached`` file is trusted unhashed."""
     try:
         entry = _entry(root / rel, expected)
         got = expected if entry == cached else sha256_file(root / rel)
     except FileNotFoundError:
-        return rel, None, "missing"
+        return None, "missing"
     except OSError as exc:
-        return rel, None, f"unreadable ({exc.strerror or exc})"
-    return (rel, entry, "") if got == expected else (rel, None, f"SHA256 mismatch (expected {expected[:12]}…, got "
-                                                                 f"{got[:12]}…)")
+        return None, f"unreadable ({exc.strerror or exc})"
+    return (entry, "") if got == expected else (None, f"SHA256 mismatch (expected {expected[:12]}…, got {got[:12]}…)")
 
 
-def _listed(ds: PhysioNetDataset, entries: dict[str, str], files: Sequence[str] | None) -> tuple[dict, dict]:
-    """``({local path: (server path, sha256)}`` of every kept file, the same for those ``files`` (paths,
-    folders or ``fnmatch`` globs; None: all) match``)``; DataNotFoundError for a pattern matching nothing."""
+def _select(ds: PhysioNetDataset, entries: dict[str, str], files: Sequence[str] | None) -> tuple[dict, dict]:
+    """``{local path: (server path, sha256)}`` of the files kept, and of those ``files`` (paths, folders or
+    ``fnmatch`` globs; None: all) select; DataNotFoundError for a pattern that matches nothing."""
     listed = {loc: (p, d) for p, d in entries.items() if p != CHECKSUM_FILE and (loc := ds.local_path(p)) is not None}
-    if files is None:
-        return listed, dict(listed)
-    chosen: set[str] = set()
-    for spec in [files] if isinstance(files, str) else files:
+    chosen = set(listed) if files is None else set()
+    for spec in [files] if isinstance(files, str) else files or ():
         pat = spec.strip().replace("\\", "/").removeprefix("./").rstrip("/")
         if not (hits := {p for p in listed if p == pat or p.startswith(pat + "/") or fnmatch.fnmatchcase(p, pat)}):
             raise DataNotFoundError(f"no file of {ds.label} matches {spec!r} in its {CHECKSUM_FILE}; give paths or "
-                                    f"glob patterns relative to the dataset folder, e.g. {next(iter(listed), 'RECORDS')!r}")
+                                    f"globs relative to the dataset folder, e.g. {next(iter(listed), 'RECORDS')!r}")
         chosen |= hits
     return listed, {p: v for p, v in listed.items() if p in chosen}
 
@@ -257,23 +227,15 @@ def _local_io(path: Path) -> Iterator[None]:
 
 
 def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, stop: threading.Event) -> Iterator[Any]:
-    """``fn(item)`` on ``workers`` threads (a bounded number in flight), in completion order; the first
-    error sets ``stop`` (which workers watch) and is raised."""
-    items, pending = iter(items), set()
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="leadlift-dl") as pool:
-        try:
-            while True:
-                while len(pending) < 4 * workers and (item := next(items, None)) is not None:
-                    pending.add(pool.submit(fn, item))
-                if not pending:
-                    return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (fut.result() for fut in done)
-        except BaseException:
-            stop.set()
-            for fut in pending:
-                fut.cancel()
-            raise
+    """``fn`` over ``items`` on ``workers`` threads, in order; the first error sets ``stop`` (workers watch it)."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="leadlift-dl")
+    try:
+        yield from pool.map(fn, items)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -287,18 +249,13 @@ class DownloadReport:
     bytes_downloaded: int
 
     def __str__(self) -> str:
-        return self.summary()
-
-    def summary(self) -> str:
         return (f"{len(self.fetched)} file(s) downloaded ({self.bytes_downloaded / 1e6:.1f} MB), "
                 f"{len(self.skipped)} already verified, in {self.root}")
 
 
 def _reason(exc: BaseException) -> str:
     """The innermost cause of a network error (``Connection refused``...), in one line."""
-    for _ in range(8):
-        if not isinstance(nxt := getattr(exc, "reason", None) or exc.__cause__ or exc.__context__, BaseException):
-            break
+    while isinstance(nxt := getattr(exc, "reason", None) or exc.__cause__ or exc.__context__, BaseException):
         exc = nxt
     return " ".join((getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).split())
 
@@ -318,13 +275,12 @@ class _Session(requests.Session):
     """requests' session, refusing redirects to other schemes and from https down to http."""
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
-        if target := super().get_redirect_target(resp):
-            new = urllib.parse.urljoin(resp.url, target)
-            scheme = urllib.parse.urlsplit(new).scheme
-            if scheme not in ("http", "https") or (scheme == "http" and resp.url.startswith("https:")):
-                raise DownloadError(f"{resp.url} redirects to {new if len(new) <= 80 else new[:77] + '...'!r}; "
-                                    "leadlift follows redirects to http(s) URLs only, never from https to http — "
-                                    f"check the mirror (--base-url or {BASE_URL_ENV})")
+        new = urllib.parse.urljoin(resp.url, target) if (target := super().get_redirect_target(resp)) else ""
+        if new and (not new.startswith(("http://", "https://")) or (new.startswith("http:") and
+                                                                    resp.url.startswith("https:"))):
+            raise DownloadError(f"{resp.url} redirects to {new if len(new) <= 80 else new[:77] + '...'!r}; leadlift "
+                                "follows redirects to http(s) URLs only, never from https to http — check the mirror "
+                                f"(--base-url or {BASE_URL_ENV})")
         return target
 
 
@@ -343,41 +299,37 @@ class _Downloader:
                  deadline: float, stall: float) -> None:
         self.ds, self.root, self.base, self.files_url = ds, root, base, ds.files_url(base)
         self.connect_timeout, self.timeout, self.deadline, self.stall = min(timeout, 5.0), timeout, deadline, stall
-        self.deadline_at = time.monotonic() + deadline if deadline else None
+        self.deadline_at = time.monotonic() + deadline if deadline else float("inf")
         self.advice = f"try again later or get {ds.label} from {ds.landing_url} by other means"
-        self.retry = Retry(total=max(0, retries), backoff_factor=0.5, backoff_max=8.0)
-        adapter_retry = self.retry.new(connect=min(1, retries), status_forcelist=(429, 500, 502, 503, 504),
-                                       raise_on_status=False, respect_retry_after_header=False)  # hours-long waits
+        self.retry = Retry(total=retries, backoff_factor=0.5, backoff_max=8.0)
         self.session = _Session()
         self.session.max_redirects = 5
         self.session.headers.update({"User-Agent": f"leadlift/{__version__}", "Accept-Encoding": "identity"})
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=workers, max_retries=self.retry.new(
+            connect=min(1, retries), status_forcelist=(429, 500, 502, 503, 504), raise_on_status=False,
+            respect_retry_after_header=False))  # a Retry-After of hours must not outlive the deadline
         for prefix in ("http://", "https://"):
-            self.session.mount(prefix, HTTPAdapter(pool_maxsize=workers, max_retries=adapter_retry))
+            self.session.mount(prefix, adapter)
         self.stop, self.lock, self.received, self.resolved = threading.Event(), threading.Lock(), 0, False
         self.bar: Any = tqdm(disable=True)
 
     def limits(self, url: str, got: int = 0, mark_t: float | None = None, timed_out: bool = False) -> None:
         """Raise the deadline or stall error when due (``timed_out``: a socket read just timed out)."""
-        now = time.monotonic()
-        if self.deadline_at is not None and now >= self.deadline_at - (0.05 if timed_out else 0.0):
+        now, hint = time.monotonic(), ("the server or network is too slow — try again later (verified files are kept) "
+                                       "or another mirror (--base-url), or raise the limit with")
+        if now >= self.deadline_at - (0.05 if timed_out else 0.0):
             raise DownloadError(f"{url}: the download did not finish within its {self.deadline:g} s deadline ({got} "
-                                "bytes of this file received); the server or network is too slow — try again later "
-                                "(verified files are kept) or another mirror (--base-url), or raise the limit with "
-                                f"--deadline / {DEADLINE_ENV}=SECONDS (0 = none)")
+                                f"bytes of this file received); {hint} --deadline / {DEADLINE_ENV}=SECONDS (0 = none)")
         if self.stall and mark_t is not None and (timed_out or now - mark_t >= self.stall):
             raise DownloadError(f"{url}: stalled — fewer than {_STALL_MIN_BYTES} bytes in {self.stall:g} s ({got} "
-                                "bytes received); the server or network is hanging — try again later or another "
-                                f"mirror (--base-url), or raise the limit with --stall-timeout / {STALL_ENV}=SECONDS "
-                                "(0 = none)")
+                                f"bytes received); {hint} --stall-timeout / {STALL_ENV}=SECONDS (0 = none)")
 
-    def get(self, url: str, dest: Path, cap: int | None = None) -> str:
+    def get(self, url: str, dest: Path, cap: int | None = None) -> None:
         """One GET of ``url`` into ``dest`` (resuming a partial one by a Range request unless ``cap`` bounds a
-        list) under the limits; returns the SHA256 of ``dest``. urllib3 errors of the body propagate."""
+        list) under the limits; urllib3's errors of the body propagate."""
         self.limits(url)
         offset = dest.stat().st_size if cap is None and dest.exists() else 0
-        read = self.stall or self.timeout  # a read waiting this long is a stall
-        if self.deadline_at is not None:
-            read = max(0.01, min(read, self.deadline_at - time.monotonic()))
+        read = max(0.01, min(self.stall or self.timeout, self.deadline_at - time.monotonic()))  # longer: a stall
         try:
             self.resolved = self.resolved or _resolve(url, self.connect_timeout)
             resp = self.session.get(url, headers={"Range": f"bytes={offset}-"} if offset else None, stream=True,
@@ -390,8 +342,8 @@ class _Downloader:
                                 f"elsewhere ({self.ds.landing_url}) and point leadlift at the folder that contains "
                                 f"`{self.ds.folder}/` with --data-dir or LEADLIFT_DATA") from exc
         with resp:
-            if (code := resp.status_code) == 416 and offset:  # the .part is complete already: judge it
-                return sha256_file(dest)
+            if (code := resp.status_code) == 416 and offset:  # the .part is complete already
+                return
             if code not in (200, 206):
                 raise (_NotFound if code in (404, 410) else DownloadError)(
                     f"{url} {'not found' if code in (404, 410) else 'failed'} (HTTP {code} {resp.reason}); check "
@@ -399,13 +351,12 @@ class _Downloader:
             if code == 206 and resp.headers.get("Content-Range", "").removeprefix("bytes ").split("-")[0] != str(offset):
                 dest.unlink()
                 raise ProtocolError("unexpected partial content (Content-Range does not match)")
-            length = int(cl) if (cl := resp.headers.get("Content-Length", "")).isdigit() else None
-            if cap is not None and length is not None and length > cap:
-                raise _list_too_large(url, length, cap)
-            if cap is None and length is not None:
-                with self.lock:
-                    self.bar.total = (self.bar.total or 0) + length
-            hasher, got, mark_t, mark_n = _hash(dest) if code == 206 else hashlib.sha256(), 0, time.monotonic(), 0
+            length = int(cl) if (cl := resp.headers.get("Content-Length", "")).isdigit() else 0
+            if cap and length > cap:
+                raise _too_large(url, length, cap)
+            with self.lock:
+                self.bar.total = (self.bar.total or 0) + length
+            got, mark_t, mark_n = 0, time.monotonic(), 0
             with open(dest, "ab" if code == 206 else "wb") as out:
                 while not self.stop.is_set():
                     try:
@@ -414,62 +365,51 @@ class _Downloader:
                         self.limits(url, got, mark_t, timed_out=True)
                         raise
                     if not chunk:
-                        return hasher.hexdigest()
+                        return
                     got += len(chunk)
-                    if cap is not None and got > cap:
-                        raise _list_too_large(url, f"more than {cap}", cap)
+                    if cap and got > cap:
+                        raise _too_large(url, f"more than {cap}", cap)
                     out.write(chunk)
-                    hasher.update(chunk)
-                    if cap is None:
-                        with self.lock:
-                            self.received += len(chunk)
-                            self.bar.update(len(chunk))
+                    with self.lock:
+                        self.received += len(chunk)
+                        self.bar.update(len(chunk))
                     if got - mark_n >= _STALL_MIN_BYTES:
                         mark_t, mark_n = time.monotonic(), got
                     self.limits(url, got, mark_t)
             raise _Cancelled
 
     def download(self, url: str, part: Path, expected: str | None) -> None:
-        """GET ``url`` into ``part`` until complete with the ``expected`` SHA256: dropped bodies resumed,
+        """GET ``url`` into ``part`` until complete with the ``expected`` SHA256: dropped bodies are resumed and
         corrupt ones refetched, as often and with the backoff urllib3's ``Retry`` allows."""
         retry = self.retry
         while True:
             try:
-                if (digest := self.get(url, part)) == expected or expected is None:
+                self.get(url, part)
+                if expected is None or (got := sha256_file(part)) == expected:
                     return
                 part.unlink()
                 error: Exception = CorruptFileError(
                     f"{url}: SHA256 mismatch after {len(retry.history) + 1} attempt(s) (expected {expected[:12]}…, got "
-                    f"{digest[:12]}…); the copy on the server or in transit is damaged, {self.advice}")
-            except TransportError as exc:
+                    f"{got[:12]}…); the copy on the server or in transit is damaged, {self.advice}")
+            except HTTPError as exc:
                 error = exc
             try:
                 retry = retry.increment("GET", url, error=error)
             except MaxRetryError:
-                if isinstance(error, LeadliftError):
-                    raise error from None
-                raise DownloadError(f"{url}: {_reason(error)} after {len(retry.history) + 1} attempt(s); "
-                                    f"{self.advice}") from error
+                raise (error if isinstance(error, LeadliftError) else DownloadError(
+                    f"{url}: {_reason(error)} after {len(retry.history) + 1} attempt(s); {self.advice}")) from None
             if self.stop.wait(retry.get_backoff_time()):
                 raise _Cancelled
 
-    def fetch_list(self, cap: int) -> dict[str, str]:
-        """``SHA256SUMS.txt``, streamed to a temporary file, parsed line by line, saved only when valid."""
-        url, dest = f"{self.files_url}/{CHECKSUM_FILE}", self.root / CHECKSUM_FILE
-        with _local_io(dest), atomic_path(dest) as tmp:
-            try:
-                self.get(url, tmp, cap)
-            except TransportError as exc:
-                raise DownloadError(f"{url}: {_reason(exc)}; {self.advice}") from exc
-            with open(tmp, encoding="utf-8", errors="replace") as fh:
-                return parse_sha256sums(fh, url)
-
-    def fetch(self, item: _Listed) -> tuple[str, _Entry]:
-        """Download one listed file onto its place via ``<file>.part`` (removed on any error)."""
+    def fetch(self, item: _Item, cached: _Entry | None) -> tuple[str, _Entry, bool]:
+        """``(path, manifest entry, fetched)``: one listed file, skipped if verified, else downloaded onto its
+        place via ``<file>.part`` (removed on any error)."""
         rel, (remote, expected) = item
         final = self.root / rel
-        part = final.with_name(final.name + PART_SUFFIX)
+        part = final.with_name(final.name + ".part")
         with _local_io(final):
+            if (entry := _status(self.root, rel, expected, cached)[0]) is not None:
+                return rel, entry, False
             try:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 self.download(f"{self.files_url}/{urllib.parse.quote(remote)}", part, expected)
@@ -477,12 +417,13 @@ class _Downloader:
             except BaseException:
                 part.unlink(missing_ok=True)
                 raise
-            return rel, _entry(final, expected)
+            return rel, _entry(final, expected), True
 
-    def from_archive(self, missing: dict[str, tuple[str, str]]) -> Iterator[tuple[str, _Entry]]:
-        """Download the dataset's zip (its ``.part`` is kept for a later call when the download fails)
-        and extract the ``missing`` files, each verified; nothing if the server has no zip."""
-        url, part = self.ds.archive_url(self.base), self.root / f".{self.ds.archive}{PART_SUFFIX}"
+    def from_archive(self, absent: dict[str, tuple[str, str]]) -> Iterator[tuple[str, _Entry, bool]]:
+        """Download the dataset's zip (its ``.part`` is kept for the next call if that fails) and extract the
+        ``absent`` files, each verified; nothing if the server has no zip."""
+        url = f"{self.base.removesuffix('/files')}/static/published-projects/{self.ds.slug}/{self.ds.archive}"
+        part = self.root / f".{self.ds.archive}.part"
         try:
             with _local_io(part):
                 self.download(url, part, None)
@@ -490,22 +431,20 @@ class _Downloader:
             return
         try:
             with _local_io(part), zipfile.ZipFile(part) as zf:
-                for info in zf.infolist():
-                    if (rel := self.ds.local_path(info.filename.split("/", 1)[-1])) not in missing:
-                        continue  # ^ members sit in one top folder
-                    final = self.root / rel
-                    tmp = final.with_name(final.name + PART_SUFFIX)
-                    try:
-                        final.parent.mkdir(parents=True, exist_ok=True)
-                        with zf.open(info) as src, open(tmp, "wb") as out:
-                            while block := src.read(_CHUNK):
-                                out.write(block)
-                        if sha256_file(tmp) != missing[rel][1]:
-                            raise zipfile.BadZipFile(f"its {rel} does not match {CHECKSUM_FILE}")
-                        os.replace(tmp, final)
-                    finally:
-                        tmp.unlink(missing_ok=True)
-                    yield rel, _entry(final, missing[rel][1])
+                for info in zf.infolist():  # members sit in one top folder
+                    if (rel := self.ds.local_path(info.filename.split("/", 1)[-1])) in absent:
+                        tmp = (final := self.root / rel).with_name(final.name + ".part")
+                        try:
+                            final.parent.mkdir(parents=True, exist_ok=True)
+                            with zf.open(info) as src, open(tmp, "wb") as out:
+                                while block := src.read(_CHUNK):
+                                    out.write(block)
+                            if sha256_file(tmp) != absent[rel][1]:
+                                raise zipfile.BadZipFile(f"its {rel} does not match {CHECKSUM_FILE}")
+                            os.replace(tmp, final)
+                        finally:
+                            tmp.unlink(missing_ok=True)
+                        yield rel, _entry(final, absent[rel][1]), True
         except (zipfile.BadZipFile, EOFError) as exc:
             part.unlink(missing_ok=True)
             raise CorruptFileError(f"{url} is damaged ({exc}); it was removed: run the download again, or "
@@ -518,100 +457,83 @@ def download_dataset(name: str, data_dir: str | os.PathLike[str], base_url: str 
                      retries: int = 3, *, workers: int = 4, deadline: float | None = None,
                      stall_timeout: float | None = None, max_list_bytes: int | None = None,
                      archive: bool | None = None) -> DownloadReport:
-    """Download a PhysioNet database (or the ``files`` that paths, folders or globs select; an empty list:
-    only the checksum list) into ``data_dir/<folder>/``, verified; safe to interrupt and call again.
+    """Download a PhysioNet database, or the ``files`` of it that paths, folders or globs select (``[]``: only
+    the checksum list), into ``data_dir/<folder>/``, verified; safe to interrupt and call again.
 
-    ``base_url``: a mirror. ``progress``: a tqdm bar of the bytes. ``timeout``: seconds to connect (DNS
-    included, at most 5) and, without a stall limit, per read. ``retries``: extra attempts after HTTP
-    429/5xx, a failed connection, a dropped body (resumed) or a checksum mismatch. ``deadline``: seconds
-    for the whole call (``$LEADLIFT_DOWNLOAD_DEADLINE``, default none); ``stall_timeout``: fewer than 1 KiB
-    in this many seconds ends it (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none).
-    ``max_list_bytes``: cap of the checksum list (default 64 MiB). ``archive``: fetch the published zip
-    (default: when the dataset has one and :data:`ARCHIVE_MIN_FILES` files are missing).
-
-    Raises DownloadError (network, HTTP, redirect, limits, disk), CorruptFileError (checksum still wrong
-    after the retries, damaged zip, bad checksum list), DataNotFoundError (a pattern matches nothing) or
-    InputError (unknown dataset, bad URL or limit); nothing partial is left under a final name.
+    ``base_url``: a mirror (``$LEADLIFT_PHYSIONET_URL``). ``timeout``: seconds to connect (at most 5) and, with
+    no stall limit, per read. ``retries``: extra attempts per request and per file. ``deadline``: seconds for
+    the whole call (``$LEADLIFT_DOWNLOAD_DEADLINE``, default none). ``stall_timeout``: under 1 KiB in this many
+    seconds fails (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none). ``max_list_bytes``: checksum
+    list cap. ``archive``: use the published zip (default: when :data:`ARCHIVE_MIN_FILES` files are absent).
+    Failures are one-line DownloadError, CorruptFileError, DataNotFoundError or InputError.
     """
     ds = get_dataset(name)
     dl = _Downloader(ds, Path(data_dir) / ds.folder, resolve_base_url(base_url), timeout, max(0, retries),
                      max(1, workers), _number(deadline, DEADLINE_ENV, "deadline", 0.0),
                      _number(stall_timeout, STALL_ENV, "stall_timeout", 60.0))
-    cap = _list_cap(max_list_bytes)
-    with _local_io(dl.root):
+    cap, url, dest = _list_cap(max_list_bytes), f"{dl.files_url}/{CHECKSUM_FILE}", dl.root / CHECKSUM_FILE
+    with _local_io(dest), contextlib.closing(dl.session):
         dl.root.mkdir(parents=True, exist_ok=True)
-    fetched: list[str] = []
-    skipped: list[str] = []
-    with contextlib.closing(dl.session):
-        listed, selected = _listed(ds, dl.fetch_list(cap), files)
-        manifest = {k: v for k, v in _load_manifest(dl.root).items() if k in listed}
-        dl.bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=ds.folder, disable=not progress,
-                      dynamic_ncols=True)
-        saved = time.monotonic()
+        with atomic_path(dest) as tmp:  # published only when complete and valid
+            try:
+                dl.get(url, tmp, cap)
+            except HTTPError as exc:
+                raise DownloadError(f"{url}: {_reason(exc)}; {dl.advice}") from exc
+            with open(tmp, encoding="utf-8", errors="replace") as fh:
+                listed, selected = _select(ds, parse_sha256sums(fh, url), files)
+        manifest = {k: v for k, v in _manifest(dl.root).items() if k in listed}
+        dl.received, dl.bar = 0, tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=ds.folder,
+                                      disable=not progress, dynamic_ncols=True)
+        fetched: list[str] = []
+        skipped: list[str] = []
 
-        def done(rel: str, entry: _Entry, was_fetched: bool) -> None:
-            nonlocal saved
-            manifest[rel] = entry
-            (fetched if was_fetched else skipped).append(rel)
-            with dl.lock:
-                dl.bar.set_postfix_str(f"{len(fetched) + len(skipped)}/{len(selected)} files", refresh=False)
-            if time.monotonic() - saved > 30:
-                _save_manifest(dl.root, manifest)
-                saved = time.monotonic()
+        def record(results: Iterable[tuple[str, _Entry, bool]]) -> None:
+            for i, (rel, entry, was_fetched) in enumerate(results, 1):
+                manifest[rel] = entry
+                (fetched if was_fetched else skipped).append(rel)
+                with dl.lock:
+                    dl.bar.set_postfix_str(f"{len(fetched) + len(skipped)}/{len(selected)} files", refresh=False)
+                if i % 2000 == 0:  # what is verified survives a killed run
+                    _manifest(dl.root, manifest)
 
         try:
-            missing = {}
-            for rel, entry, _ in _parallel(lambda it: _status(dl.root, it, manifest.get(it[0])), selected.items(),
-                                           workers, dl.stop):
-                if entry is None:
-                    missing[rel] = selected[rel]
-                else:
-                    done(rel, entry, False)
-            if missing and ds.archive and (len(missing) >= ARCHIVE_MIN_FILES if archive is None else archive):
-                for rel, entry in dl.from_archive(missing):
-                    done(rel, entry, True)
-                    del missing[rel]  # what the zip lacks comes as single files
-            for rel, entry in _parallel(dl.fetch, missing.items(), workers, dl.stop):
-                done(rel, entry, True)
+            absent = {k: v for k, v in selected.items() if not (dl.root / k).exists()}
+            if ds.archive and absent and (len(absent) >= ARCHIVE_MIN_FILES if archive is None else archive):
+                record(dl.from_archive(absent))  # what the zip lacks comes as single files below
+            todo = [item for item in selected.items() if item[0] not in set(fetched)]
+            record(_parallel(lambda item: dl.fetch(item, manifest.get(item[0])), todo, workers, dl.stop))
         finally:
             dl.bar.close()
-            _save_manifest(dl.root, manifest)
-    order = {p: i for i, p in enumerate(selected)}
-    return DownloadReport(ds.name, dl.root, tuple(sorted(fetched, key=order.__getitem__)),
-                          tuple(sorted(skipped, key=order.__getitem__)), dl.received)
+            _manifest(dl.root, manifest)
+    return DownloadReport(ds.name, dl.root, tuple(fetched), tuple(skipped), dl.received)
 
 
 def verify_dataset(name: str, data_dir: str | os.PathLike[str], *, files: Sequence[str] | None = None,
                    require_all: bool = False, use_manifest: bool = False, workers: int = 4,
                    progress: bool = False) -> list[str]:
-    """Check the files present in ``data_dir/<folder>/`` against its ``SHA256SUMS.txt``: one line per
-    problem (``"<path>: ..."``, list order; absent files only with ``require_all``), empty if all is well.
-
-    Every present file is hashed unless ``use_manifest`` trusts the manifest for unchanged ones. A folder
-    :func:`download_dataset` manages has its manifest updated; any other (shared, read-only) is never
-    written to. DataNotFoundError when the folder or its ``SHA256SUMS.txt`` is missing.
-    """
+    """One line per problem (``"<path>: ..."``) of the files in ``data_dir/<folder>/`` against its
+    ``SHA256SUMS.txt`` (absent files only with ``require_all``; every file hashed unless ``use_manifest``);
+    a folder that :func:`download_dataset` manages gets its manifest updated, any other is never written to."""
     ds = get_dataset(name)
     root = Path(data_dir) / ds.folder
-    if not root.is_dir():
-        raise DataNotFoundError(f"no `{ds.folder}/` folder in {data_dir}; run `leadlift download {ds.name}` or point "
-                                "--data-dir / LEADLIFT_DATA at the folder that contains it")
     if not (root / CHECKSUM_FILE).is_file():
         raise DataNotFoundError(f"{root / CHECKSUM_FILE} is missing, so {ds.label} cannot be verified; run `leadlift "
-                                f"download {ds.name}` (it fetches {CHECKSUM_FILE} first) or copy it from {ds.landing_url}")
-    listed, selected = _listed(ds, read_sha256sums(root / CHECKSUM_FILE), files)
-    manifest = {k: v for k, v in _load_manifest(root).items() if k in listed}
+                                f"download {ds.name}`, copy it from {ds.landing_url}, or point --data-dir / "
+                                "LEADLIFT_DATA at the folder that holds it")
+    listed, selected = _select(ds, read_sha256sums(root / CHECKSUM_FILE), files)
+    manifest = {k: v for k, v in _manifest(root).items() if k in listed}
     found: dict[str, str] = {}
     with tqdm(total=len(selected), unit="file", desc=f"verify {ds.folder}", disable=not progress) as bar:
-        for rel, entry, problem in _parallel(lambda it: _status(root, it, manifest.get(it[0]) if use_manifest else None),
-                                             selected.items(), workers, threading.Event()):
+        for rel, (entry, problem) in zip(selected, _parallel(lambda it: _status(
+                root, it[0], it[1][1], manifest.get(it[0]) if use_manifest else None), selected.items(),
+                workers, threading.Event()), strict=True):
             bar.update(1)
             if entry is None:
                 manifest.pop(rel, None)
+            else:
+                manifest[rel] = entry
             if problem and (require_all or problem != "missing"):
                 found[rel] = f"{rel}: {problem}"
-            elif entry is not None:
-                manifest[rel] = entry
     if (root / MANIFEST_FILE).is_file():
-        _save_manifest(root, manifest)
-    return [found[rel] for rel in selected if rel in found]
+        _manifest(root, manifest)
+    return list(found.values())
