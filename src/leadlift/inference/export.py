@@ -537,15 +537,19 @@ def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> N
     quant = _require("onnxruntime.quantization")
     model = onnx.load(str(src))
     keep_float = [n.name for n in model.graph.node if not n.name.startswith(f"/{NET_SCOPE}/")]
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        logging.getLogger("root").disabled = True
-        try:
+    root = logging.getLogger()
+    quiet = logging.NullHandler()  # the quantiser logs advice through logging.warning: keep the root logger
+    root.addHandler(quiet)  # configured as it was (no basicConfig) and silent meanwhile
+    was_disabled, root.disabled = root.disabled, True
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
             quant.quantize_dynamic(str(src), str(dst), weight_type=quant.QuantType.QInt8,
                                    op_types_to_quantize=["MatMul", "Gemm", "Conv"], nodes_to_exclude=keep_float,
                                    extra_options={"MatMulConstBOnly": True})
-        finally:
-            logging.getLogger("root").disabled = False
+    finally:
+        root.disabled = was_disabled
+        root.removeHandler(quiet)
 
 
 def onnx_session(path: str | os.PathLike[str], threads: int = 1) -> Any:
