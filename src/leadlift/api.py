@@ -227,7 +227,9 @@ class LeadLift:
             fs: sampling rate in Hz (required for arrays; must match an ECG's own).
             leads: lead names of the array rows; for an ECG, the leads to use (default: all).
             units: unit of an array input (``"mV"``, ``"uV"``, ``"V"``).
-            hop_s: step between windows in seconds (default: one window, no overlap).
+            hop_s: step between windows in seconds (default: the checkpoint's embedding hop, e.g.
+                50 ms for ``mae-cpu``, whose pooled embedding is the mean over crops shifted in
+                that step; one window, no overlap, for checkpoints without one).
             batch_size: windows per forward pass.
         Returns:
             :class:`Embeddings` (``windows [n_windows, D]``, ``per_lead [n_windows, n_leads, D]``,
@@ -243,7 +245,7 @@ class LeadLift:
         ``fs``/``leads``/``units`` apply to every array input. Returns one :class:`Embeddings`
         per recording, in order.
         """
-        hop = self._hop(hop_s, self.window_samples)
+        hop = self._hop(hop_s, getattr(self._backend, "embed_hop", self.window_samples))
         inputs = [self._as_ecg(x, fs, leads, units) for x in ecgs]
         return embed_records(self._backend, inputs, hop, batch_size=batch_size, explicit=leads is not None,
                              model_name=self.name)

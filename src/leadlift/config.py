@@ -40,6 +40,10 @@ class DataConfig(StrictModel):
     val_folds: list[int] = Field(default_factory=lambda: list(PTBXL_VAL_FOLDS))
     batch_size: int = Field(64, gt=0)
     num_workers: int = Field(0, ge=0)
+    embed_hop_s: float | None = Field(
+        None, gt=0, description="inference: default step between embedding windows in seconds (null: one window). "
+                                "A small step pools a recording's embedding over time-shifted crops, so it does not "
+                                "depend on where the beats fall in the window")
 
     @property
     def n_times(self) -> int:
@@ -191,6 +195,8 @@ class PretrainConfig(StrictModel):
             "fs": self.data.fs,
             "window_samples": self.data.n_times,
             "window_s": self.data.window_s,
+            **({"embed_hop_samples": max(1, round(self.data.embed_hop_s * self.data.fs))}
+               if self.data.embed_hop_s else {}),
             "leads": list(self.data.lead_names),
             "normalization": self.data.normalization,
             "zscore_eps": self.data.zscore_eps,

@@ -113,7 +113,8 @@ class Backend:
         kind: ``"mae"`` or ``"recon"``.
         name: how the model was asked for (for messages).
         config: the typed checkpoint config.
-        fs: model rate in Hz; window: samples per window; hop: default reconstruction hop.
+        fs: model rate in Hz; window: samples per window; hop: default reconstruction hop;
+            embed_hop: default embedding hop.
         leads: leads with an encoder (MAE) or the fixed inputs (reconstructor).
         derived_in_output: limb leads recomputed from the output's I and II.
     """
@@ -125,6 +126,7 @@ class Backend:
     fs: float
     window: int
     hop: int
+    embed_hop: int
     leads: tuple[str, ...]
     derived_in_output: tuple[str, ...] = ()
 
@@ -176,6 +178,7 @@ class MAEBackend(Backend):
         self.fs = float(pre.fs)
         self.window = int(pre.window_samples)
         self.hop = pre.hop_samples
+        self.embed_hop = pre.embed_hop
         self.eps = float(pre.zscore_eps)
         self.leads = tuple(model.leads)
         self.n_views = decoding_views(cfg)

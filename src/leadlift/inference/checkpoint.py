@@ -78,11 +78,18 @@ class MAEPreprocessing(_Strict):
     leads: list[str] = Field(default_factory=lambda: list(STANDARD_LEADS))
     zscore_eps: float = 1e-6
     units: Literal["mV"] = "mV"
+    embed_hop_samples: int | None = Field(None, gt=0, description="default step between embedding windows")
 
     @property
     def hop_samples(self) -> int:
         """Default hop of reconstruction windows: half a window."""
         return max(1, self.window_samples // 2)
+
+    @property
+    def embed_hop(self) -> int:
+        """Default step between embedding windows (samples): the checkpoint's ``embed_hop_samples``
+        (pooling over time-shifted crops), else one window."""
+        return int(self.embed_hop_samples or self.window_samples)
 
 
 class ReconPreprocessing(_Strict):
@@ -120,7 +127,11 @@ class CalibrationSet(_Strict):
 
 class Calibration(_Strict):
     """Amplitude calibration of an MAE (its output is z-scored): target lead k in mV is
-    ``ratio_k × mean std of the input leads + mean_k`` (medians over training windows)."""
+    ``z_k × ratio_k × mean std of the input leads + mean_k`` (medians over training windows).
+
+    ``pred_std`` (models calibrated on their own predictions) is the median std of the z-scored
+    prediction of each lead from single input leads; input sets without their own ratios divide
+    the typical amplitude ratio by it."""
 
     method: str
     data: str
@@ -129,6 +140,7 @@ class Calibration(_Strict):
     mean: list[float]
     lead_std: list[float]
     input_sets: dict[str, CalibrationSet]
+    pred_std: list[float] | None = None
 
     def ratio_mean(self, leads: tuple[str, ...], targets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Per-target ``(ratio, mean)`` for input leads ``leads``: the input set's own ratios when
@@ -140,6 +152,8 @@ class Calibration(_Strict):
         else:
             std = np.asarray(self.lead_std, dtype=np.float64)
             ratio = std / std[[self.leads.index(n) for n in leads]].mean()
+            if self.pred_std is not None:
+                ratio = ratio / np.maximum(np.asarray(self.pred_std, dtype=np.float64), 1e-6)
         return ratio[idx], np.asarray(self.mean, dtype=np.float64)[idx]
 
 

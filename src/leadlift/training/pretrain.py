@@ -205,6 +205,12 @@ def pretrain(
         _check_resumable(last, cfg)
     t0 = time.perf_counter()
     trainer.fit(module, datamodule=data, ckpt_path=resumed_from)
+    calibration = None
+    if trainer.is_global_zero and _calibratable(module.model):
+        # the amplitude calibration is part of the checkpoint: every pretrained bank outputs mV
+        from leadlift.training.calibrate import calibrate_mae_checkpoint
+
+        calibration = calibrate_mae_checkpoint(out, data_dir, store_dir=store_dir, train_folds=cfg.data.train_folds)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     best = checkpoints.get("best")
     best_path = best.best_model_path if best is not None and best.best_model_path else None
@@ -220,4 +226,13 @@ def pretrain(
         "best_checkpoint": best_path,
         "best_val_loss": best_score,
         "is_global_zero": bool(trainer.is_global_zero),
+        "calibrated": calibration is not None,
     }
+
+
+def _calibratable(model: Any) -> bool:
+    """A per-lead bank of the 12 standard leads (the calibration maps every lead to every lead)."""
+    from leadlift.ecg import STANDARD_LEADS
+    from leadlift.models import LeadBankMAE
+
+    return isinstance(model, LeadBankMAE) and tuple(model.leads) == tuple(STANDARD_LEADS)

@@ -45,9 +45,10 @@ from typing import Any
 from leadlift.conventions import PTBXL_TEST_FOLDS, PTBXL_TRAIN_FOLDS
 from leadlift.ecg import parse_leads
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError
-from leadlift.inference.calibration import CALIBRATION_INPUT_SETS, fit_calibration
+from leadlift.inference.calibration import CALIBRATION_INPUT_SETS
 from leadlift.inference.checkpoint import calibration_key, read_config, update_config
 from leadlift.inference.model_card import model_card_markdown, reproducible_command, summary_metrics
+from leadlift.training.calibrate import calibrate_mae_checkpoint
 
 __all__ = [
     "CALIBRATION_INPUT_SETS",
@@ -72,51 +73,6 @@ def _ptbxl_store(fs: float, data_dir: str | Path, store_dir: str | Path | None) 
     from leadlift.data.store import prepare
 
     return prepare("ptbxl", float(fs), data_dir, store_dir=store_dir, progress=False)
-
-
-# --------------------------------------------------------------------------------------- calibration
-def calibrate_mae_checkpoint(folder: str | Path, data_dir: str | Path, store_dir: str | Path | None = None,
-                             train_folds: Sequence[int] = PTBXL_TRAIN_FOLDS,
-                             input_sets: Sequence[Sequence[str]] = CALIBRATION_INPUT_SETS) -> dict[str, Any]:
-    """Fit the MAE's amplitude calibration on PTB-XL training folds and store it in ``config.yaml``.
-
-    The MAE works on per-window z-scored signals; to output mV, a reconstructed lead k is scaled
-    by ``ratio_k × (mean std of the input leads in the window)`` and shifted by ``mean_k``
-    (:func:`leadlift.inference.calibration.fit_calibration`: medians over all non-overlapping
-    model windows of the training folds' records). One ``ratio`` vector is stored per input set
-    of :data:`CALIBRATION_INPUT_SETS`, plus the median per-lead window std (``lead_std``, mV)
-    used for other input sets.
-
-    Args:
-        folder: the checkpoint folder (rewritten atomically; ``weights_sha256`` kept).
-        data_dir: data directory holding ``ptb-xl/``.
-        store_dir: prepared-store folder (default ``DATA/leadlift-prepared``).
-        train_folds: PTB-XL ``strat_fold`` values to fit on (never the test fold).
-        input_sets: input-lead sets to calibrate.
-    Returns:
-        The ``calibration`` entry written to the config.
-    """
-    from leadlift.data.splits import ptbxl_folds
-    from leadlift.data.store import record_windows
-    from leadlift.ecg import STANDARD_LEADS
-
-    cfg = read_config(folder)
-    if cfg.kind != "mae":
-        raise InputError(f"{folder}: calibration applies to aligned-MAE checkpoints (format leadlift-mae/*), "
-                         f"not {cfg.format!r}")
-    if set(train_folds) & set(PTBXL_TEST_FOLDS):
-        raise InputError("train_folds must not include fold 10 (the test fold)")
-    store = _ptbxl_store(cfg.preprocessing.fs, data_dir, store_dir)
-    if list(store.leads) != list(STANDARD_LEADS):
-        raise InputError("the PTB-XL store must hold the 12 standard leads")
-    idx = ptbxl_folds(store.meta["strat_fold"], train=tuple(train_folds), val=(), test=())["train"]
-    windows = record_windows(store, idx, int(cfg.preprocessing.window_samples))
-    cal = fit_calibration(windows, data=f"PTB-XL strat_fold {','.join(map(str, train_folds))}, {len(idx)} records, "
-                                        f"{len(windows)} windows of {windows.shape[-1]} samples @ {store.fs:g} Hz",
-                          input_sets=input_sets)
-    entry = cal.model_dump(mode="json")
-    update_config(folder, {"calibration": entry})
-    return entry
 
 
 # --------------------------------------------------------------------------------------- evaluation
