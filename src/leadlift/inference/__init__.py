@@ -10,6 +10,8 @@ One hop each:
   overlap-add, resample back, exact limb leads;
 * :mod:`~leadlift.inference.hub` — finding a checkpoint (bundled, local folder, repo id);
 * :mod:`~leadlift.inference.files` — users' files in, files out, many at a time.
+* :mod:`~leadlift.inference.export` — the whole path (preprocessing, network, stitching, calibration)
+  as one ONNX graph for devices: raw mV at a fixed rate and duration in, 12 leads in mV out.
 
 :class:`leadlift.api.LeadLift` is the friendly front of this package; evaluation, benchmarks
 and model cards use the same functions.

@@ -115,6 +115,12 @@ def test_graph_input_and_metadata_say_rate_duration_units(exported) -> None:
     meta = {p.key: p.value for p in onnx.load(str(exported["recon-i-ii-v2-fp32"])).metadata_props}
     assert meta["fs_hz"] == "100" and meta["n_samples"] == "1000" and meta["units"] == "mV"
     assert meta["input_leads"] == "I,II,V2" and meta["output_leads"] == ",".join(STANDARD_LEADS)
+    # int8 touches the network only: the preprocessing and stitching nodes stay float32
+    q = onnx.load(str(exported["recon-i-ii-v2-int8"]))
+    assert any(n.op_type == "ConvInteger" for n in q.graph.node)
+    assert not [n.name for n in q.graph.node if not n.name.startswith("/core/")
+                and ("Integer" in n.op_type or "Quantize" in n.op_type)]
+    assert [n.op_type for n in q.graph.node if n.name.startswith("/bandpass/") and "Conv" in n.op_type] == ["Conv"] * 2
 
 
 def test_resampling_inside_the_graph_on_500hz_records(data_dir: Path, tmp_path: Path) -> None:
@@ -145,6 +151,16 @@ def test_torch_pipeline_other_lead_orders_and_short_strips(ptbxl100: list[ECG]) 
     with torch.no_grad():
         got = build_pipeline(backend)(torch.from_numpy(ecgs[0].signal[None]))[0].numpy()
     assert np.abs(got - want).max() <= PARITY_MV
+
+
+def test_the_export_module_imports_no_training_code_and_no_onnx() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, leadlift.inference.export; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('lightning', 'pytorch_lightning', 'onnx', 'onnxruntime') or m.startswith('leadlift.training')))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]", res.stdout
 
 
 # ------------------------------------------------------------------------ errors and the CLI
