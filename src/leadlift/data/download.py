@@ -1,43 +1,40 @@
 """Fetch public PhysioNet databases: verified, resumable and atomic, on ``requests`` and urllib3's ``Retry``.
 
 ``SHA256SUMS.txt`` (at most 64 MiB) comes first; each listed file then streams to ``<file>.part``, resumes by a
-``Range`` request after a dropped connection and takes its name only once its SHA256 matched. Verified files
-are skipped (``.leadlift-verified.json`` spares re-hashing unchanged ones). PTB-XL comes as PhysioNet's zip
-when many files are absent; CinC 2021's ``training/<source>/g<N>/`` become ``<source>/``, its reader's layout.
-Limits: an overall deadline and a stall limit (under 1 KiB in N s). Proxies and CA bundles come from the
-environment; redirects go to http(s) only, never from https to http. Every failure is one line.
+``Range`` request after a dropped connection and takes its name only once its SHA256 matched; verified files
+are skipped. PTB-XL comes as PhysioNet's zip when many files are absent; CinC 2021's ``training/<src>/g<N>/``
+become ``<src>/``, its reader's layout. Limits: an overall deadline and a stall limit (no bytes for N s).
+Proxies and CA bundles come from the environment; redirects go to http(s) only, never from https to http.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
-import json
 import os
-import socket
 import threading
 import time
 import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import requests
 from tqdm import tqdm
-from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from leadlift import __version__
 from leadlift.atomic import atomic_path
 from leadlift.errors import CorruptFileError, DataNotFoundError, DownloadError, InputError, LeadliftError
 
-__all__ = ["BASE_URL_ENV", "CHECKSUM_FILE", "DEADLINE_ENV", "DEFAULT_BASE_URL", "MANIFEST_FILE", "MAX_LIST_ENV",
-           "PHYSIONET_DATASETS", "STALL_ENV", "DownloadReport", "PhysioNetDataset", "download_dataset", "get_dataset",
-           "parse_sha256sums", "read_sha256sums", "resolve_base_url", "sha256_file", "verify_dataset"]
+__all__ = ["BASE_URL_ENV", "CHECKSUM_FILE", "DEADLINE_ENV", "DEFAULT_BASE_URL", "MAX_LIST_ENV", "PHYSIONET_DATASETS",
+           "STALL_ENV", "DownloadReport", "PhysioNetDataset", "download_dataset", "get_dataset", "parse_sha256sums",
+           "read_sha256sums", "resolve_base_url", "sha256_file", "verify_dataset"]
 
 DEFAULT_BASE_URL = "https://physionet.org/files"
 BASE_URL_ENV = "LEADLIFT_PHYSIONET_URL"
@@ -46,10 +43,7 @@ STALL_ENV = "LEADLIFT_DOWNLOAD_STALL_TIMEOUT"
 MAX_LIST_ENV = "LEADLIFT_MAX_CHECKSUM_LIST_MB"
 ARCHIVE_MIN_FILES = 5000  # from this many absent files on, a dataset's zip beats single GETs
 CHECKSUM_FILE = "SHA256SUMS.txt"
-MANIFEST_FILE = ".leadlift-verified.json"
-_CHUNK, _STALL_MIN_BYTES = 256 * 1024, 1024
-_Entry = tuple[int, int, str]  # size, mtime_ns, sha256 of a verified file
-_Item = tuple[str, tuple[str, str]]  # local path, (path on the server, sha256)
+_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,6 @@ class PhysioNetDataset:
     slug: str
     version: str
     folder: str
-    description: str
     title: str
     archive: str = ""
     flatten_sources: bool = False
@@ -87,14 +80,12 @@ class PhysioNetDataset:
 
 
 PHYSIONET_DATASETS: dict[str, PhysioNetDataset] = {d.name: d for d in (
-    PhysioNetDataset("ptbxl", "ptb-xl", "1.0.3", "ptb-xl", "21,799 12-lead ECGs, 10 s at 100 and 500 Hz (~3 GB, or a "
-                     "1.7 GB zip)", "PTB-XL", "ptb-xl-a-large-publicly-available-electrocardiography-dataset-1.0.3.zip"),
-    PhysioNetDataset("ptbdb", "ptbdb", "1.0.0", "ptbdb", "549 records of 290 subjects, 15 leads at 1 kHz (~1.7 GB)",
-                     "PTB Diagnostic ECG Database"),
-    PhysioNetDataset("ecgid", "ecgiddb", "1.0.0", "ecgiddb", "310 lead-I records of 90 persons (~13 MB)", "ECG-ID"),
-    PhysioNetDataset("cinc2021", "challenge-2021", "1.0.3", "challenge-2021", "88,253 12-lead ECGs of 7 sources "
-                     "(~11 GB; --file ptb, --file georgia...: one)", "PhysioNet/CinC Challenge 2021",
-                     flatten_sources=True))}
+    PhysioNetDataset("ptbxl", "ptb-xl", "1.0.3", "ptb-xl", "PTB-XL",  # ~3 GB in ~87,000 files, or a 1.7 GB zip
+                     "ptb-xl-a-large-publicly-available-electrocardiography-dataset-1.0.3.zip"),
+    PhysioNetDataset("ptbdb", "ptbdb", "1.0.0", "ptbdb", "PTB Diagnostic ECG Database"),  # ~1.7 GB
+    PhysioNetDataset("ecgid", "ecgiddb", "1.0.0", "ecgiddb", "ECG-ID"),  # ~13 MB
+    PhysioNetDataset("cinc2021", "challenge-2021", "1.0.3", "challenge-2021", "PhysioNet/CinC Challenge 2021",
+                     flatten_sources=True))}  # 88,253 records of 7 sources, ~11 GB; --file ptb: one source
 """The databases leadlift can download, by short name."""
 
 
@@ -173,36 +164,20 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return hasher.hexdigest()
 
 
-def _manifest(root: Path, save: dict[str, _Entry] | None = None) -> dict[str, _Entry]:
-    """Read the verified-manifest (empty if unreadable), or write ``save`` (a cache: failures are ignored)."""
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, IndexError):
-        if save is None:
-            raw = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
-            return {k: (int(v[0]), int(v[1]), str(v[2])) for k, v in raw.items() if len(v) == 3}
-        with atomic_path(root / MANIFEST_FILE) as tmp:
-            tmp.write_text(json.dumps(dict(sorted(save.items())), separators=(",", ":")), encoding="utf-8")
-    return {}
-
-
-def _entry(path: Path, digest: str) -> _Entry:
-    return (st := path.stat()).st_size, st.st_mtime_ns, digest
-
-
-def _status(root: Path, rel: str, expected: str, cached: _Entry | None) -> tuple[_Entry | None, str]:
-    """``(manifest entry if verified, problem)``; an unchanged ``cached`` file is trusted unhashed."""
+def _problem(path: Path, expected: str) -> str:
+    """What is wrong with a listed file: ``""`` (verified), ``missing``, ``unreadable (...)`` or a mismatch."""
     try:
-        entry = _entry(root / rel, expected)
-        got = expected if entry == cached else sha256_file(root / rel)
+        got = sha256_file(path)
     except FileNotFoundError:
-        return None, "missing"
+        return "missing"
     except OSError as exc:
-        return None, f"unreadable ({exc.strerror or exc})"
-    return (entry, "") if got == expected else (None, f"SHA256 mismatch (expected {expected[:12]}…, got {got[:12]}…)")
+        return f"unreadable ({exc.strerror or exc})"
+    return "" if got == expected else f"SHA256 mismatch (expected {expected[:12]}…, got {got[:12]}…)"
 
 
-def _select(ds: PhysioNetDataset, entries: dict[str, str], files: Sequence[str] | None) -> tuple[dict, dict]:
-    """``{local path: (server path, sha256)}`` of the files kept, and of those ``files`` (paths, folders or
-    ``fnmatch`` globs; None: all) select; DataNotFoundError for a pattern that matches nothing."""
+def _select(ds: PhysioNetDataset, entries: dict[str, str], files: Sequence[str] | None) -> dict[str, tuple[str, str]]:
+    """``{local path: (server path, sha256)}`` of the kept files that ``files`` (paths, folders or ``fnmatch``
+    globs; None: all) select; DataNotFoundError for a pattern that matches nothing."""
     listed = {loc: (p, d) for p, d in entries.items() if p != CHECKSUM_FILE and (loc := ds.local_path(p)) is not None}
     chosen = set(listed) if files is None else set()
     for spec in [files] if isinstance(files, str) else files or ():
@@ -211,10 +186,10 @@ def _select(ds: PhysioNetDataset, entries: dict[str, str], files: Sequence[str] 
             raise DataNotFoundError(f"no file of {ds.label} matches {spec!r} in its {CHECKSUM_FILE}; give paths or "
                                     f"globs relative to the dataset folder, e.g. {next(iter(listed), 'RECORDS')!r}")
         chosen |= hits
-    return listed, {p: v for p, v in listed.items() if p in chosen}
+    return {p: v for p, v in listed.items() if p in chosen}
 
 
-@contextlib.contextmanager
+@contextmanager
 def _local_io(path: Path) -> Iterator[None]:
     """A local file-system failure (full disk, permissions) as a one-line DownloadError."""
     try:
@@ -226,14 +201,11 @@ def _local_io(path: Path) -> Iterator[None]:
                             "space or choose a writable folder with --data-dir or LEADLIFT_DATA") from exc
 
 
-def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, stop: threading.Event) -> Iterator[Any]:
-    """``fn`` over ``items`` on ``workers`` threads, in order; the first error sets ``stop`` (workers watch it)."""
+def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
+    """``fn`` over ``items`` on ``workers`` threads, in order; after an error no queued item starts."""
     pool = ThreadPoolExecutor(workers, thread_name_prefix="leadlift-dl")
     try:
         yield from pool.map(fn, items)
-    except BaseException:
-        stop.set()
-        raise
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -260,17 +232,6 @@ def _reason(exc: BaseException) -> str:
     return " ".join((getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).split())
 
 
-def _resolve(url: str, timeout: float) -> bool:
-    """Look up the host (or proxy) ``url`` connects to within ``timeout``: requests cannot bound DNS."""
-    host = urllib.parse.urlsplit(requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url)) or url)
-    pool = ThreadPoolExecutor(1)
-    done, _ = wait([lookup := pool.submit(socket.getaddrinfo, host.hostname, None)], timeout)
-    pool.shutdown(wait=False)
-    if not done:
-        raise TimeoutError(f"DNS lookup of {host.hostname} timed out after {timeout:g} s")
-    return bool(lookup.result())
-
-
 class _Session(requests.Session):
     """requests' session, refusing redirects to other schemes and from https down to http."""
 
@@ -284,86 +245,86 @@ class _Session(requests.Session):
         return target
 
 
-class _Cancelled(Exception):
-    """Another worker failed; this one stops."""
-
-
-class _NotFound(DownloadError):
-    """HTTP 404 or 410."""
-
-
 class _Downloader:
     """One :func:`download_dataset` call: session, limits, progress bar, bytes received."""
 
-    def __init__(self, ds: PhysioNetDataset, root: Path, base: str, timeout: float, retries: int, workers: int,
+    def __init__(self, ds: PhysioNetDataset, base: str, timeout: float, retries: int, workers: int,
                  deadline: float, stall: float) -> None:
-        self.ds, self.root, self.base, self.files_url = ds, root, base, ds.files_url(base)
-        self.connect_timeout, self.timeout, self.deadline, self.stall = min(timeout, 5.0), timeout, deadline, stall
-        self.deadline_at = time.monotonic() + deadline if deadline else float("inf")
+        self.ds, self.base, self.files_url = ds, base, ds.files_url(base)
+        self.timeouts = (min(timeout, 5.0), stall or timeout)  # connect, read: a read waiting longer is a stall
+        self.deadline, self.stall, self.deadline_at = deadline, stall, time.monotonic() + (deadline or float("inf"))
         self.advice = f"try again later or get {ds.label} from {ds.landing_url} by other means"
         self.retry = Retry(total=retries, backoff_factor=0.5, backoff_max=8.0)
         self.session = _Session()
-        self.session.max_redirects = 5
         self.session.headers.update({"User-Agent": f"leadlift/{__version__}", "Accept-Encoding": "identity"})
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=workers, max_retries=self.retry.new(
             connect=min(1, retries), status_forcelist=(429, 500, 502, 503, 504), raise_on_status=False,
             respect_retry_after_header=False))  # a Retry-After of hours must not outlive the deadline
         for prefix in ("http://", "https://"):
             self.session.mount(prefix, adapter)
-        self.stop, self.lock, self.received, self.resolved = threading.Event(), threading.Lock(), 0, False
-        self.bar: Any = tqdm(disable=True)
+        self.received, self.bar, self.lock = 0, tqdm(disable=True), threading.Lock()
 
-    def limits(self, url: str, got: int = 0, mark_t: float | None = None, timed_out: bool = False) -> None:
-        """Raise the deadline or stall error when due (``timed_out``: a socket read just timed out)."""
-        now, hint = time.monotonic(), ("the server or network is too slow — try again later (verified files are kept) "
-                                       "or another mirror (--base-url), or raise the limit with")
-        if now >= self.deadline_at - (0.05 if timed_out else 0.0):
-            raise DownloadError(f"{url}: the download did not finish within its {self.deadline:g} s deadline ({got} "
-                                f"bytes of this file received); {hint} --deadline / {DEADLINE_ENV}=SECONDS (0 = none)")
-        if self.stall and mark_t is not None and (timed_out or now - mark_t >= self.stall):
-            raise DownloadError(f"{url}: stalled — fewer than {_STALL_MIN_BYTES} bytes in {self.stall:g} s ({got} "
-                                f"bytes received); {hint} --stall-timeout / {STALL_ENV}=SECONDS (0 = none)")
+    def late(self, url: str, got: int, stalled: bool = False) -> DownloadError | None:
+        """The deadline or stall error when due, else None."""
+        hint = "try again later (verified files are kept) or another mirror (--base-url), or raise the limit with"
+        if time.monotonic() >= self.deadline_at - 0.05:
+            return DownloadError(f"{url}: the download did not finish within its {self.deadline:g} s deadline ({got} "
+                                 f"bytes of this file received); {hint} --deadline / {DEADLINE_ENV}=SECONDS (0 = none)")
+        return DownloadError(f"{url}: stalled — no bytes in {self.stall:g} s ({got} received); the server or network "
+                             f"hangs; {hint} --stall-timeout / {STALL_ENV}=SECONDS (0 = none)") if stalled else None
 
-    def get(self, url: str, dest: Path, cap: int | None = None) -> None:
-        """One GET of ``url`` into ``dest`` (resuming a partial one by a Range request unless ``cap`` bounds a
-        list) under the limits; urllib3's errors of the body propagate."""
-        self.limits(url)
+    def download(self, url: str, dest: Path, expected: str | None = None, cap: int | None = None) -> None:
+        """GET ``url`` into ``dest`` until complete (with the ``expected`` SHA256): a partial ``dest`` is resumed by
+        a Range request (unless ``cap`` bounds a list), a corrupt one refetched, as urllib3's ``Retry`` allows."""
+        retry = self.retry
+        while True:
+            try:
+                self.get(url, dest, cap)
+                if expected is None or (got := sha256_file(dest)) == expected:
+                    return
+                dest.unlink()
+                error: Exception = CorruptFileError(
+                    f"{url}: SHA256 mismatch after {len(retry.history) + 1} attempt(s) (expected {expected[:12]}…, got "
+                    f"{got[:12]}…); the copy on the server or in transit is damaged, {self.advice}")
+            except HTTPError as exc:  # urllib3's: a dropped or timed-out body
+                error = exc
+            try:
+                retry = retry.increment("GET", url, error=error)
+            except MaxRetryError:
+                raise (error if isinstance(error, LeadliftError) else DownloadError(
+                    f"{url}: {_reason(error)} after {len(retry.history) + 1} attempt(s); {self.advice}")) from None
+            retry.sleep()
+
+    def get(self, url: str, dest: Path, cap: int | None) -> None:
         offset = dest.stat().st_size if cap is None and dest.exists() else 0
-        read = max(0.01, min(self.stall or self.timeout, self.deadline_at - time.monotonic()))  # longer: a stall
+        read_timeout = max(0.01, min(self.timeouts[1], self.deadline_at - time.monotonic()))
         try:
-            self.resolved = self.resolved or _resolve(url, self.connect_timeout)
+            if error := self.late(url, 0):
+                raise error
             resp = self.session.get(url, headers={"Range": f"bytes={offset}-"} if offset else None, stream=True,
-                                    timeout=(self.connect_timeout, read))
-        except OSError as exc:  # requests' errors too
-            if isinstance(exc, LeadliftError):
-                raise
-            self.limits(url, timed_out=True)
-            raise DownloadError(f"cannot reach {self.base} ({_reason(exc)}); no network? Download {self.ds.label} "
-                                f"elsewhere ({self.ds.landing_url}) and point leadlift at the folder that contains "
-                                f"`{self.ds.folder}/` with --data-dir or LEADLIFT_DATA") from exc
+                                    timeout=(self.timeouts[0], read_timeout))
+        except requests.RequestException as exc:
+            raise self.late(url, 0) or DownloadError(
+                f"cannot reach {self.base} ({_reason(exc)}); no network? Download {self.ds.label} elsewhere "
+                f"({self.ds.landing_url}) and point leadlift at the folder that contains `{self.ds.folder}/` with "
+                "--data-dir or LEADLIFT_DATA") from exc
         with resp:
             if (code := resp.status_code) == 416 and offset:  # the .part is complete already
                 return
             if code not in (200, 206):
-                raise (_NotFound if code in (404, 410) else DownloadError)(
-                    f"{url} {'not found' if code in (404, 410) else 'failed'} (HTTP {code} {resp.reason}); check "
-                    f"the mirror (--base-url or {BASE_URL_ENV}), {self.advice}")
-            if code == 206 and resp.headers.get("Content-Range", "").removeprefix("bytes ").split("-")[0] != str(offset):
-                dest.unlink()
-                raise ProtocolError("unexpected partial content (Content-Range does not match)")
-            length = int(cl) if (cl := resp.headers.get("Content-Length", "")).isdigit() else 0
-            if cap and length > cap:
+                raise DownloadError(f"{url} {'not found' if code in (404, 410) else 'failed'} (HTTP {code} "
+                                    f"{resp.reason}); check the mirror (--base-url or {BASE_URL_ENV}), {self.advice}")
+            if cap and (length := int(resp.headers.get("Content-Length") or 0)) > cap:
                 raise _too_large(url, length, cap)
             with self.lock:
-                self.bar.total = (self.bar.total or 0) + length
-            got, mark_t, mark_n = 0, time.monotonic(), 0
+                self.bar.total = (self.bar.total or 0) + int(resp.headers.get("Content-Length") or 0)
+            got = 0
             with open(dest, "ab" if code == 206 else "wb") as out:
-                while not self.stop.is_set():
+                while True:
                     try:
                         chunk = resp.raw.read1(_CHUNK)
-                    except ReadTimeoutError:
-                        self.limits(url, got, mark_t, timed_out=True)
-                        raise
+                    except ReadTimeoutError as exc:
+                        raise self.late(url, got, stalled=bool(self.stall)) or exc from None
                     if not chunk:
                         return
                     got += len(chunk)
@@ -373,43 +334,16 @@ class _Downloader:
                     with self.lock:
                         self.received += len(chunk)
                         self.bar.update(len(chunk))
-                    if got - mark_n >= _STALL_MIN_BYTES:
-                        mark_t, mark_n = time.monotonic(), got
-                    self.limits(url, got, mark_t)
-            raise _Cancelled
+                    if error := self.late(url, got):
+                        raise error
 
-    def download(self, url: str, part: Path, expected: str | None) -> None:
-        """GET ``url`` into ``part`` until complete with the ``expected`` SHA256: dropped bodies are resumed and
-        corrupt ones refetched, as often and with the backoff urllib3's ``Retry`` allows."""
-        retry = self.retry
-        while True:
-            try:
-                self.get(url, part)
-                if expected is None or (got := sha256_file(part)) == expected:
-                    return
-                part.unlink()
-                error: Exception = CorruptFileError(
-                    f"{url}: SHA256 mismatch after {len(retry.history) + 1} attempt(s) (expected {expected[:12]}…, got "
-                    f"{got[:12]}…); the copy on the server or in transit is damaged, {self.advice}")
-            except HTTPError as exc:
-                error = exc
-            try:
-                retry = retry.increment("GET", url, error=error)
-            except MaxRetryError:
-                raise (error if isinstance(error, LeadliftError) else DownloadError(
-                    f"{url}: {_reason(error)} after {len(retry.history) + 1} attempt(s); {self.advice}")) from None
-            if self.stop.wait(retry.get_backoff_time()):
-                raise _Cancelled
-
-    def fetch(self, item: _Item, cached: _Entry | None) -> tuple[str, _Entry, bool]:
-        """``(path, manifest entry, fetched)``: one listed file, skipped if verified, else downloaded onto its
-        place via ``<file>.part`` (removed on any error)."""
-        rel, (remote, expected) = item
-        final = self.root / rel
-        part = final.with_name(final.name + ".part")
+    def fetch(self, root: Path, rel: str, remote: str, expected: str) -> bool:
+        """Download a listed file onto ``root/rel`` via ``<file>.part`` (removed on any error) unless verified
+        already; whether it was downloaded."""
+        part = (final := root / rel).with_name(final.name + ".part")
         with _local_io(final):
-            if (entry := _status(self.root, rel, expected, cached)[0]) is not None:
-                return rel, entry, False
+            if not _problem(final, expected):
+                return False
             try:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 self.download(f"{self.files_url}/{urllib.parse.quote(remote)}", part, expected)
@@ -417,23 +351,19 @@ class _Downloader:
             except BaseException:
                 part.unlink(missing_ok=True)
                 raise
-            return rel, _entry(final, expected), True
+            return True
 
-    def from_archive(self, absent: dict[str, tuple[str, str]]) -> Iterator[tuple[str, _Entry, bool]]:
+    def from_archive(self, root: Path, absent: dict[str, tuple[str, str]]) -> Iterator[str]:
         """Download the dataset's zip (its ``.part`` is kept for the next call if that fails) and extract the
-        ``absent`` files, each verified; nothing if the server has no zip."""
+        ``absent`` files, each verified."""
         url = f"{self.base.removesuffix('/files')}/static/published-projects/{self.ds.slug}/{self.ds.archive}"
-        part = self.root / f".{self.ds.archive}.part"
-        try:
-            with _local_io(part):
-                self.download(url, part, None)
-        except _NotFound:
-            return
+        with _local_io(part := root / f".{self.ds.archive}.part"):
+            self.download(url, part)
         try:
             with _local_io(part), zipfile.ZipFile(part) as zf:
                 for info in zf.infolist():  # members sit in one top folder
                     if (rel := self.ds.local_path(info.filename.split("/", 1)[-1])) in absent:
-                        tmp = (final := self.root / rel).with_name(final.name + ".part")
+                        tmp = (final := root / rel).with_name(final.name + ".part")
                         try:
                             final.parent.mkdir(parents=True, exist_ok=True)
                             with zf.open(info) as src, open(tmp, "wb") as out:
@@ -444,7 +374,7 @@ class _Downloader:
                             os.replace(tmp, final)
                         finally:
                             tmp.unlink(missing_ok=True)
-                        yield rel, _entry(final, absent[rel][1]), True
+                        yield rel
         except (zipfile.BadZipFile, EOFError) as exc:
             part.unlink(missing_ok=True)
             raise CorruptFileError(f"{url} is damaged ({exc}); it was removed: run the download again, or "
@@ -462,78 +392,48 @@ def download_dataset(name: str, data_dir: str | os.PathLike[str], base_url: str 
 
     ``base_url``: a mirror (``$LEADLIFT_PHYSIONET_URL``). ``timeout``: seconds to connect (at most 5) and, with
     no stall limit, per read. ``retries``: extra attempts per request and per file. ``deadline``: seconds for
-    the whole call (``$LEADLIFT_DOWNLOAD_DEADLINE``, default none). ``stall_timeout``: under 1 KiB in this many
-    seconds fails (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none). ``max_list_bytes``: checksum
-    list cap. ``archive``: use the published zip (default: when :data:`ARCHIVE_MIN_FILES` files are absent).
+    the whole call (``$LEADLIFT_DOWNLOAD_DEADLINE``, default none). ``stall_timeout``: seconds without a byte
+    that end it (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none). ``max_list_bytes``: checksum list
+    cap. ``archive``: use the published zip (default: when :data:`ARCHIVE_MIN_FILES` files are absent).
     Failures are one-line DownloadError, CorruptFileError, DataNotFoundError or InputError.
     """
     ds = get_dataset(name)
-    dl = _Downloader(ds, Path(data_dir) / ds.folder, resolve_base_url(base_url), timeout, max(0, retries),
-                     max(1, workers), _number(deadline, DEADLINE_ENV, "deadline", 0.0),
+    dl = _Downloader(ds, resolve_base_url(base_url), timeout, max(0, retries), max(1, workers),
+                     _number(deadline, DEADLINE_ENV, "deadline", 0.0),
                      _number(stall_timeout, STALL_ENV, "stall_timeout", 60.0))
-    cap, url, dest = _list_cap(max_list_bytes), f"{dl.files_url}/{CHECKSUM_FILE}", dl.root / CHECKSUM_FILE
-    with _local_io(dest), contextlib.closing(dl.session):
-        dl.root.mkdir(parents=True, exist_ok=True)
-        with atomic_path(dest) as tmp:  # published only when complete and valid
-            try:
-                dl.get(url, tmp, cap)
-            except HTTPError as exc:
-                raise DownloadError(f"{url}: {_reason(exc)}; {dl.advice}") from exc
+    root, cap, url = Path(data_dir) / ds.folder, _list_cap(max_list_bytes), f"{dl.files_url}/{CHECKSUM_FILE}"
+    with _local_io(root / CHECKSUM_FILE), closing(dl.session):
+        root.mkdir(parents=True, exist_ok=True)
+        with atomic_path(root / CHECKSUM_FILE) as tmp:  # published only when complete and valid
+            dl.download(url, tmp, cap=cap)
             with open(tmp, encoding="utf-8", errors="replace") as fh:
-                listed, selected = _select(ds, parse_sha256sums(fh, url), files)
-        manifest = {k: v for k, v in _manifest(dl.root).items() if k in listed}
+                selected = _select(ds, parse_sha256sums(fh, url), files)
         dl.received, dl.bar = 0, tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=ds.folder,
                                       disable=not progress, dynamic_ncols=True)
         fetched: list[str] = []
         skipped: list[str] = []
-
-        def record(results: Iterable[tuple[str, _Entry, bool]]) -> None:
-            for i, (rel, entry, was_fetched) in enumerate(results, 1):
-                manifest[rel] = entry
-                (fetched if was_fetched else skipped).append(rel)
-                with dl.lock:
-                    dl.bar.set_postfix_str(f"{len(fetched) + len(skipped)}/{len(selected)} files", refresh=False)
-                if i % 2000 == 0:  # what is verified survives a killed run
-                    _manifest(dl.root, manifest)
-
-        try:
-            absent = {k: v for k, v in selected.items() if not (dl.root / k).exists()}
+        with dl.bar:
+            absent = {k: v for k, v in selected.items() if not (root / k).exists()}
             if ds.archive and absent and (len(absent) >= ARCHIVE_MIN_FILES if archive is None else archive):
-                record(dl.from_archive(absent))  # what the zip lacks comes as single files below
-            todo = [item for item in selected.items() if item[0] not in set(fetched)]
-            record(_parallel(lambda item: dl.fetch(item, manifest.get(item[0])), todo, workers, dl.stop))
-        finally:
-            dl.bar.close()
-            _manifest(dl.root, manifest)
-    return DownloadReport(ds.name, dl.root, tuple(fetched), tuple(skipped), dl.received)
+                fetched += dl.from_archive(root, absent)  # what the zip lacks comes as single files below
+            todo = [(rel, *entry) for rel, entry in selected.items() if rel not in set(fetched)]
+            for (rel, *_), was_fetched in zip(todo, _parallel(lambda job: dl.fetch(root, *job), todo, workers),
+                                              strict=True):
+                (fetched if was_fetched else skipped).append(rel)
+                dl.bar.set_postfix_str(f"{len(fetched) + len(skipped)}/{len(selected)} files", refresh=False)
+    return DownloadReport(ds.name, root, tuple(fetched), tuple(skipped), dl.received)
 
 
 def verify_dataset(name: str, data_dir: str | os.PathLike[str], *, files: Sequence[str] | None = None,
-                   require_all: bool = False, use_manifest: bool = False, workers: int = 4,
-                   progress: bool = False) -> list[str]:
+                   require_all: bool = False, workers: int = 4) -> list[str]:
     """One line per problem (``"<path>: ..."``) of the files in ``data_dir/<folder>/`` against its
-    ``SHA256SUMS.txt`` (absent files only with ``require_all``; every file hashed unless ``use_manifest``);
-    a folder that :func:`download_dataset` manages gets its manifest updated, any other is never written to."""
+    ``SHA256SUMS.txt``, absent files only with ``require_all``; the folder is never written to."""
     ds = get_dataset(name)
     root = Path(data_dir) / ds.folder
     if not (root / CHECKSUM_FILE).is_file():
         raise DataNotFoundError(f"{root / CHECKSUM_FILE} is missing, so {ds.label} cannot be verified; run `leadlift "
                                 f"download {ds.name}`, copy it from {ds.landing_url}, or point --data-dir / "
                                 "LEADLIFT_DATA at the folder that holds it")
-    listed, selected = _select(ds, read_sha256sums(root / CHECKSUM_FILE), files)
-    manifest = {k: v for k, v in _manifest(root).items() if k in listed}
-    found: dict[str, str] = {}
-    with tqdm(total=len(selected), unit="file", desc=f"verify {ds.folder}", disable=not progress) as bar:
-        for rel, (entry, problem) in zip(selected, _parallel(lambda it: _status(
-                root, it[0], it[1][1], manifest.get(it[0]) if use_manifest else None), selected.items(),
-                workers, threading.Event()), strict=True):
-            bar.update(1)
-            if entry is None:
-                manifest.pop(rel, None)
-            else:
-                manifest[rel] = entry
-            if problem and (require_all or problem != "missing"):
-                found[rel] = f"{rel}: {problem}"
-    if (root / MANIFEST_FILE).is_file():
-        _manifest(root, manifest)
-    return list(found.values())
+    selected = _select(ds, read_sha256sums(root / CHECKSUM_FILE), files)
+    found = _parallel(lambda item: _problem(root / item[0], item[1][1]), selected.items(), workers)
+    return [f"{rel}: {p}" for rel, p in zip(selected, found, strict=True) if p and (require_all or p != "missing")]
