@@ -8,7 +8,10 @@ One hop each:
   (aligned MAE, pathology-aware reconstructor), mV windows in, mV windows out;
 * :mod:`~leadlift.inference.pipeline` — whole recordings: resample, clean, window, run, Hann
   overlap-add, resample back, exact limb leads;
-* :mod:`~leadlift.inference.hub` — finding a checkpoint (bundled, local folder, repo id);
+* :mod:`~leadlift.inference.hub` — finding a checkpoint (bundled, local folder, Hugging Face repo id
+  through ``huggingface_hub``), ``save_pretrained`` and ``push_to_hub``;
+* :mod:`~leadlift.inference.model_card` — a checkpoint's model card (Hub YAML header, training-set
+  size, measured numbers, licences, citation) rendered from its ``config.yaml``;
 * :mod:`~leadlift.inference.files` — users' files in, files out, many at a time.
 * :mod:`~leadlift.inference.export` — the whole path (preprocessing, network, stitching, calibration)
   as one ONNX graph for devices: raw mV at a fixed rate and duration in, 12 leads in mV out.
