@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from leadlift.conventions import MIN_FS_HZ
 from leadlift.ecg import ECG
 from leadlift.errors import InputError
 from leadlift.inference import hub
@@ -60,9 +61,6 @@ __all__ = [
     "resolve_model",
 ]
 
-MIN_FS_HZ = 50.0
-"""Lowest input sampling rate accepted (Hz): below it an ECG loses its QRS complexes, and such a
-value is almost always a wrong ``fs``."""
 
 
 # ======================================================================================= the API

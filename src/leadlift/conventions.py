@@ -15,3 +15,7 @@ PTBXL_TEST_FOLDS: tuple[int, ...] = (10,)
 
 SUPERCLASSES: tuple[str, ...] = ("NORM", "MI", "STTC", "CD", "HYP")
 """PTB-XL diagnostic superclasses (``diagnostic_class`` of ``scp_statements.csv``), in label order."""
+
+MIN_FS_HZ: float = 50.0
+"""Lowest input sampling rate accepted (Hz): below it an ECG loses its QRS complexes, and such a
+value is almost always a wrong ``fs``."""

@@ -416,7 +416,7 @@ def _samples(fs_in: float, duration_s: float) -> int:
 
 def _check_options(backend: Backend, fs_in: float | None, duration_s: float | None,
                    leads: Sequence[str] | str | None) -> tuple[float, float, int, tuple[str, ...]]:
-    from leadlift.api import MIN_FS_HZ
+    from leadlift.conventions import MIN_FS_HZ
 
     fs = float(backend.fs) if fs_in is None else fs_in
     if not isinstance(fs, (int, float)) or not math.isfinite(fs) or fs < MIN_FS_HZ:
@@ -450,7 +450,7 @@ def build_pipeline(backend: Backend, fs_in: float | None = None, duration_s: flo
             inputs; lead I for an aligned MAE).
     Raises:
         InputError: leads the model cannot take, an MAE without calibration, a rate below
-            :data:`leadlift.api.MIN_FS_HZ`, a duration that is not a whole number of samples or too short
+            :data:`leadlift.conventions.MIN_FS_HZ`, a duration that is not a whole number of samples or too short
             for the model's filter.
     """
     fs, _, n_in, names = _check_options(backend, fs_in, duration_s, leads)
