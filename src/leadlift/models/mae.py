@@ -341,6 +341,9 @@ class LeadBankMAE(nn.Module):
         mlp_ratio: MLP hidden width / block width.
         shared_encoder: variant with ONE encoder for all leads plus a learned per-lead
             embedding added to every token; decoders stay per-lead.
+        embed_pool: what :meth:`embed` returns per lead: ``"cls"`` (the CLS token, the paper)
+            or ``"mean"`` (the mean of the patch tokens, which the corrected objective trains to
+            carry the waveform of every lead).
 
     Raises:
         InputError: for unknown/duplicate leads or inconsistent sizes (one-line message).
@@ -362,9 +365,13 @@ class LeadBankMAE(nn.Module):
         decoder_heads: int = 4,
         mlp_ratio: float = 4.0,
         shared_encoder: bool = False,
+        embed_pool: str = "cls",
     ) -> None:
         super().__init__()
         self.leads: tuple[str, ...] = _parse_lead_arg(leads)
+        if embed_pool not in ("cls", "mean"):
+            raise InputError(f"embed_pool={embed_pool!r}; use 'cls' or 'mean'")
+        self.embed_pool = embed_pool
         _check_arch(n_times, fs, patch_size, embed_dim, depth, num_heads, decoder_embed_dim,
                     decoder_depth, decoder_heads, mlp_ratio)
         self.n_leads = len(self.leads)
@@ -402,6 +409,7 @@ class LeadBankMAE(nn.Module):
             embed_dim=self.embed_dim, depth=self.depth, num_heads=self.num_heads,
             decoder_embed_dim=self.decoder_embed_dim, decoder_depth=self.decoder_depth,
             decoder_heads=self.decoder_heads, mlp_ratio=self.mlp_ratio, shared_encoder=self.shared_encoder,
+            **({"embed_pool": self.embed_pool} if self.embed_pool != "cls" else {}),
         )
 
     def _is_per_lead(self, name: str) -> bool:
@@ -596,9 +604,16 @@ class LeadBankMAE(nn.Module):
             target_patches=patchify(x, self.patch_size), ids_restore=mask.ids_restore,
         )
 
+    def pool(self, tokens: Tensor) -> Tensor:
+        """Per-lead embedding from tokens ``[B, n_sel, 1 + n, D]`` → ``[B, n_sel, D]``: the CLS
+        token or the mean of the patch tokens (``embed_pool``)."""
+        return tokens[:, :, 0] if self.embed_pool == "cls" else tokens[:, :, 1:].mean(dim=2)
+
     def embed(self, x: Tensor, leads: Sequence[str] | str | None = None) -> Tensor:
-        """CLS embeddings without masking (inference): ``[B, n_sel, embed_dim]``."""
-        return self.encode(x, leads, ids_keep=None, return_tokens=False)
+        """Embeddings without masking (inference): ``[B, n_sel, embed_dim]`` (see ``embed_pool``)."""
+        if self.embed_pool == "cls":
+            return self.encode(x, leads, ids_keep=None, return_tokens=False)
+        return self.pool(self.encode(x, leads, ids_keep=None))
 
     def cross_reconstruct(
         self,

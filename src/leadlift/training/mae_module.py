@@ -34,7 +34,7 @@ def build_model(cfg: PretrainConfig) -> nn.Module:
                   decoder_heads=m.decoder_heads, mlp_ratio=m.mlp_ratio)
     if m.kind == "multichannel":
         return MultiChannelMAE(**common)
-    return LeadBankMAE(**common, shared_encoder=m.kind == "shared_encoder")
+    return LeadBankMAE(**common, shared_encoder=m.kind == "shared_encoder", embed_pool=m.embed_pool)
 
 
 class MAEPretrainModule(L.LightningModule):
@@ -47,7 +47,7 @@ class MAEPretrainModule(L.LightningModule):
     used): a model whose alignment was met by token position alone has a low ``align`` but a high
     ``triplet_mask0``. The corrected objective (``loss.cross_decode``/``loss.contrastive``) adds
     ``cross`` (cross-lead decoding MSE), ``nce`` (cross-lead, cross-crop InfoNCE) and
-    ``emb_std`` (mean per-dimension std over the batch of the unit CLS embeddings; → 0 if they
+    ``emb_std`` (mean per-dimension std over the batch of the unit embeddings; → 0 if they
     collapse).
     """
 
@@ -114,7 +114,7 @@ class MAEPretrainModule(L.LightningModule):
             with torch.no_grad():
                 terms["triplet_mask0"] = triplet_alignment_loss(tok.detach(), margin=lc.margin, negatives="roll",
                                                                 tokens_used=lc.tokens)
-                unit = tok[:, :, 0].detach()
+                unit = self.model.pool(tok).detach()
                 unit = unit / unit.norm(dim=-1, keepdim=True).clamp_min(1e-8)
                 terms["emb_std"] = unit.std(dim=0).mean()
             if corrected:
@@ -129,7 +129,8 @@ class MAEPretrainModule(L.LightningModule):
                     loss = loss + lc.cross_decode * cross
                     terms["cross"] = cross.detach()
                 if lc.contrastive > 0:
-                    nce = cross_lead_info_nce(tok[:, :, 0], out.tokens[:, :, 0], temperature=lc.temperature)
+                    nce = cross_lead_info_nce(self.model.pool(tok), self.model.pool(out.tokens),
+                                              temperature=lc.temperature)
                     loss = loss + lc.contrastive * nce
                     terms["nce"] = nce.detach()
         return {"loss": loss, "recon": recon.detach(), "align": align.detach(),

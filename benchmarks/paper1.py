@@ -1,0 +1,262 @@
+"""Paper 1 on the yardstick: the corrected default (``mae-cpu``), the paper-faithful objective, the
+no-alignment twin and one ablation per fix, each trained here and scored in the same run.
+
+Models (all pretrained on PTB-XL folds 1–8, validated on fold 9, at the CPU size of ``mae-cpu``):
+
+* ``faithful`` — ``mae-paper-faithful``: the authors' triplet alignment incl. the self pair, one mask
+  per sample, per-patch normalised targets, their curriculum;
+* ``noalign`` — ``mae-cpu-noalign``: independent per-lead MAEs (masked reconstruction only);
+* ``no_contrast`` — ``mae-cpu`` without the cross-lead, cross-crop InfoNCE (``loss.contrastive: 0``):
+  what the content alignment adds;
+* ``no_crossdec`` — ``mae-cpu`` without trained cross-lead decoding (``loss.cross_decode: 0``): what
+  decoding every lead from any lead's tokens adds;
+* ``default`` — ``mae-cpu``, the corrected objective.
+
+Scored, the same windows and protocols for every model and for a random-init encoder of the same
+architecture (:func:`leadlift.evaluation.evaluate.evaluate`):
+
+* lead agreement on fold 10 (same-ECG minus different-ECG cosine, lead-pair retrieval top-1 among
+  the fold's records), superdiagnostic linear probes (lead I and 12-lead, macro AUROC with bootstrap
+  CIs), ECG-ID cross-record identification from lead I (record-level cosine 1-NN, per window and
+  pooled over crops shifted in 50-ms steps, i.e. the API's default embedding) beside the median-beat
+  template baseline;
+* 12-lead reconstruction from lead I on fold 10 (:func:`leadlift.workflows.recon_benchmark.run_benchmark`
+  with the zero predictor, instantaneous and FIR least squares trained in the same run, every
+  checkpoint through the API's path): mean Pearson r and variance ratio over the 7 learned leads
+  (II, V1–V6; III/aVR/aVL/aVF follow from I and II), paired-bootstrap CIs over records against FIR LS.
+
+Writes ``benchmarks/results/paper1.json`` and ``paper1.md``; the trained checkpoints stay in
+``--work-dir`` (not committed)::
+
+    python benchmarks/paper1.py --data-dir ../shared/data            # trains 5 models (2 at a time), ~1 h on 2 cores
+    python benchmarks/paper1.py --models default,faithful --jobs 1   # a subset
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LEARNED_FROM_I = ("II", "V1", "V2", "V3", "V4", "V5", "V6")
+
+#: name → (shipped config, overrides, what it isolates)
+MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "faithful": ("mae-paper-faithful", {}, "the authors' objective (triplet incl. self pair, per-sample masks)"),
+    "noalign": ("mae-cpu-noalign", {}, "no alignment at all (independent per-lead MAEs)"),
+    "no_contrast": ("mae-cpu", {"loss.contrastive": 0.0}, "default without the cross-lead, cross-crop InfoNCE"),
+    "no_crossdec": ("mae-cpu", {"loss.cross_decode": 0.0}, "default without trained cross-lead decoding"),
+    "default": ("mae-cpu", {}, "the corrected objective (mae-cpu)"),
+}
+
+
+def _config_yaml(name: str, work: Path) -> Path:
+    from leadlift.config import config_to_dict, load_config
+
+    base, overrides, _ = MODELS[name]
+    cfg = load_config(base, overrides)
+    path = work / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    return path
+
+
+def train(name: str, work: Path, data_dir: Path, threads: int) -> dict[str, Any]:
+    """``leadlift pretrain`` of one model in its own process (resumes a killed run)."""
+    out = work / name
+    if (out / "config.yaml").exists() and (out / "ranks").exists():
+        return {"name": name, "seconds": None, "reused": True}
+    cmd = ["leadlift", "pretrain", "-c", str(_config_yaml(name, work)), "-o", str(out), "--data-dir", str(data_dir),
+           "--threads", str(threads), "--no-progress"]
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"training {name} failed: {res.stderr.strip().splitlines()[-1:]}")
+    return {"name": name, "seconds": round(time.perf_counter() - t0, 1), "reused": False,
+            "command": shlex.join(cmd)}
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def representation(name: str, folder: Path, data_dir: Path, work: Path, n_boot: int) -> dict[str, dict[str, Any]]:
+    """Agreement, probes and ECG-ID of the checkpoint and of its random-init twin."""
+    from leadlift.evaluation.evaluate import evaluate
+
+    res = evaluate(folder, data_dir, work / f"eval_{name}", sections=["agreement", "probes", "ecgid"],
+                   n_boot=n_boot, threads=1)
+    sec = res["sections"]
+    out = {}
+    for role in ("checkpoint", "random"):
+        probes = _get(sec, "probes", role, "views") or {}
+        ecgid = _get(sec, "ecgid", role) or {}
+        out[role] = {
+            "same_minus_diff_cosine": _get(sec, "agreement", role, "cosine", "mean_gap"),
+            "retrieval_top1": _get(sec, "agreement", role, "cosine", "mean_retrieval"),
+            "chance_retrieval": _get(sec, "agreement", role, "chance_retrieval"),
+            "probe_I_auroc": _get(probes, "I", "macro_auroc"),
+            "probe_I_ci": _get(probes, "I", "macro_auroc_ci"),
+            "probe_12_auroc": _get(probes, "12-lead", "macro_auroc"),
+            "probe_12_ci": _get(probes, "12-lead", "macro_auroc_ci"),
+            "ecgid_record_nn_window": _get(ecgid, "protocols", "cross-record", "record_nn_top1"),
+            "ecgid_record_nn_pooled": _get(ecgid, "shifted", "protocols", "cross-record", "record_nn_top1"),
+            "ecgid_template": _get(ecgid, "template", "protocols", "cross-record", "record_nn_top1"),
+            "ecgid_persons": _get(ecgid, "protocols", "cross-record", "n_persons"),
+        }
+    return out
+
+
+def reconstruction(folders: dict[str, Path], data_dir: Path, work: Path, n_boot: int) -> dict[str, Any]:
+    """Lead I → 12 leads on fold 10 beside the zero predictor and least squares, same windows."""
+    from leadlift.recon_config import load_recon_config
+    from leadlift.workflows.recon_benchmark import run_benchmark
+
+    cfg = load_recon_config("recon-cpu", {"data.inputs": ["I"], "benchmark.methods": ["zero", "linear", "fir"],
+                                          "benchmark.zero_shot": [], "benchmark.n_boot": n_boot,
+                                          "benchmark.n_figures": 0})
+    res = run_benchmark(cfg, data_dir, work / "recon_I", checkpoints={k: str(v) for k, v in folders.items()})
+    test = res["test"]
+    out: dict[str, Any] = {"n_records": test["n_records"], "n_windows": test["n_windows"],
+                           "learned": list(LEARNED_FROM_I), "methods": {}}
+    for m, per_lead in test["per_lead"].items():
+        entry = {
+            "r": float(np.mean([per_lead[ld]["pearson_r"] for ld in LEARNED_FROM_I])),
+            "var_ratio": float(np.mean([per_lead[ld]["var_ratio"] for ld in LEARNED_FROM_I])),
+            "rmse_mv": float(np.mean([per_lead[ld]["rmse"] for ld in LEARNED_FROM_I])),
+            "per_lead_r": {ld: per_lead[ld]["pearson_r"] for ld in LEARNED_FROM_I},
+            "r_ci": _get(test, "ci", m, "learned", "pearson_r"),
+            "r_vs_fir": _get(test, "ci", m, "vs_reference", "pearson_r"),
+        }
+        out["methods"][m] = entry
+    return out
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def _ci(v: Any, ci: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+
+
+def markdown(res: dict[str, Any]) -> str:
+    rec = res["reconstruction"]["methods"]
+    rows = ["| model | what it isolates | r, I → 7 learned leads [95 % CI] | variance ratio | lead-pair retrieval "
+            "top-1 | same − diff cosine | ECG-ID record 1-NN (window / pooled) | lead-I probe AUROC [CI] | "
+            "12-lead probe AUROC | pretraining (min) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rnd = res["representation"].get("default", next(iter(res["representation"].values())))["random"]
+    rows.append(f"| random init | same architecture, untrained | – | – | {_f(rnd['retrieval_top1'])} | "
+                f"{_f(rnd['same_minus_diff_cosine'])} | {_f(rnd['ecgid_record_nn_window'])} / "
+                f"{_f(rnd['ecgid_record_nn_pooled'])} | {_ci(rnd['probe_I_auroc'], rnd['probe_I_ci'])} | "
+                f"{_f(rnd['probe_12_auroc'])} | – |")
+    for name, rep in res["representation"].items():
+        c, m = rep["checkpoint"], rec.get(name, {})
+        minutes = res["training"].get(name, {}).get("seconds")
+        rows.append(f"| {name} | {MODELS[name][2]} | {_ci(m.get('r'), m.get('r_ci'))} | {_f(m.get('var_ratio'), 2)} | "
+                    f"{_f(c['retrieval_top1'])} | {_f(c['same_minus_diff_cosine'])} | "
+                    f"{_f(c['ecgid_record_nn_window'])} / {_f(c['ecgid_record_nn_pooled'])} | "
+                    f"{_ci(c['probe_I_auroc'], c['probe_I_ci'])} | {_f(c['probe_12_auroc'])} | "
+                    f"{_f(minutes / 60 if minutes else None, 1)} |")
+    base = ["| baseline (same run, same windows) | r, I → 7 learned leads [95 % CI] | variance ratio |",
+            "|---|---:|---:|"]
+    for m in ("zero", "linear", "fir"):
+        if m in rec:
+            base.append(f"| {m} | {_ci(rec[m]['r'], rec[m]['r_ci'])} | {_f(rec[m]['var_ratio'], 2)} |")
+    d = res.get("done_when", {})
+    checks = ["| criterion | measured | met |", "|---|---|---|"]
+    for k, v in d.items():
+        checks.append(f"| {k} | {v['measured']} | {'yes' if v['met'] else 'no'} |")
+    tmpl = rnd["ecgid_template"]
+    return "\n".join([
+        "# Paper 1 on the yardstick: corrected default vs the paper-faithful objective, with ablations",
+        "",
+        f"PTB-XL fold 10 ({res['reconstruction']['n_records']} records) and ECG-ID cross-record "
+        f"({rnd['ecgid_persons']} persons); median-beat template baseline (record level): {_f(tmpl)}. "
+        "Every model was trained in this run on folds 1–8 (fold 9 for validation).",
+        "",
+        *rows, "", *base, "", "## Done-when checks (default)", "", *checks, "",
+        f"Command: `{res['command']}`",
+        f"Machine: {res['machine']}",
+        "",
+    ])
+
+
+def done_when(res: dict[str, Any]) -> dict[str, Any]:
+    rec, rep = res["reconstruction"]["methods"], res["representation"]
+    if "default" not in rep or "default" not in rec:
+        return {}
+    d, rnd, m = rep["default"]["checkpoint"], rep["default"]["random"], rec["default"]
+    fir = rec.get("fir", {}).get("r")
+    minutes = (res["training"].get("default", {}).get("seconds") or float("nan")) / 60
+    out = {
+        "I → 7 learned leads: r ≥ 0.70 and ≥ FIR LS + 0.05": (f"r {m['r']:.3f}, FIR {fir:.3f}", m["r"] >= 0.70
+                                                              and m["r"] >= fir + 0.05),
+        "variance ratio ≥ 0.7": (f"{m['var_ratio']:.2f}", m["var_ratio"] >= 0.7),
+        "lead-pair retrieval top-1 ≥ 0.50": (f"{d['retrieval_top1']:.3f}", d["retrieval_top1"] >= 0.5),
+        "same − different-ECG cosine ≥ 0.3": (f"{d['same_minus_diff_cosine']:.3f}", d["same_minus_diff_cosine"] >= 0.3),
+        "ECG-ID record 1-NN (pooled) ≥ template": (f"{d['ecgid_record_nn_pooled']:.3f} vs {d['ecgid_template']:.3f}",
+                                                   d["ecgid_record_nn_pooled"] >= d["ecgid_template"]),
+        "lead-I probe ≥ 0.80 and ≥ random + 0.08": (f"{d['probe_I_auroc']:.3f} vs random {rnd['probe_I_auroc']:.3f}",
+                                                   d["probe_I_auroc"] >= 0.80
+                                                   and d["probe_I_auroc"] >= rnd["probe_I_auroc"] + 0.08),
+        "12-lead probe ≥ 0.85": (f"{d['probe_12_auroc']:.3f}", d["probe_12_auroc"] >= 0.85),
+        "pretraining < 30 min on 2 cores": (f"{minutes:.1f} min", minutes < 30),
+    }
+    return {k: {"measured": v[0], "met": bool(v[1])} for k, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("LEADLIFT_DATA", "../shared/data")))
+    p.add_argument("--work-dir", type=Path, default=Path("runs/paper1"))
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
+    p.add_argument("--jobs", type=int, default=2, help="models trained at once (1 thread each)")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=RESULTS / "paper1")
+    args = p.parse_args(argv)
+    names = [n for n in args.models.split(",") if n]
+    unknown = set(names) - set(MODELS)
+    if unknown:
+        raise SystemExit(f"unknown model(s) {', '.join(sorted(unknown))}; choose from {', '.join(MODELS)}")
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    res: dict[str, Any] = {"command": shlex.join(["python", "benchmarks/paper1.py", *(argv or sys.argv[1:])]),
+                           "machine": f"{os.cpu_count()} CPU cores", "training": {}, "representation": {}}
+    order = sorted(names, key=lambda n: n != "default")  # the longest run first
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for r in pool.map(lambda n: train(n, args.work_dir, args.data_dir, threads=1), order):
+            res["training"][r["name"]] = r
+            print(f"trained {r['name']}: {r['seconds']} s", flush=True)
+    import torch
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    for n in names:
+        res["representation"][n] = representation(n, args.work_dir / n, args.data_dir, args.work_dir, args.n_boot)
+        print(f"scored {n}", flush=True)
+    res["reconstruction"] = reconstruction({n: args.work_dir / n for n in names}, args.data_dir, args.work_dir,
+                                           args.n_boot)
+    res["done_when"] = done_when(res)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
+    args.out.with_suffix(".md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
