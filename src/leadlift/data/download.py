@@ -1,11 +1,9 @@
 """Fetch public PhysioNet databases: verified, resumable and atomic, on ``requests`` and urllib3's ``Retry``.
 
-``SHA256SUMS.txt`` (at most 64 MiB) comes first; each listed file then streams to ``<file>.part``, resumes by a
-``Range`` request after a dropped connection and takes its name only once its SHA256 matched; verified files
-are skipped. PTB-XL comes as PhysioNet's zip when many files are absent; CinC 2021's ``training/<src>/g<N>/``
-become ``<src>/``, its reader's layout. Limits: an overall deadline and a stall limit (no bytes for N s).
-Proxies and CA bundles come from the environment; redirects go to http(s) only, never from https to http.
-"""
+``SHA256SUMS.txt`` (at most 64 MiB) comes first; each listed file streams to ``<file>.part``, resumes by a Range
+request, takes its name once its SHA256 matched; verified files are skipped. PTB-XL comes as PhysioNet's zip
+when many files are absent; CinC 2021's ``training/<src>/g<N>/`` become ``<src>/``. Limits: an overall deadline,
+a stall limit (no bytes for N s). Redirects: http(s) only, never https to http."""
 
 from __future__ import annotations
 
@@ -48,8 +46,7 @@ _CHUNK = 256 * 1024
 
 @dataclass(frozen=True)
 class PhysioNetDataset:
-    """A database version: ``name`` (command line), PhysioNet ``slug`` and ``version`` (URL), ``folder`` in the
-    data directory, its zip (``archive``), and whether ``training/<src>/g<N>/`` becomes ``<src>/``."""
+    """A database version: ``name`` (CLI), ``slug`` and ``version`` (URL), ``folder``, zip, CinC-style layout."""
 
     name: str
     slug: str
@@ -59,24 +56,14 @@ class PhysioNetDataset:
     archive: str = ""
     flatten_sources: bool = False
 
-    @property
-    def label(self) -> str:
-        return f"{self.title} {self.version}"
-
-    @property
-    def landing_url(self) -> str:
-        return f"https://physionet.org/content/{self.slug}/{self.version}/"
-
     def files_url(self, base_url: str | None = None) -> str:
         return f"{resolve_base_url(base_url)}/{self.slug}/{self.version}"
 
     def local_path(self, remote: str) -> str | None:
         """Where a listed file goes inside :attr:`folder` (``None``: not kept)."""
         parts = remote.split("/")
-        if not self.flatten_sources:
-            return remote
         keep = len(parts) == 4 and parts[0] == "training" and parts[3].endswith((".hea", ".mat"))
-        return f"{parts[1]}/{parts[3]}" if keep else None
+        return remote if not self.flatten_sources else f"{parts[1]}/{parts[3]}" if keep else None
 
 
 PHYSIONET_DATASETS: dict[str, PhysioNetDataset] = {d.name: d for d in (
@@ -113,14 +100,9 @@ def _number(value: float | None, env: str, arg: str, default: float, what: str =
         if not (raw := os.environ.get(env, "").strip()):
             return default
         source, value = f"{env}={raw!r}", float(raw) if raw.replace(".", "", 1).isdigit() else -1.0
-    if not 0 <= value < float("inf") or (value == 0 and "size" in what):
+    if not 0 <= value < float("inf") or (value == 0 and what == "size > 0"):
         raise InputError(f"{source} is not a {what}; set e.g. {env}={default:g} or unset it")
     return float(value)
-
-
-def _list_cap(max_bytes: int | None) -> int:
-    mib = None if max_bytes is None else max_bytes / 2**20
-    return int(_number(mib, MAX_LIST_ENV, "max_list_bytes", 64, "size in MiB > 0") * 2**20)
 
 
 def _too_large(source: str, size: int | str, cap: int) -> CorruptFileError:
@@ -137,19 +119,19 @@ def parse_sha256sums(text: str | Iterable[str], source: str = CHECKSUM_FILE) -> 
             continue
         digest, _, path = line.partition(" ")
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()) or not path.strip():
-            raise CorruptFileError(f"{source} line {lineno} is not '<sha256> <path>' ({line[:60]!r}); "
-                                   "the checksum list is damaged, download it again")
+            raise CorruptFileError(f"{source} line {lineno} is not '<sha256> <path>' ({line[:60]!r}); fetch it again")
         path = PurePosixPath(path.strip().removeprefix("*").removeprefix("./"))
         if path.is_absolute() or ".." in path.parts or "\\" in str(path):
-            raise CorruptFileError(f"{source} line {lineno} names an unsafe path {str(path)!r}; refusing to write "
-                                   "outside the dataset folder, check the server or mirror you download from")
+            raise CorruptFileError(f"{source} line {lineno} names an unsafe path {str(path)!r} (outside the dataset "
+                                   "folder); check the server or mirror you download from")
         entries[path.as_posix()] = digest.lower()
     return entries
 
 
 def read_sha256sums(path: str | os.PathLike[str], max_bytes: int | None = None) -> dict[str, str]:
     """Parse a saved checksum list line by line, refusing one above the size cap (CorruptFileError)."""
-    if (size := os.stat(path).st_size) > (cap := _list_cap(max_bytes)):
+    mib = _number(max_bytes and max_bytes / 2**20, MAX_LIST_ENV, "max_list_bytes", 64, "size > 0")
+    if (size := os.stat(path).st_size) > (cap := int(mib * 2**20)):
         raise _too_large(str(path), size, cap)
     with open(path, encoding="utf-8", errors="replace") as fh:
         return parse_sha256sums(fh, str(path))
@@ -183,7 +165,7 @@ def _select(ds: PhysioNetDataset, entries: dict[str, str], files: Sequence[str] 
     for spec in [files] if isinstance(files, str) else files or ():
         pat = spec.strip().replace("\\", "/").removeprefix("./").rstrip("/")
         if not (hits := {p for p in listed if p == pat or p.startswith(pat + "/") or fnmatch.fnmatchcase(p, pat)}):
-            raise DataNotFoundError(f"no file of {ds.label} matches {spec!r} in its {CHECKSUM_FILE}; give paths or "
+            raise DataNotFoundError(f"no file of {ds.title} matches {spec!r} in its {CHECKSUM_FILE}; give paths or "
                                     f"globs relative to the dataset folder, e.g. {next(iter(listed), 'RECORDS')!r}")
         chosen |= hits
     return {p: v for p, v in listed.items() if p in chosen}
@@ -202,12 +184,14 @@ def _local_io(path: Path) -> Iterator[None]:
 
 
 def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
-    """``fn`` over ``items`` on ``workers`` threads, in order; after an error no queued item starts."""
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="leadlift-dl")
-    try:
-        yield from pool.map(fn, items)
-    finally:
-        pool.shutdown(cancel_futures=True)
+    """``fn`` over ``items`` on ``workers`` threads, in order, with a bounded number in flight."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="leadlift-dl") as pool:
+        pending: list[Any] = []
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > 4 * workers:
+                yield pending.pop(0).result()
+        yield from (future.result() for future in pending)
 
 
 @dataclass(frozen=True)
@@ -226,23 +210,18 @@ class DownloadReport:
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost cause of a network error (``Connection refused``...), in one line."""
+    """The innermost cause of a network error (``Connection refused``...)."""
     while isinstance(nxt := getattr(exc, "reason", None) or exc.__cause__ or exc.__context__, BaseException):
         exc = nxt
     return " ".join((getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).split())
 
 
-class _Session(requests.Session):
-    """requests' session, refusing redirects to other schemes and from https down to http."""
-
-    def get_redirect_target(self, resp: requests.Response) -> str | None:
-        new = urllib.parse.urljoin(resp.url, target) if (target := super().get_redirect_target(resp)) else ""
-        if new and (not new.startswith(("http://", "https://")) or (new.startswith("http:") and
-                                                                    resp.url.startswith("https:"))):
-            raise DownloadError(f"{resp.url} redirects to {new if len(new) <= 80 else new[:77] + '...'!r}; leadlift "
-                                "follows redirects to http(s) URLs only, never from https to http — check the mirror "
-                                f"(--base-url or {BASE_URL_ENV})")
-        return target
+def _check_redirect(resp: requests.Response, **_: Any) -> None:
+    """Response hook: refuse redirects to other schemes and from https down to http (requests follows those)."""
+    new = urllib.parse.urljoin(resp.url, resp.headers["Location"]) if resp.is_redirect else ""
+    if new and (not new.startswith(("http://", "https://")) or (new[:5], resp.url[:6]) == ("http:", "https:")):
+        raise DownloadError(f"{resp.url} redirects to {new[:80]!r}; leadlift follows redirects to http(s) URLs "
+                            f"only, never from https to http — check the mirror (--base-url or {BASE_URL_ENV})")
 
 
 class _Downloader:
@@ -250,12 +229,13 @@ class _Downloader:
 
     def __init__(self, ds: PhysioNetDataset, base: str, timeout: float, retries: int, workers: int,
                  deadline: float, stall: float) -> None:
-        self.ds, self.base, self.files_url = ds, base, ds.files_url(base)
+        self.ds, self.base, self.files_url, self.deadline, self.stall = ds, base, ds.files_url(base), deadline, stall
         self.timeouts = (min(timeout, 5.0), stall or timeout)  # connect, read: a read waiting longer is a stall
-        self.deadline, self.stall, self.deadline_at = deadline, stall, time.monotonic() + (deadline or float("inf"))
-        self.advice = f"try again later or get {ds.label} from {ds.landing_url} by other means"
+        self.deadline_at = time.monotonic() + (deadline or float("inf"))
+        self.advice = f"try again later or get {ds.title} {ds.version} from https://physionet.org/content/{ds.slug}/{ds.version}/"
         self.retry = Retry(total=retries, backoff_factor=0.5, backoff_max=8.0)
-        self.session = _Session()
+        self.session = requests.Session()
+        self.session.hooks["response"].append(_check_redirect)
         self.session.headers.update({"User-Agent": f"leadlift/{__version__}", "Accept-Encoding": "identity"})
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=workers, max_retries=self.retry.new(
             connect=min(1, retries), status_forcelist=(429, 500, 502, 503, 504), raise_on_status=False,
@@ -264,18 +244,18 @@ class _Downloader:
             self.session.mount(prefix, adapter)
         self.received, self.bar, self.lock = 0, tqdm(disable=True), threading.Lock()
 
-    def late(self, url: str, got: int, stalled: bool = False) -> DownloadError | None:
-        """The deadline or stall error when due, else None."""
+    def check(self, url: str, got: int, stalled: bool = False) -> None:
+        """Raise the deadline error when due, or the stall error when ``stalled`` (a read timed out)."""
         hint = "try again later (verified files are kept) or another mirror (--base-url), or raise the limit with"
         if time.monotonic() >= self.deadline_at - 0.05:
-            return DownloadError(f"{url}: the download did not finish within its {self.deadline:g} s deadline ({got} "
-                                 f"bytes of this file received); {hint} --deadline / {DEADLINE_ENV}=SECONDS (0 = none)")
-        return DownloadError(f"{url}: stalled — no bytes in {self.stall:g} s ({got} received); the server or network "
-                             f"hangs; {hint} --stall-timeout / {STALL_ENV}=SECONDS (0 = none)") if stalled else None
+            raise DownloadError(f"{url}: the download did not finish within its {self.deadline:g} s deadline ({got} "
+                                f"bytes of this file received); {hint} --deadline / {DEADLINE_ENV}=SECONDS (0 = none)")
+        if stalled and self.stall:
+            raise DownloadError(f"{url}: stalled — no bytes in {self.stall:g} s ({got} received); the server or "
+                                f"network hangs; {hint} --stall-timeout / {STALL_ENV}=SECONDS (0 = none)")
 
     def download(self, url: str, dest: Path, expected: str | None = None, cap: int | None = None) -> None:
-        """GET ``url`` into ``dest`` until complete (with the ``expected`` SHA256): a partial ``dest`` is resumed by
-        a Range request (unless ``cap`` bounds a list), a corrupt one refetched, as urllib3's ``Retry`` allows."""
+        """GET ``url`` into ``dest`` (resumed unless ``cap`` bounds a list) until complete and ``expected``."""
         retry = self.retry
         while True:
             try:
@@ -283,9 +263,8 @@ class _Downloader:
                 if expected is None or (got := sha256_file(dest)) == expected:
                     return
                 dest.unlink()
-                error: Exception = CorruptFileError(
-                    f"{url}: SHA256 mismatch after {len(retry.history) + 1} attempt(s) (expected {expected[:12]}…, got "
-                    f"{got[:12]}…); the copy on the server or in transit is damaged, {self.advice}")
+                error: Exception = CorruptFileError(f"{url}: SHA256 mismatch after {len(retry.history) + 1} attempt(s) "
+                                                    f"(expected {expected[:12]}…, got {got[:12]}…); {self.advice}")
             except HTTPError as exc:  # urllib3's: a dropped or timed-out body
                 error = exc
             try:
@@ -297,49 +276,42 @@ class _Downloader:
 
     def get(self, url: str, dest: Path, cap: int | None) -> None:
         offset = dest.stat().st_size if cap is None and dest.exists() else 0
-        read_timeout = max(0.01, min(self.timeouts[1], self.deadline_at - time.monotonic()))
+        read_timeout = max(0.01, min(self.timeouts[1], self.deadline_at - time.monotonic()))  # a deadline cuts it
         try:
-            if error := self.late(url, 0):
-                raise error
             resp = self.session.get(url, headers={"Range": f"bytes={offset}-"} if offset else None, stream=True,
                                     timeout=(self.timeouts[0], read_timeout))
         except requests.RequestException as exc:
-            raise self.late(url, 0) or DownloadError(
-                f"cannot reach {self.base} ({_reason(exc)}); no network? Download {self.ds.label} elsewhere "
-                f"({self.ds.landing_url}) and point leadlift at the folder that contains `{self.ds.folder}/` with "
-                "--data-dir or LEADLIFT_DATA") from exc
+            self.check(url, 0)
+            raise DownloadError(f"cannot reach {self.base} ({_reason(exc)}); no network? {self.advice} elsewhere, "
+                                f"then point --data-dir / LEADLIFT_DATA at the folder of `{self.ds.folder}/`") from exc
         with resp:
             if (code := resp.status_code) == 416 and offset:  # the .part is complete already
                 return
             if code not in (200, 206):
                 raise DownloadError(f"{url} {'not found' if code in (404, 410) else 'failed'} (HTTP {code} "
                                     f"{resp.reason}); check the mirror (--base-url or {BASE_URL_ENV}), {self.advice}")
-            if cap and (length := int(resp.headers.get("Content-Length") or 0)) > cap:
-                raise _too_large(url, length, cap)
+            length, got = int(resp.headers.get("Content-Length") or 0), 0
             with self.lock:
-                self.bar.total = (self.bar.total or 0) + int(resp.headers.get("Content-Length") or 0)
-            got = 0
+                self.bar.total = (self.bar.total or 0) + length
             with open(dest, "ab" if code == 206 else "wb") as out:
                 while True:
                     try:
                         chunk = resp.raw.read1(_CHUNK)
-                    except ReadTimeoutError as exc:
-                        raise self.late(url, got, stalled=bool(self.stall)) or exc from None
+                    except ReadTimeoutError:
+                        self.check(url, got, stalled=True)
+                        raise
                     if not chunk:
                         return
-                    got += len(chunk)
-                    if cap and got > cap:
-                        raise _too_large(url, f"more than {cap}", cap)
+                    if cap and max(got := got + len(chunk), length) > cap:  # a declared size is refused at once
+                        raise _too_large(url, length if length > cap else f"more than {cap}", cap)
                     out.write(chunk)
                     with self.lock:
                         self.received += len(chunk)
                         self.bar.update(len(chunk))
-                    if error := self.late(url, got):
-                        raise error
+                    self.check(url, got)
 
     def fetch(self, root: Path, rel: str, remote: str, expected: str) -> bool:
-        """Download a listed file onto ``root/rel`` via ``<file>.part`` (removed on any error) unless verified
-        already; whether it was downloaded."""
+        """Whether ``root/rel`` had to be downloaded (via ``<file>.part``, removed on any error)."""
         part = (final := root / rel).with_name(final.name + ".part")
         with _local_io(final):
             if not _problem(final, expected):
@@ -348,32 +320,24 @@ class _Downloader:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 self.download(f"{self.files_url}/{urllib.parse.quote(remote)}", part, expected)
                 os.replace(part, final)
-            except BaseException:
-                part.unlink(missing_ok=True)
-                raise
+            finally:
+                part.unlink(missing_ok=True)  # gone after the rename; after any error nothing partial stays
             return True
 
     def from_archive(self, root: Path, absent: dict[str, tuple[str, str]]) -> Iterator[str]:
-        """Download the dataset's zip (its ``.part`` is kept for the next call if that fails) and extract the
-        ``absent`` files, each verified."""
+        """Extract the ``absent`` files, verified, from the dataset's zip (its ``.part`` resumes next time)."""
         url = f"{self.base.removesuffix('/files')}/static/published-projects/{self.ds.slug}/{self.ds.archive}"
-        with _local_io(part := root / f".{self.ds.archive}.part"):
-            self.download(url, part)
         try:
-            with _local_io(part), zipfile.ZipFile(part) as zf:
-                for info in zf.infolist():  # members sit in one top folder
+            with _local_io(part := root / f".{self.ds.archive}.part"):
+                self.download(url, part)
+                zf = zipfile.ZipFile(part)
+            with _local_io(part), zf:
+                for info in zf.infolist():  # members sit in one top folder; PTB-XL's are < 1 MB each
                     if (rel := self.ds.local_path(info.filename.split("/", 1)[-1])) in absent:
-                        tmp = (final := root / rel).with_name(final.name + ".part")
-                        try:
-                            final.parent.mkdir(parents=True, exist_ok=True)
-                            with zf.open(info) as src, open(tmp, "wb") as out:
-                                while block := src.read(_CHUNK):
-                                    out.write(block)
-                            if sha256_file(tmp) != absent[rel][1]:
-                                raise zipfile.BadZipFile(f"its {rel} does not match {CHECKSUM_FILE}")
-                            os.replace(tmp, final)
-                        finally:
-                            tmp.unlink(missing_ok=True)
+                        if hashlib.sha256(data := zf.read(info)).hexdigest() != absent[rel][1]:
+                            raise zipfile.BadZipFile(f"its {rel} does not match {CHECKSUM_FILE}")
+                        with atomic_path(root / rel) as tmp:
+                            tmp.write_bytes(data)
                         yield rel
         except (zipfile.BadZipFile, EOFError) as exc:
             part.unlink(missing_ok=True)
@@ -387,25 +351,20 @@ def download_dataset(name: str, data_dir: str | os.PathLike[str], base_url: str 
                      retries: int = 3, *, workers: int = 4, deadline: float | None = None,
                      stall_timeout: float | None = None, max_list_bytes: int | None = None,
                      archive: bool | None = None) -> DownloadReport:
-    """Download a PhysioNet database, or the ``files`` of it that paths, folders or globs select (``[]``: only
-    the checksum list), into ``data_dir/<folder>/``, verified; safe to interrupt and call again.
-
-    ``base_url``: a mirror (``$LEADLIFT_PHYSIONET_URL``). ``timeout``: seconds to connect (at most 5) and, with
-    no stall limit, per read. ``retries``: extra attempts per request and per file. ``deadline``: seconds for
-    the whole call (``$LEADLIFT_DOWNLOAD_DEADLINE``, default none). ``stall_timeout``: seconds without a byte
-    that end it (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none). ``max_list_bytes``: checksum list
-    cap. ``archive``: use the published zip (default: when :data:`ARCHIVE_MIN_FILES` files are absent).
-    Failures are one-line DownloadError, CorruptFileError, DataNotFoundError or InputError.
-    """
+    """Download a database, or the ``files`` (paths, folders, globs; ``[]``: only the checksum list) of it, into
+    ``data_dir/<folder>/``, verified; safe to repeat. ``timeout``: to connect (at most 5 s) and, without a stall
+    limit, per read; ``retries``: per request and file; ``deadline``: for the call (``$LEADLIFT_DOWNLOAD_DEADLINE``,
+    default none); ``stall_timeout``: without a byte (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none);
+    ``archive``: use the zip (default: from :data:`ARCHIVE_MIN_FILES` absent files). Errors: one-line LeadliftError."""
     ds = get_dataset(name)
     dl = _Downloader(ds, resolve_base_url(base_url), timeout, max(0, retries), max(1, workers),
                      _number(deadline, DEADLINE_ENV, "deadline", 0.0),
                      _number(stall_timeout, STALL_ENV, "stall_timeout", 60.0))
-    root, cap, url = Path(data_dir) / ds.folder, _list_cap(max_list_bytes), f"{dl.files_url}/{CHECKSUM_FILE}"
+    mib = _number(max_list_bytes and max_list_bytes / 2**20, MAX_LIST_ENV, "max_list_bytes", 64, "size > 0")
+    root, url = Path(data_dir) / ds.folder, f"{dl.files_url}/{CHECKSUM_FILE}"
     with _local_io(root / CHECKSUM_FILE), closing(dl.session):
-        root.mkdir(parents=True, exist_ok=True)
         with atomic_path(root / CHECKSUM_FILE) as tmp:  # published only when complete and valid
-            dl.download(url, tmp, cap=cap)
+            dl.download(url, tmp, cap=int(mib * 2**20))
             with open(tmp, encoding="utf-8", errors="replace") as fh:
                 selected = _select(ds, parse_sha256sums(fh, url), files)
         dl.received, dl.bar = 0, tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=ds.folder,
@@ -416,7 +375,8 @@ def download_dataset(name: str, data_dir: str | os.PathLike[str], base_url: str 
             absent = {k: v for k, v in selected.items() if not (root / k).exists()}
             if ds.archive and absent and (len(absent) >= ARCHIVE_MIN_FILES if archive is None else archive):
                 fetched += dl.from_archive(root, absent)  # what the zip lacks comes as single files below
-            todo = [(rel, *entry) for rel, entry in selected.items() if rel not in set(fetched)]
+            done = set(fetched)
+            todo = [(rel, *entry) for rel, entry in selected.items() if rel not in done]
             for (rel, *_), was_fetched in zip(todo, _parallel(lambda job: dl.fetch(root, *job), todo, workers),
                                               strict=True):
                 (fetched if was_fetched else skipped).append(rel)
@@ -428,12 +388,10 @@ def verify_dataset(name: str, data_dir: str | os.PathLike[str], *, files: Sequen
                    require_all: bool = False, workers: int = 4) -> list[str]:
     """One line per problem (``"<path>: ..."``) of the files in ``data_dir/<folder>/`` against its
     ``SHA256SUMS.txt``, absent files only with ``require_all``; the folder is never written to."""
-    ds = get_dataset(name)
-    root = Path(data_dir) / ds.folder
+    root = Path(data_dir) / (ds := get_dataset(name)).folder
     if not (root / CHECKSUM_FILE).is_file():
-        raise DataNotFoundError(f"{root / CHECKSUM_FILE} is missing, so {ds.label} cannot be verified; run `leadlift "
-                                f"download {ds.name}`, copy it from {ds.landing_url}, or point --data-dir / "
-                                "LEADLIFT_DATA at the folder that holds it")
+        raise DataNotFoundError(f"{root / CHECKSUM_FILE} is missing, so {ds.title} cannot be verified: run `leadlift "
+                                f"download {ds.name}` or point --data-dir / LEADLIFT_DATA at the folder that holds it")
     selected = _select(ds, read_sha256sums(root / CHECKSUM_FILE), files)
     found = _parallel(lambda item: _problem(root / item[0], item[1][1]), selected.items(), workers)
     return [f"{rel}: {p}" for rel, p in zip(selected, found, strict=True) if p and (require_all or p != "missing")]
