@@ -132,7 +132,7 @@ def download(
     base_url: Annotated[Optional[str], typer.Option(help="Mirror URL (default PhysioNet).")] = None,  # noqa: UP045
     deadline: Annotated[Optional[float], typer.Option(help="Seconds the whole download may take (default "  # noqa: UP045
                                                       "$LEADLIFT_DOWNLOAD_DEADLINE or no limit).")] = None,
-    stall_timeout: Annotated[Optional[float], typer.Option(help="Give up when under 1 KiB arrives in this many "  # noqa: UP045
+    stall_timeout: Annotated[Optional[float], typer.Option(help="Give up when no byte arrives for this many "  # noqa: UP045
                                                            "seconds (default 60; 0 = never).")] = None,
     progress: _ProgressOpt = True,
 ) -> None:
