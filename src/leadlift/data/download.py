@@ -184,14 +184,16 @@ def _local_io(path: Path) -> Iterator[None]:
 
 
 def _parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int) -> Iterator[Any]:
-    """``fn`` over ``items`` on ``workers`` threads, in order, with a bounded number in flight."""
-    with ThreadPoolExecutor(workers, thread_name_prefix="leadlift-dl") as pool:
-        pending: list[Any] = []
+    """``fn`` over ``items`` on ``workers`` threads, in order, a bounded number in flight; an error cancels the rest."""
+    pool, pending = ThreadPoolExecutor(workers, thread_name_prefix="leadlift-dl"), list[Any]()
+    try:
         for item in items:
             pending.append(pool.submit(fn, item))
             if len(pending) > 4 * workers:
                 yield pending.pop(0).result()
         yield from (future.result() for future in pending)
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -356,8 +358,7 @@ def download_dataset(name: str, data_dir: str | os.PathLike[str], base_url: str 
     limit, per read; ``retries``: per request and file; ``deadline``: for the call (``$LEADLIFT_DOWNLOAD_DEADLINE``,
     default none); ``stall_timeout``: without a byte (``$LEADLIFT_DOWNLOAD_STALL_TIMEOUT``, default 60; 0 = none);
     ``archive``: use the zip (default: from :data:`ARCHIVE_MIN_FILES` absent files). Errors: one-line LeadliftError."""
-    ds = get_dataset(name)
-    dl = _Downloader(ds, resolve_base_url(base_url), timeout, max(0, retries), max(1, workers),
+    dl = _Downloader(ds := get_dataset(name), resolve_base_url(base_url), timeout, max(0, retries), max(1, workers),
                      _number(deadline, DEADLINE_ENV, "deadline", 0.0),
                      _number(stall_timeout, STALL_ENV, "stall_timeout", 60.0))
     mib = _number(max_list_bytes and max_list_bytes / 2**20, MAX_LIST_ENV, "max_list_bytes", 64, "size > 0")
