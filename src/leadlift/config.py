@@ -112,6 +112,10 @@ class LossConfig(StrictModel):
         default_factory=lambda: [0.6, 0.2, 0.2],
         description="probabilities of 1, 2, 3, ... source leads per sample for cross-lead decoding")
     contrastive: float = Field(0.0, ge=0, description="weight of the cross-lead, cross-crop InfoNCE (0 = off)")
+    contrastive_view_leads: int = Field(
+        0, ge=0, description="second view of the InfoNCE: 0 = the masked pass of the second crop (all leads); "
+                             "k > 0 = an unmasked pass of k random leads of the second crop (cleaner, costs k/12 "
+                             "of an unmasked 12-lead pass)")
     temperature: float = Field(0.1, gt=0)
 
     @property

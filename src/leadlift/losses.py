@@ -182,18 +182,21 @@ def cross_lead_info_nce(
     embeddings spread out (no collapse).
 
     Args:
-        emb_a, emb_b: ``[B, L, D]`` embeddings (e.g. the CLS tokens at mask 0), B ≥ 2.
+        emb_a, emb_b: ``[B, La, D]`` and ``[B, Lb, D]`` embeddings (e.g. the CLS tokens at mask
+            0), B ≥ 2; with La ≠ Lb (the second view encodes a subset of the leads) every pair
+            (c, k) is used.
         temperature: softmax temperature (> 0).
-        include_same_lead: also use the pairs ``k = c`` (same lead, other crop).
+        include_same_lead: also use the pairs ``k = c`` (same lead, other crop; La = Lb only).
         eps: norm floor.
 
     Returns:
         Scalar loss (nats); ``log(B)`` at chance.
     """
-    if emb_a.dim() != 3 or emb_a.shape != emb_b.shape:
+    if emb_a.dim() != 3 or emb_b.dim() != 3 or emb_a.shape[0] != emb_b.shape[0] or emb_a.shape[2] != emb_b.shape[2]:
         raise InputError(f"embeddings have shapes {tuple(emb_a.shape)} and {tuple(emb_b.shape)}; "
-                         "expected two [B, n_leads, dim] tensors of the same shape")
+                         "expected two [B, n_leads, dim] tensors with the same B and dim")
     b, n_l, _ = emb_a.shape
+    n_k = emb_b.shape[1]
     if b < 2:
         raise InputError("the contrastive loss needs at least 2 ECGs per batch; use a larger batch")
     if temperature <= 0:
@@ -202,8 +205,8 @@ def cross_lead_info_nce(
     ub = emb_b / emb_b.norm(dim=-1, keepdim=True).clamp_min(eps)
     logits = torch.einsum("bcd,ekd->ckbe", ua, ub) / temperature  # [L, L, B, B]
     target = torch.arange(b, device=emb_a.device)
-    pairs = torch.ones(n_l, n_l, dtype=torch.bool, device=emb_a.device)
-    if not include_same_lead:
+    pairs = torch.ones(n_l, n_k, dtype=torch.bool, device=emb_a.device)
+    if not include_same_lead and n_l == n_k:
         pairs &= ~torch.eye(n_l, dtype=torch.bool, device=emb_a.device)
     sel = logits[pairs]  # [P, B, B]
     fwd = torch.nn.functional.cross_entropy(sel.reshape(-1, b), target.repeat(sel.shape[0]))

@@ -129,8 +129,14 @@ class MAEPretrainModule(L.LightningModule):
                     loss = loss + lc.cross_decode * cross
                     terms["cross"] = cross.detach()
                 if lc.contrastive > 0:
-                    nce = cross_lead_info_nce(self.model.pool(tok), self.model.pool(out.tokens),
-                                              temperature=lc.temperature)
+                    if lc.contrastive_view_leads > 0:  # an unmasked pass of a few random leads of crop 2
+                        k = min(lc.contrastive_view_leads, n_l)
+                        pick = torch.randperm(n_l, generator=generator)[:k].sort().values.tolist()
+                        names = [self.model.leads[i] for i in pick]
+                        view = self.model.pool(self.model.encode(masked_x[:, pick], leads=names))
+                    else:
+                        view = self.model.pool(out.tokens)
+                    nce = cross_lead_info_nce(self.model.pool(tok), view, temperature=lc.temperature)
                     loss = loss + lc.contrastive * nce
                     terms["nce"] = nce.detach()
         return {"loss": loss, "recon": recon.detach(), "align": align.detach(),

@@ -240,8 +240,10 @@ def test_info_nce_gradients_and_one_line_errors() -> None:
     loss = cross_lead_info_nce(a, torch.randn(4, 2, 8))
     loss.backward()
     assert a.grad is not None and torch.isfinite(a.grad).all()
-    with pytest.raises(InputError, match="same shape"):
-        cross_lead_info_nce(torch.randn(4, 2, 8), torch.randn(4, 3, 8))
+    with pytest.raises(InputError, match="same B and dim"):
+        cross_lead_info_nce(torch.randn(4, 2, 8), torch.randn(5, 2, 8))
+    # a second view of a subset of the leads: every (c, k) pair
+    assert torch.isfinite(cross_lead_info_nce(torch.randn(4, 12, 8), torch.randn(4, 3, 8)))
     with pytest.raises(InputError, match="at least 2"):
         cross_lead_info_nce(torch.randn(1, 2, 8), torch.randn(1, 2, 8))
 
