@@ -1,0 +1,518 @@
+"""Write every measured number of README.md from the results files in ``benchmarks/results/``.
+
+Each measured number of the README sits in a generated block::
+
+    <!-- table:NAME -->
+    ... rendered here from benchmarks/results/*.json, ending with the command that produced them ...
+    <!-- /table:NAME -->
+
+and this script re-renders every block from the committed results, leaving the text around the
+blocks alone. A block whose results file is missing (e.g. ``paper1.json`` before
+``benchmarks/paper1.py`` has run) says so and names the command that writes it::
+
+    python benchmarks/readme_tables.py           # rewrite README.md in place
+    python benchmarks/readme_tables.py --check   # exit 1 when README.md differs from the results
+    python benchmarks/readme_tables.py --show expect   # print one block
+
+``tests/unit/benchmarks/test_readme_tables.py`` runs the check, so a new results file (or a new
+block) is committed together with the README it changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+WEIGHTS = ROOT / "src" / "leadlift" / "weights"
+
+MARKER = re.compile(r"^<!-- table:(?P<name>[a-z0-9_-]+) -->\n(?P<body>.*?)^<!-- /table:(?P=name) -->$", re.S | re.M)
+ANY_MARKER = re.compile(r"^<!-- /?table:(\S*) -->$", re.M)  # markers are whole lines; inline mentions are text
+
+#: labels of the reconstruction benchmark's methods (as in its results.md)
+METHOD_LABELS = {
+    "zero": "zero predictor (0 mV)",
+    "linear": "instantaneous least squares",
+    "fir": "FIR least squares",
+    "unet": "U-Net",
+    "fusion_noemb": "fusion without embedding",
+    "fusion_random": "fusion + random frozen encoder",
+    "fusion": "fusion + SupCon encoder (pathology-aware, paper 2)",
+    "mae": "aligned per-lead MAE (paper 1)",
+}
+
+
+class MissingResults(Exception):
+    """A results file a block needs is not there (the block then says how to produce it)."""
+
+    def __init__(self, path: Path, command: str) -> None:
+        super().__init__(str(path))
+        self.path, self.command = path, command
+
+
+# ============================================================================== helpers
+def _rel(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _load(results: Path, name: str, command: str) -> dict[str, Any]:
+    path = results / name
+    if not path.is_file():
+        raise MissingResults(path, command)
+    return json.loads(path.read_text())
+
+
+def _link(results: Path, name: str) -> str:
+    """A Markdown link to the human-readable companion (``.md``) of a results file, else the file."""
+    md = (results / name).with_suffix(".md")
+    target = _rel(md if md.is_file() else results / name)
+    return f"[`{target}`]({target})"
+
+
+def _source(results: Path, commands: Sequence[str], files: Sequence[str]) -> str:
+    cmds = "; ".join(f"`{c}`" for c in commands)
+    links = ", ".join(_link(results, f) for f in files)
+    return f"\nMeasured by {cmds} → {links}."  # its own paragraph, after the numbers
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def _ci(v: Any, ci: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if not ci or ci[0] is None:
+        return _f(v, digits)
+    return f"{_f(v, digits)} [{_f(ci[0], digits)}, {_f(ci[1], digits)}]"
+
+
+def _signed(v: float, digits: int = 4) -> str:
+    return f"{v:+.{digits}f}".replace("-", "−")
+
+
+def _leads(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def _machine(*docs: dict[str, Any]) -> str:
+    """The machine line of the first results file that records one."""
+    for d in docs:
+        m = d.get("machine")
+        if isinstance(m, str):
+            return m
+        if isinstance(m, dict):
+            return f"{m.get('cpus', '?')} CPUs, Python {m.get('python', '?')}, torch {m.get('torch', '?')}"
+    return "machine not recorded"
+
+
+# ====================================================================== reconstruction
+RECON = {"I,II,V2": "recon_I_II_V2/results.json", "I": "recon_I/results.json"}
+RECON_CMD = {"I,II,V2": "leadlift reconstruct-benchmark --inputs I,II,V2 --threads 1 --mae mae-cpu "
+                        "--checkpoint recon-i-ii-v2=recon-i-ii-v2 --out benchmarks/results/recon_I_II_V2",
+             "I": "leadlift reconstruct-benchmark --inputs I --threads 1 --mae mae-cpu "
+                  "--checkpoint recon-i=recon-i --out benchmarks/results/recon_I"}
+
+
+def _recon(results: Path, inputs: str) -> dict[str, Any]:
+    return _load(results, RECON[inputs], RECON_CMD[inputs])
+
+
+def _bundled(res: dict[str, Any]) -> str | None:
+    """The method key of the bundled reconstructor scored through the API (``--checkpoint NAME=...``)."""
+    for key, info in res.get("training", {}).items():
+        if isinstance(info, dict) and info.get("kind") == "recon" and "checkpoint" in info:
+            return key
+    return None
+
+
+def _learned(res: dict[str, Any], method: str) -> dict[str, Any]:
+    test = res["test"]
+    means = test["learned"][method]
+    ci = test.get("ci", {}).get(method, {}).get("learned", {})
+    return {"r": means.get("pearson_r"), "rmse": means.get("rmse"), "var_ratio": means.get("var_ratio"),
+            "r_ci": ci.get("pearson_r"), "rmse_ci": ci.get("rmse")}
+
+
+def block_training_set(results: Path, weights: Path | None = None) -> str:
+    """The bundled models' training-set size, as their model cards count it (``config.yaml``'s evaluation)."""
+    import yaml
+
+    weights = weights or WEIGHTS
+    cards = {}
+    for cfg in sorted(weights.glob("*/config.yaml")):
+        ev = (yaml.safe_load(cfg.read_text()) or {}).get("evaluation") or {}
+        if ev.get("train_records"):
+            cards[cfg.parent.name] = ev
+    if not cards:
+        raise MissingResults(weights / "NAME" / "config.yaml",
+                             'leadlift model-card src/leadlift/weights/NAME --data-dir "$LEADLIFT_DATA" --name NAME')
+    counts: dict[tuple[int, int, tuple[int, ...]], list[str]] = {}
+    for name, ev in cards.items():
+        key = (int(ev["train_records"]), int(ev.get("store_records") or 0), tuple(ev.get("train_folds") or ()))
+        counts.setdefault(key, []).append(f"`{name}`")
+    def names_s(names: list[str]) -> str:
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    parts = []
+    for (n, store, folds), names in counts.items():
+        contiguous = bool(folds) and list(folds) == list(range(folds[0], folds[-1] + 1))
+        folds_s = f"{folds[0]}–{folds[-1]}" if contiguous else ", ".join(map(str, folds))
+        of = f" of the {store:,} records in the data folder used here" if store else ""
+        parts.append((names_s(names), f"**{n:,} PTB-XL records** (`strat_fold` {folds_s}{of})"))
+    if len(parts) == 1:
+        trained = f"The bundled models {parts[0][0]} were trained on {parts[0][1]}"
+    else:
+        trained = "The bundled models were trained: " + "; ".join(f"{who} on {what}" for who, what in parts)
+    n_test = sorted({int(i.get("n_test_records", 0)) for ev in cards.values()
+                     for i in (ev.get("inputs") or {}).values() if isinstance(i, dict)})
+    test = f"the {', '.join(f'{n:,}' for n in n_test)} records of fold 10" if n_test else "fold 10"
+    commands = {name: ev.get("command", "leadlift model-card") for name, ev in cards.items()}
+    templates = {c.replace(name, "NAME") for name, c in commands.items()}
+    if len(templates) == 1:
+        how = f"`{templates.pop()}` for NAME = {', '.join(commands)}"
+    else:
+        how = "; ".join(f"`{c}`" for c in commands.values())
+    links = ", ".join(f"[{n}]({_rel(weights / n / 'MODEL_CARD.md')})" for n in cards)
+    return (f"{trained}: a small subset of PTB-XL. Their model cards measure them on {test}, which no model saw "
+            f"in training.\n\nCounted by {how} → model cards: {links}.")
+
+
+def block_expect(results: Path) -> str:
+    rows = ["| input leads | bundled model | r per window [95 % CI] | RMSE, mV [95 % CI] | amplitude "
+            "(variance ratio) | FIR least squares: r / RMSE | zero predictor: RMSE |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    notes, cmds, files = [], [], []
+    for inputs, what in (("I", "I (a watch)"), ("I,II,V2", "I, II, V2 (a patch)")):
+        res = _recon(results, inputs)
+        name = _bundled(res)
+        if name is None:
+            continue
+        m, fir, zero = _learned(res, name), _learned(res, "fir"), _learned(res, "zero")
+        rows.append(f"| {what} | `{name}` | {_ci(m['r'], m['r_ci'])} | {_ci(m['rmse'], m['rmse_ci'], 4)} | "
+                    f"{_f(m['var_ratio'], 2)} | {_f(fir['r'])} / {_f(fir['rmse'], 4)} | {_f(zero['rmse'], 4)} |")
+        notes.append(f"from {inputs.replace(',', ', ')}: {_leads(res['leads']['learned'])}")
+        cmds.append(res.get("command", RECON_CMD[inputs]))
+        files.append(RECON[inputs])
+    res = _recon(results, "I")
+    test = res["test"]
+    return "\n".join([
+        *rows, "",
+        f"PTB-XL fold 10: {test['n_windows']:,} windows of {res['data']['window']} samples "
+        f"({res['data']['window'] / res['data']['fs']:g} s at {res['data']['fs']:g} Hz) from {test['n_records']} "
+        f"records, band-passed as the models' inputs; means over the leads a model has to learn "
+        f"({'; '.join(notes)}; the limb leads III, aVR, aVL, aVF follow from I and II); 95 % CIs from a "
+        f"paired bootstrap over records. A variance ratio below 1 means the reconstruction is flatter than "
+        f"the real lead. FIR least squares is the classical linear filter fitted on the same training records.",
+        _source(results, cmds, files),
+    ])
+
+
+def block_recon_benchmark(results: Path) -> str:
+    order = ("I,II,V2", "I")
+    res = {k: _recon(results, k) for k in order}
+    methods: list[str] = []
+    for k in order:
+        for m in res[k]["test"]["learned"]:
+            key = "bundled" if m == _bundled(res[k]) else m
+            if key not in methods:
+                methods.append(key)
+    bundled_names = " / ".join(f"`{_bundled(res[k])}`" for k in order if _bundled(res[k]))
+    rows = ["| method | from I, II, V2: r | RMSE (mV) [95 % CI] | from I: r | RMSE (mV) [95 % CI] |",
+            "|---|---:|---:|---:|---:|"]
+    for key in methods:
+        if key == "bundled":
+            label = f"bundled {bundled_names}, through `LeadLift.reconstruct`"
+        else:
+            label = METHOD_LABELS.get(key, f"`{key}`")
+            if key == "fir":
+                label += f" (±{_f(res['I']['training'].get('fir', {}).get('half_s'), 1)} s)"
+            if key == "mae":
+                ckpt = res["I"]["training"].get("mae", {}).get("checkpoint", "")
+                label += f" `{Path(ckpt).name}`" if ckpt else ""
+        cells = []
+        for k in order:
+            m = key if key != "bundled" else _bundled(res[k])
+            if m in res[k]["test"]["learned"]:
+                v = _learned(res[k], m)
+                cells += [_f(v["r"]), _ci(v["rmse"], v["rmse_ci"], 4)]
+            else:
+                cells += ["–", "–"]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    supcon = []
+    for k in order:
+        for c in res[k]["test"].get("contrasts", []):
+            if c.get("method") == "fusion" and c.get("control") == "fusion_random":
+                lo, hi = c["rmse"]["ci"]
+                supcon.append(f"{_signed(c['rmse']['diff'])} mV [{_signed(lo)}, {_signed(hi)}] from "
+                              f"{k.replace(',', ', ')}")
+    best = []
+    for k in order:
+        test = res[k]["test"]
+        trained = [m for m in test["learned"] if m not in ("zero", "linear", "fir", "mae", _bundled(res[k]))]
+        vs = {m: test.get("ci", {}).get(m, {}).get("vs_reference", {}).get("rmse") for m in trained}
+        vs = {m: v for m, v in vs.items() if v and v.get("ci")}
+        if vs:
+            m = min(vs, key=lambda x: test["learned"][x]["rmse"])
+            lo, hi = vs[m]["ci"]
+            best.append(f"from {k.replace(',', ', ')}, {METHOD_LABELS.get(m, m)} {_signed(vs[m]['diff'])} mV "
+                        f"[{_signed(lo)}, {_signed(hi)}]")
+    walls = ", ".join(f"{res[k].get('seconds', float('nan')):.0f} s (from {k.replace(',', ', ')})" for k in order)
+    threads = res["I"].get("threads", "?")
+    lines = [*rows, ""]
+    if best:
+        lines += ["The best trained model against the classical FIR filter, paired difference in RMSE with its "
+                  "95 % CI (negative: better than FIR): " + "; ".join(best) + ".", ""]
+    if supcon:
+        lines += ["What SupCon training itself adds (the same fusion model with a random frozen encoder "
+                  "instead), paired difference in RMSE: " + "; ".join(supcon) + ".", ""]
+    lines += [
+        f"Same split, same windows and same bootstrap for every method (fold 10, "
+        f"{res['I']['test']['n_records']} records); every method is trained in the run, the bundled "
+        f"checkpoints are only scored. Wall time of each run on {threads} CPU thread(s): {walls}. Per-lead "
+        f"tables, controls and zero-shot results on PTB Diagnostic and Brugada-HUCA are in the linked files.",
+        _source(results, [res[k].get("command", RECON_CMD[k]) for k in order], [RECON[k] for k in order]),
+    ]
+    return "\n".join(lines)
+
+
+# ============================================================================== speed
+def block_speed(results: Path) -> str:
+    cli = _load(results, "cli_startup.json", "python benchmarks/cli_startup.py")
+    batch = _load(results, "batch_files.json", "python benchmarks/batch_files.py")
+    lat = _load(results, "inference_latency.json", "python benchmarks/inference_latency.py --data-dir "
+                "../shared/data --out benchmarks/results/inference_latency.json")
+    auto = batch["models"]["auto"]
+    rows = [
+        "| what | time (median) |", "|---|---:|",
+        f"| `python -c \"import torch\"`, for scale | {cli['median_s']['import_torch']:.2f} s |",
+        f"| `leadlift reconstruct` of one 10-s record (lead I, {cli['record'].rsplit('/', 1)[-1]}), "
+        f"start-up included | {cli['median_s']['reconstruct']:.2f} s |",
+        f"| `leadlift reconstruct` of {batch['n_files']} such records in one call | {auto['median_s']['many']:.2f} s "
+        f"({auto['marginal_ms_per_file']:.0f} ms per further file) |",
+        f"| `LeadLift.reconstruct` (`{lat['model']}`), one 10-s lead at 500 Hz, model loaded, "
+        f"{lat['latency_threads']} thread | {lat['reconstruct_ms']:.1f} ms |",
+        f"| `LeadLift.embed` (`{lat['model']}`), the same lead | {lat['embed_ms']:.1f} ms |",
+    ]
+    return "\n".join([
+        *rows, "",
+        f"On {cli['machine']} (shared with other jobs), {cli['date']}; median of {cli['repeats']} "
+        f"({batch['repeats']} for the batch, {lat['repeats']} calls from Python).",
+        _source(results, [cli["command"], batch["command"], lat["command"]],
+                ["cli_startup.json", "batch_files.json", "inference_latency.json"]),
+    ])
+
+
+def block_store(results: Path) -> str:
+    st = _load(results, "store_vs_wfdb.json", "python benchmarks/store_vs_wfdb.py --data-dir ../shared/data")
+    sc = _load(results, "scale.json", "python benchmarks/scale.py")
+    sp = st["seconds_per_pass"]
+    big = max(sc["prepare"], key=lambda r: (r["records"], r["workers"]))
+    return "\n".join([
+        f"One pass over the {st['n_records']:,} PTB-XL records at {st['fs']:g} Hz: "
+        f"{sp['wfdb_rdsamp']:.1f} s with `wfdb.rdsamp`, {sp['store'] * 1000:.1f} ms from the prepared store "
+        f"({sp['store_dataloader'] * 1000:.0f} ms through a PyTorch `DataLoader`). Preparing "
+        f"{big['records']:,} records (PTB-XL tiled) with {big['workers']} workers took {big['seconds']:.0f} s "
+        f"({big['records_per_s']:.0f} records/s, {big['store_mib']:,.0f} MiB, main process peak "
+        f"{big['peak_rss_main_mib']:.0f} MiB); {st['machine'].get('cpus', '?')} CPU cores.",
+        _source(results, [st["command"], sc["command"]], ["store_vs_wfdb.json", "scale.json"]),
+    ])
+
+
+# ============================================================================== export
+def block_export(results: Path) -> str:
+    ex = _load(results, "export_latency.json", "python benchmarks/export_latency.py --data-dir ../shared/data")
+    groups: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
+    for r in ex["rows"]:
+        groups.setdefault((r["model"], r["leads"], r["fs_in"]), {})[r["variant"]] = r
+    rows = ["| model | input | torch: size, latency | ONNX float32: size, latency, max \\|Δ\\| | "
+            "ONNX int8: size, latency, max \\|Δ\\| |", "|---|---|---:|---:|---:|"]
+
+    def cell(r: dict[str, Any] | None, parity: bool) -> str:
+        if r is None:
+            return "–"
+        s = f"{r['size_bytes'] / 1e6:.2f} MB, {r['latency_ms']['median']:.1f} ms"
+        return s + (f", {r['parity']['max_abs_mv']:.2g} mV" if parity else "")
+
+    for (model, leads, fs_in), v in groups.items():
+        rows.append(f"| `{model}` | {leads} @ {fs_in} Hz | {cell(v.get('torch'), False)} | "
+                    f"{cell(v.get('onnx-fp32'), True)} | {cell(v.get('onnx-int8'), True)} |")
+    return "\n".join([
+        *rows, "",
+        f"Latency: one 10-s strip, one thread, median of {ex['repeats']} calls; max |Δ|: largest difference from "
+        f"the Python path over every lead and sample of {ex['records']}. {ex['machine']}, {ex['date']}.",
+        _source(results, [ex["command"]], ["export_latency.json"]),
+    ])
+
+
+# ============================================================================== training
+def block_gpu(results: Path) -> str:
+    g = _load(results, "gpu_check.json", "python benchmarks/gpu_check.py --windows windows.npz")
+    sec, env = g["sections"], g["environment"]
+    rows = ["| training step | batch | ECG windows / s | peak GPU memory |", "|---|---:|---:|---:|"]
+    for name, v in sec.get("mae_throughput", {}).items():
+        if not isinstance(v, dict) or not v.get("rows"):
+            continue
+        top = max(v["rows"], key=lambda r: r["batch_size"])
+        rows.append(f"| paper 1 MAE `{name}` | {top['batch_size']:,} | {top['ecgs_per_s']:,.0f} | "
+                    f"{top['peak_gib']:.1f} GiB |")
+    rt = sec.get("recon_throughput", {})
+    for key, label in (("fusion", "paper 2 fusion reconstructor"), ("supcon_encoder", "paper 2 SupCon encoder")):
+        if rt.get(key):
+            top = max(rt[key], key=lambda r: r["batch_size"])
+            rows.append(f"| {label} (`{rt['config'].get('config', '?')}`) | {top['batch_size']:,} | "
+                        f"{top['ecgs_per_s']:,.0f} | {top['peak_gib']:.1f} GiB |")
+    bank = sec.get("leadbank_vs_loop", {}).get("rows", [])
+    speed = ", ".join(f"{r['speedup']:.1f}× at batch {r['batch_size']}" for r in bank)
+    return "\n".join([
+        *rows, "",
+        f"One {env['gpu']} (torch {env['torch']}, {'bf16 autocast' if g.get('bf16') else 'float32'}); "
+        + (f"the batched 12-lead MAE bank vs the same 12 encoders in a loop: {speed}. " if speed else "")
+        + "Training-step throughput on real PTB-XL windows, not end-to-end runs.",
+        _source(results, [g["command"]], ["gpu_check.json"]),
+    ])
+
+
+# ============================================================================== paper 1
+def _paper1_models() -> dict[str, Any]:
+    """``benchmarks/paper1.py``'s MODELS (name → (config, overrides, what it isolates)), if importable."""
+    path = Path(__file__).resolve().parent / "paper1.py"
+    try:
+        spec = importlib.util.spec_from_file_location("_leadlift_paper1", path)
+        mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(mod)  # type: ignore[union-attr]
+        return dict(mod.MODELS)
+    except Exception:
+        return {}
+
+
+def block_paper1(results: Path) -> str:
+    res = _load(results, "paper1.json", "python benchmarks/paper1.py --data-dir ../shared/data")
+    rec = res.get("reconstruction", {})
+    methods = rec.get("methods", {})
+    rep = res.get("representation", {})
+    models = _paper1_models()
+    rows = ["| model | what it isolates | r, I → learned leads [95 % CI] | variance ratio | lead-pair retrieval top-1 "
+            "| same − different ECG cosine | ECG-ID record 1-NN (pooled crops) | lead-I probe AUROC [95 % CI] | "
+            "12-lead probe AUROC | pretraining (min) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    random = (rep.get("default") or next(iter(rep.values()), {})).get("random", {})
+    if random:
+        rows.append(f"| random init | same architecture, untrained | – | – | {_f(random.get('retrieval_top1'))} | "
+                    f"{_f(random.get('same_minus_diff_cosine'))} | {_f(random.get('ecgid_record_nn_pooled'))} | "
+                    f"{_ci(random.get('probe_I_auroc'), random.get('probe_I_ci'))} | "
+                    f"{_f(random.get('probe_12_auroc'))} | – |")
+    for name, r in rep.items():
+        c, m = r.get("checkpoint", {}), methods.get(name, {})
+        seconds = res.get("training", {}).get(name, {}).get("seconds")
+        what = models.get(name, ("", {}, ""))[2]
+        rows.append(f"| `{name}` | {what} | {_ci(m.get('r'), m.get('r_ci'))} | {_f(m.get('var_ratio'), 2)} | "
+                    f"{_f(c.get('retrieval_top1'))} | {_f(c.get('same_minus_diff_cosine'))} | "
+                    f"{_f(c.get('ecgid_record_nn_pooled'))} | {_ci(c.get('probe_I_auroc'), c.get('probe_I_ci'))} | "
+                    f"{_f(c.get('probe_12_auroc'))} | {_f(seconds / 60 if seconds else None, 1)} |")
+    for base in ("zero", "linear", "fir"):
+        if base in methods:
+            b = methods[base]
+            rows.append(f"| {METHOD_LABELS[base]} | baseline, same windows | {_ci(b.get('r'), b.get('r_ci'))} | "
+                        f"{_f(b.get('var_ratio'), 2)} | – | – | – | – | – | – |")
+    learned = rec.get("learned") or []
+    done = res.get("done_when", {})
+    met = sum(1 for v in done.values() if v.get("met"))
+    lines = [
+        *rows, "",
+        f"PTB-XL fold 10 ({rec.get('n_records', '?')} records; learned leads {_leads(learned)}) and ECG-ID "
+        f"cross-record identification ({random.get('ecgid_persons', '?')} persons; the classical median-beat "
+        f"template reaches {_f(random.get('ecgid_template'))}). Every model was pretrained in the same run on folds "
+        f"1–8 at the size of `mae-cpu`.",
+    ]
+    if done:
+        lines.append(f"The corrected default meets {met} of the {len(done)} targets set for it "
+                     f"(listed in [`benchmarks/results/paper1.md`](benchmarks/results/paper1.md)).")
+    lines.append(_source(results, [res.get("command", "python benchmarks/paper1.py")], ["paper1.json"]))
+    return "\n".join(lines)
+
+
+# ============================================================================== driver
+BLOCKS: dict[str, Callable[[Path], str]] = {
+    "training-set": block_training_set,
+    "expect": block_expect,
+    "speed": block_speed,
+    "store": block_store,
+    "paper1": block_paper1,
+    "recon-benchmark": block_recon_benchmark,
+    "gpu": block_gpu,
+    "export": block_export,
+}
+
+
+def render(name: str, results: Path = RESULTS) -> str:
+    """One block's Markdown (without its markers), rendered from the results files."""
+    if name not in BLOCKS:
+        raise KeyError(f"unknown generated block {name!r}; known: {', '.join(BLOCKS)}")
+    try:
+        return BLOCKS[name](results).rstrip("\n")
+    except MissingResults as e:
+        return (f"_Not measured yet: `{e.command}` writes `{_rel(e.path)}`; then "
+                f"`python benchmarks/readme_tables.py` puts its numbers here._")
+
+
+def update(text: str, results: Path = RESULTS) -> str:
+    """``text`` with every generated block re-rendered; unknown or unbalanced markers are errors."""
+    names = [m.group("name") for m in MARKER.finditer(text)]
+    if len(ANY_MARKER.findall(text)) != 2 * len(names):
+        raise ValueError("unbalanced generated-block markers: every <!-- table:NAME --> needs its own "
+                         "<!-- /table:NAME --> on a line of its own after it")
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ValueError(f"generated block(s) used twice: {', '.join(sorted(dupes))}")
+    unknown = [n for n in names if n not in BLOCKS]
+    if unknown:
+        raise ValueError(f"unknown generated block(s) {', '.join(unknown)}; known: {', '.join(BLOCKS)}")
+    return MARKER.sub(lambda m: f"<!-- table:{m['name']} -->\n{render(m['name'], results)}\n"
+                                f"<!-- /table:{m['name']} -->", text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 when README.md is out of date (writes nothing)")
+    p.add_argument("--show", metavar="NAME", help="print one rendered block and exit")
+    p.add_argument("--readme", type=Path, default=README)
+    p.add_argument("--results", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    if args.show:
+        print(render(args.show, args.results))
+        return 0
+    old = args.readme.read_text(encoding="utf-8")
+    new = update(old, args.results)
+    if args.check:
+        if new != old:
+            diff = difflib.unified_diff(old.splitlines(), new.splitlines(), str(args.readme), "rendered", lineterm="")
+            print("\n".join(diff))
+            print(f"{args.readme} is out of date with {args.results}: run python benchmarks/readme_tables.py",
+                  file=sys.stderr)
+            return 1
+        print(f"{args.readme}: generated blocks up to date")
+        return 0
+    if new != old:
+        args.readme.write_text(new, encoding="utf-8")
+        print(f"updated {args.readme}")
+    else:
+        print(f"{args.readme}: already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

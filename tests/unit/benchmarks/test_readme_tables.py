@@ -1,0 +1,226 @@
+"""README.md: its measured numbers are exactly what ``benchmarks/readme_tables.py`` renders from the
+committed results files, and every ``leadlift`` command it shows is a real command with real options."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+
+from leadlift.cli import app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+import readme_tables
+
+REPO = Path(__file__).resolve().parents[3]
+README = REPO / "README.md"
+#: pages whose commands are checked like the README's
+PAGES = [README, *sorted((REPO / "docs").glob("*.md"))]
+COMMANDS = get_command(app).commands  # type: ignore[attr-defined]
+SEPARATORS = {"&&", "||", "|", ";"}
+
+
+# ----------------------------------------------------------------------------- generated blocks
+def test_readme_numbers_are_the_rendered_results() -> None:
+    """The check `python benchmarks/readme_tables.py --check` runs: after a new results file, run
+    `python benchmarks/readme_tables.py` and commit the README with it."""
+    text = README.read_text(encoding="utf-8")
+    rendered = readme_tables.update(text)
+    if rendered != text:
+        import difflib
+
+        diff = "\n".join(difflib.unified_diff(text.splitlines(), rendered.splitlines(), "README.md", "rendered",
+                                              lineterm="", n=0))
+        pytest.fail("README.md is out of date with benchmarks/results: run python benchmarks/readme_tables.py\n"
+                    + diff[:4000])
+    assert readme_tables.main(["--check"]) == 0
+
+
+def test_every_block_has_its_place_in_the_readme() -> None:
+    names = [m["name"] for m in readme_tables.MARKER.finditer(README.read_text(encoding="utf-8"))]
+    assert sorted(names) == sorted(readme_tables.BLOCKS)
+
+
+def test_each_block_names_the_command_that_produced_it(tmp_path) -> None:
+    for name in readme_tables.BLOCKS:
+        block = readme_tables.render(name)
+        assert "Measured by `" in block or "Counted by `" in block or "Not measured yet: `" in block, name
+        assert "<!--" not in block, name
+    # a missing results file gives a block that says how to make it, not an error
+    missing = readme_tables.render("export", tmp_path)
+    assert missing.startswith("_Not measured yet: `python benchmarks/export_latency.py"), missing
+
+
+def test_markers_must_be_known_balanced_and_unique() -> None:
+    ok = "a\n<!-- table:export -->\nold\n<!-- /table:export -->\nb\n"
+    new = readme_tables.update(ok)
+    assert new.startswith("a\n<!-- table:export -->\n| model |") and new.endswith("<!-- /table:export -->\nb\n")
+    assert readme_tables.update(new) == new
+    with pytest.raises(ValueError, match="unknown"):
+        readme_tables.update("<!-- table:nope -->\n<!-- /table:nope -->\n")
+    with pytest.raises(ValueError, match="unbalanced"):
+        readme_tables.update("<!-- table:export -->\nno end\n")
+    with pytest.raises(ValueError, match="twice"):
+        readme_tables.update(ok + ok)
+    inline = "Blocks sit between `<!-- table:NAME -->` markers.\n"  # a mention in the text is no marker
+    assert readme_tables.update(inline) == inline
+
+
+def _paper1_result() -> dict:
+    """A paper1.json in the format benchmarks/paper1.py's main() writes."""
+    rep = {"same_minus_diff_cosine": 0.31, "retrieval_top1": 0.52, "chance_retrieval": 0.004,
+           "probe_I_auroc": 0.81, "probe_I_ci": [0.78, 0.84], "probe_12_auroc": 0.86, "probe_12_ci": [0.83, 0.88],
+           "ecgid_record_nn_window": 0.5, "ecgid_record_nn_pooled": 0.6, "ecgid_template": 0.843,
+           "ecgid_persons": 89}
+    rnd = {**rep, "retrieval_top1": 0.05, "probe_I_auroc": 0.70, "probe_12_auroc": 0.77}
+    method = {"r": 0.72, "var_ratio": 0.74, "rmse_mv": 0.17, "per_lead_r": {}, "r_ci": [0.70, 0.74],
+              "r_vs_fir": {"diff": 0.02, "ci": [0.01, 0.03]}}
+    return {
+        "command": "python benchmarks/paper1.py --data-dir ../shared/data", "machine": "2 CPU cores",
+        "training": {"default": {"name": "default", "seconds": 1500.0, "reused": False},
+                     "faithful": {"name": "faithful", "seconds": 1200.0, "reused": False}},
+        "representation": {"default": {"checkpoint": rep, "random": rnd},
+                           "faithful": {"checkpoint": {**rep, "retrieval_top1": 0.2}, "random": rnd}},
+        "reconstruction": {"n_records": 256, "n_windows": 3072, "learned": ["II", "V1", "V2", "V3", "V4", "V5", "V6"],
+                           "methods": {"zero": {**method, "r": None, "r_ci": None}, "fir": {**method, "r": 0.705},
+                                       "default": method, "faithful": {**method, "r": 0.1}}},
+        "done_when": {"variance ratio ≥ 0.7": {"measured": "0.74", "met": True},
+                      "12-lead probe ≥ 0.85": {"measured": "0.860", "met": True},
+                      "pretraining < 30 min on 2 cores": {"measured": "25.0 min", "met": False}},
+    }
+
+
+def test_paper1_table_renders_when_its_results_exist(tmp_path) -> None:
+    absent = readme_tables.render("paper1", tmp_path)
+    assert absent.startswith("_Not measured yet: `python benchmarks/paper1.py")
+    (tmp_path / "paper1.json").write_text(json.dumps(_paper1_result()))
+    block = readme_tables.render("paper1", tmp_path)
+    lines = block.splitlines()
+    assert lines[0].startswith("| model | what it isolates |")
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ") and "---" not in line}
+    assert {"random init", "`default`", "`faithful`"} <= set(rows)
+    assert "0.720 [0.700, 0.740]" in rows["`default`"] and "25.0" in rows["`default`"]
+    assert "0.810 [0.780, 0.840]" in rows["`default`"]
+    assert "the corrected objective" in rows["`default`"]  # what it isolates, from paper1.MODELS
+    assert any(k.startswith("FIR") for k in rows)
+    assert "meets 2 of the 3 targets" in block and "0.843" in block
+    assert "Measured by `python benchmarks/paper1.py --data-dir ../shared/data`" in block
+
+
+# ----------------------------------------------------------------------------- commands shown
+def _fenced(text: str, lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, re.S | re.M)
+
+
+def _shell_lines(block: str) -> list[str]:
+    return [ln for ln in block.replace("\\\n", " ").splitlines() if ln.strip()]
+
+
+def _leadlift_calls(line: str) -> list[list[str]]:
+    """``[[command, option, ...], ...]`` for every ``leadlift COMMAND`` (or ``-m leadlift.cli COMMAND``)."""
+    tokens = shlex.split(line, comments=True)
+    calls, i = [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "leadlift" or (tok == "leadlift.cli" and i and tokens[i - 1] == "-m"):
+            j = i + 1
+            while j < len(tokens) and tokens[j] in ("-v", "--verbose"):
+                j += 1
+            call = []
+            while j < len(tokens) and tokens[j].rstrip(";") not in SEPARATORS and tokens[j] not in SEPARATORS:
+                call.append(tokens[j].rstrip(";"))
+                if tokens[j].endswith(";"):
+                    break
+                j += 1
+            calls.append(call)
+            i = j
+        i += 1
+    return calls
+
+
+def _options(name: str) -> set[str]:
+    found = {"--help"}
+    for p in COMMANDS[name].params:
+        found.update(getattr(p, "opts", []))
+        found.update(getattr(p, "secondary_opts", []))
+    return found
+
+
+def _check_call(call: list[str], where: str) -> list[str]:
+    if not call or call[0] in ("--help", "--version"):
+        return []
+    name, problems = call[0], []
+    if name not in COMMANDS:
+        return [f"{where}: `leadlift {name}` is not a command (known: {', '.join(sorted(COMMANDS))})"]
+    known = _options(name)
+    for tok in call[1:]:
+        opt = tok.split("=", 1)[0]
+        if re.fullmatch(r"--?[a-z][a-z0-9-]*", opt) and opt not in known:
+            problems.append(f"{where}: `leadlift {name}` has no option {opt}")
+    return problems
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_shell_blocks_name_real_commands_and_options(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    problems, n = [], 0
+    for block in _fenced(text, "bash"):
+        for line in _shell_lines(block):
+            for call in _leadlift_calls(line):
+                n += 1
+                problems += _check_call(call, f"{page.name}: {line.strip()[:80]}")
+    assert not problems, "\n".join(problems)
+    if page == README:
+        assert n >= 20  # the README shows the CLI; an empty parse would prove nothing
+
+
+def test_inline_commands_of_the_readme_are_real() -> None:
+    text = re.sub(r"^```.*?^```", "", README.read_text(encoding="utf-8"), flags=re.S | re.M)
+    spans = [" ".join(s.split()) for s in re.findall(r"`([^`]+)`", text)]
+    calls = [s for s in spans if s.startswith("leadlift ")]
+    assert calls
+    problems = [p for s in calls for call in _leadlift_calls(s) for p in _check_call(call, s)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_parser_sees_commands_options_and_separators() -> None:
+    calls = _leadlift_calls('leadlift datasets && leadlift prepare ptbxl --fs 100 # comment --nope')
+    assert calls == [["datasets"], ["prepare", "ptbxl", "--fs", "100"]]
+    assert _leadlift_calls("srun leadlift pretrain -c mae-paper") == [["pretrain", "-c", "mae-paper"]]
+    assert _leadlift_calls("torchrun -m leadlift.cli train-recon --leads I") == [["train-recon", "--leads", "I"]]
+    assert _check_call(["reconstrut", "x.hea"], "x") and _check_call(["reconstruct", "--lead", "I"], "x")
+    assert not _check_call(["reconstruct", "x.hea", "--leads", "I", "-o", "o.csv", "--fs=500"], "x")
+
+
+def test_python_blocks_of_the_readme_parse() -> None:
+    blocks = _fenced(README.read_text(encoding="utf-8"), "python")
+    assert blocks
+    for block in blocks:
+        ast.parse(block)
+
+
+def test_readme_shows_the_commands_ci_runs() -> None:
+    """.ci/run runs the README's install, lint and test commands: each of its command lines is
+    shown, as it is, in a bash block of the README."""
+    shown = {ln.split(" #")[0].strip() for b in _fenced(README.read_text(encoding="utf-8"), "bash")
+             for ln in _shell_lines(b)}
+    ci = [ln.split(" #")[0].strip() for ln in (REPO / ".ci" / "run").read_text().splitlines()]
+    wanted = [ln for ln in ci if ln.startswith(("python -m pip install", "ruff ", "python -m pytest"))]
+    assert len(wanted) >= 4, wanted
+    missing = [ln for ln in wanted if ln not in shown]
+    assert not missing, f"commands of .ci/run missing from the README: {missing}"
+    assert 'python -m pytest -m "not slow"' in shown and "python -m pytest -m slow" in shown
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_resolve(page: Path) -> None:
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.S | re.M)
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text)]
+    missing = [t for t in targets if t and "://" not in t and not (page.parent / t).exists()]
+    assert not missing, f"{page.name}: links to missing files {missing}"
