@@ -74,8 +74,10 @@ def _config_yaml(name: str, work: Path) -> Path:
 def train(name: str, work: Path, data_dir: Path, threads: int) -> dict[str, Any]:
     """``leadlift pretrain`` of one model in its own process (resumes a killed run)."""
     out = work / name
-    if (out / "config.yaml").exists() and (out / "ranks").exists():
-        return {"name": name, "seconds": None, "reused": True}
+    if (out / "config.yaml").exists() and (out / "ranks").exists():  # finished earlier: its own epoch times
+        cfg = yaml.safe_load((out / "config.yaml").read_text())
+        return {"name": name, "seconds": round(float(sum(cfg.get("epoch_seconds") or [])), 1), "reused": True,
+                "note": "finished before this run; seconds = the sum of its epoch times"}
     cmd = ["leadlift", "pretrain", "-c", str(_config_yaml(name, work)), "-o", str(out), "--data-dir", str(data_dir),
            "--threads", str(threads), "--no-progress"]
     t0 = time.perf_counter()

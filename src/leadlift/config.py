@@ -79,7 +79,8 @@ class ModelConfig(StrictModel):
     decoder_depth: int = Field(1, ge=0)
     decoder_heads: int = Field(4, gt=0)
     mlp_ratio: float = Field(4.0, gt=0)
-    embed_pool: Literal["cls", "mean"] = Field("cls", description="per-lead embedding: CLS token or mean patch token")
+    embed_pool: Literal["cls", "mean"] = Field("mean", description="per-lead embedding: the mean patch token "
+                                               "(mae-cpu) or the CLS token (the paper)")
 
 
 class LossConfig(StrictModel):

@@ -40,8 +40,8 @@ def cpu_default_config(alignment: bool = True, minutes: float | None = None) -> 
     """The shipped CPU-default config (:data:`CPU_DEFAULT_CONFIG`) with a time limit of ``minutes``;
     ``alignment=False`` gives the no-alignment baseline (name suffixed ``-noalign``)."""
     overrides: dict[str, Any] = {"trainer.max_time_minutes": minutes} if minutes else {}
-    if not alignment:
-        overrides["loss.alignment"] = False
+    if not alignment:  # the twin without any alignment term: masked reconstruction only
+        overrides.update({"loss.alignment": False, "loss.contrastive": 0.0, "loss.cross_decode": 0.0})
     cfg = load_config(CPU_DEFAULT_CONFIG, overrides)
     if not alignment:
         cfg.name = f"{cfg.name}-noalign"

@@ -19,10 +19,12 @@ def test_max_time_stops_pretraining_and_still_exports(data_dir, tmp_path) -> Non
 def test_cpu_default_config_has_a_time_limit() -> None:
     cfg = qs.cpu_default_config(minutes=7)
     ref = load_config("mae-cpu")
-    assert cfg.trainer.max_time_minutes == 7 and cfg.loss.alignment
+    # the quickstart trains the corrected objective (cross-lead decoding + InfoNCE) of mae-cpu
+    assert cfg.trainer.max_time_minutes == 7 and cfg.loss.corrected and cfg.loss == ref.loss
     assert (cfg.model, cfg.data, cfg.trainer.max_epochs) == (ref.model, ref.data, ref.trainer.max_epochs)
     base = qs.cpu_default_config(alignment=False, minutes=7)
-    assert not base.loss.alignment and base.name.endswith("noalign") and base.model == cfg.model
+    assert not base.loss.alignment and not base.loss.corrected and base.name.endswith("noalign")
+    assert base.model == cfg.model and base.loss.contrastive == base.loss.cross_decode == 0
 
 
 def test_benchmark_block_reports_missing_results(tmp_path) -> None:
