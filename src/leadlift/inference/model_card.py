@@ -361,8 +361,13 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
         "- **not a medical device**; do not use reconstructed leads to diagnose (e.g. to rule in/out an infarction);",
         f"- trained on one hospital database (PTB-XL) at {fs:g} Hz: content above {fs / 2:g} Hz is not "
         "reconstructed; wearable, paediatric, exercise and pacemaker ECGs are out of distribution;",
-        "- reconstructions regress to the mean: their amplitude is under-estimated (see the variance ratio below)"
-        + ("; amplitudes come from a population calibration, not from the patient;" if is_mae else ";"),
+        (("- amplitudes are calibrated on the model's own predictions to each lead's typical amplitude (variance "
+          "ratio near 1, see below): where the shape is uncertain the error shows at full amplitude instead of as "
+          "a flattened lead, so R² can be low although r is high; amplitudes come from a population calibration, "
+          "not from the patient;")
+         if is_mae and _prediction_calibrated(cfg) else
+         "- reconstructions regress to the mean: their amplitude is under-estimated (see the variance ratio below)"
+         + ("; amplitudes come from a population calibration, not from the patient;" if is_mae else ";")),
         "- a single lead cannot determine the heart's electrical axis uniquely; rare morphologies are smoothed out.",
         "",
     ]
@@ -448,3 +453,11 @@ def _measured(ev: dict[str, Any]) -> list[str]:
                          f"{m['bias']:+.3f} | {m['var_ratio']:.2f} |")
         lines.append("")
     return lines
+
+
+def _prediction_calibrated(cfg: Any) -> bool:
+    """True when the MAE's amplitude calibration was fitted on its own predictions (``pred_std`` set)."""
+    cal = cfg.get("calibration") if isinstance(cfg, dict) else getattr(cfg, "calibration", None)
+    if isinstance(cal, dict):
+        return cal.get("pred_std") is not None
+    return cal is not None and getattr(cal, "pred_std", None) is not None
