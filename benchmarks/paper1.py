@@ -100,8 +100,12 @@ def representation(name: str, folder: Path, data_dir: Path, work: Path, n_boot: 
     """Agreement, probes and ECG-ID of the checkpoint and of its random-init twin."""
     from leadlift.evaluation.evaluate import evaluate
 
-    res = evaluate(folder, data_dir, work / f"eval_{name}", sections=["agreement", "probes", "ecgid"],
-                   n_boot=n_boot, threads=1)
+    out_dir = work / f"eval_{name}"
+    done = out_dir / "results.json"
+    if done.exists() and done.stat().st_mtime > (folder / "config.yaml").stat().st_mtime:
+        res = json.loads(done.read_text())  # scored after the checkpoint's last change: reuse
+    else:
+        res = evaluate(folder, data_dir, out_dir, sections=["agreement", "probes", "ecgid"], n_boot=n_boot, threads=1)
     sec = res["sections"]
     out = {}
     for role in ("checkpoint", "random"):

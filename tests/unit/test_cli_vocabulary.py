@@ -12,7 +12,7 @@ from leadlift.cli import app
 COMMANDS = get_command(app).commands  # type: ignore[attr-defined]
 # commands that run models or training (where torch's thread count matters)
 COMPUTE = {"pretrain", "cross-recon", "reconstruct", "embed", "model-card", "evaluate", "quickstart",
-           "reconstruct-benchmark", "train-recon"}
+           "reconstruct-benchmark", "train-recon", "export"}
 # long jobs with a progress bar
 LONG = {"download", "prepare", "pretrain", "quickstart", "reconstruct-benchmark", "train-recon"}
 
