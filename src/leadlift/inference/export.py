@@ -529,6 +529,32 @@ def _torch_export(pipe: ExportPipeline, path: Path) -> None:
                           do_constant_folding=True)
 
 
+def compact_graph(model: Any) -> Any:
+    """Short tensor names and no ``value_info`` (shape annotations the runtime re-infers): the
+    exporter's long tensor names are a large share of a small reconstructor's file, more than its
+    int8 weights. Node names (their ``/scope/`` says which stage a node belongs to) and the graph's
+    input and output names are kept. Modifies and returns ``model``."""
+    g = model.graph
+    keep = {v.name for v in g.input} | {v.name for v in g.output} | {""}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if name in keep:
+            return name
+        return names.setdefault(name, f"t{len(names):x}")
+
+    for t in g.initializer:
+        t.name = short(t.name)
+    for node in g.node:
+        node.doc_string = ""
+        for j, name in enumerate(node.input):
+            node.input[j] = short(name)
+        for j, name in enumerate(node.output):
+            node.output[j] = short(name)
+    del g.value_info[:]
+    return model
+
+
 def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Dynamic int8 quantisation (``onnxruntime.quantization.quantize_dynamic``) of the network's
     MatMul/Gemm/Conv weights; the preprocessing, stitching and calibration nodes (outside ``/core/``)
@@ -635,12 +661,12 @@ def export_onnx(model: str | os.PathLike[str], out: str | os.PathLike[str], *, f
             onnx.helper.set_model_props(graph, meta)
             graph.doc_string = (f"leadlift {backend.kind} model {model}: {meta['input']} at {meta['fs_hz']} Hz "
                                 f"-> {meta['output']}")
-            onnx.save(graph, str(fp32))
+            onnx.save(graph if quantize else compact_graph(graph), str(fp32))  # the quantiser reads the scopes
             if quantize:
                 quantize_int8(fp32, tmp)
                 graph = onnx.load(str(tmp))
                 onnx.helper.set_model_props(graph, meta)
-                onnx.save(graph, str(tmp))
+                onnx.save(compact_graph(graph), str(tmp))
             if check:
                 strip = synthetic_strip(len(pipe.leads), pipe.n_in, pipe.fs_in)
                 ecg = ECG(strip, pipe.fs_in, pipe.leads, check_units=False)
