@@ -555,6 +555,20 @@ def compact_graph(model: Any) -> Any:
     return model
 
 
+def optimize_graph(path: str | os.PathLike[str]) -> None:
+    """Rewrite an ONNX file in place with onnxruntime's *basic* graph optimisations (constant
+    folding, redundant-node elimination; standard ONNX operators only, so the graph stays portable).
+    It folds the exporter's shape arithmetic: a reconstructor's graph goes from ~1,200 to ~460 nodes."""
+    ort = _require("onnxruntime")
+    path = Path(path)
+    out = path.with_name(path.name + ".opt")
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    opts.optimized_model_filepath = str(out)
+    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    os.replace(out, path)
+
+
 def quantize_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Dynamic int8 quantisation (``onnxruntime.quantization.quantize_dynamic``) of the network's
     MatMul/Gemm/Conv weights; the preprocessing, stitching and calibration nodes (outside ``/core/``)
@@ -661,12 +675,14 @@ def export_onnx(model: str | os.PathLike[str], out: str | os.PathLike[str], *, f
             onnx.helper.set_model_props(graph, meta)
             graph.doc_string = (f"leadlift {backend.kind} model {model}: {meta['input']} at {meta['fs_hz']} Hz "
                                 f"-> {meta['output']}")
-            onnx.save(graph if quantize else compact_graph(graph), str(fp32))  # the quantiser reads the scopes
+            onnx.save(compact_graph(graph), str(fp32))
+            optimize_graph(fp32)
             if quantize:
                 quantize_int8(fp32, tmp)
                 graph = onnx.load(str(tmp))
                 onnx.helper.set_model_props(graph, meta)
                 onnx.save(compact_graph(graph), str(tmp))
+                optimize_graph(tmp)
             if check:
                 strip = synthetic_strip(len(pipe.leads), pipe.n_in, pipe.fs_in)
                 ecg = ECG(strip, pipe.fs_in, pipe.leads, check_units=False)

@@ -103,7 +103,7 @@ def test_onnx_graph_matches_the_python_path_on_real_records(exported, ptbxl100, 
     # int8: the network's weights only; loosely bounded (numbers in the benchmark)
     err = np.abs(run_onnx(onnx_session(exported[f"{name}-int8"]), x) - want)
     assert err.max() <= INT8_MAX_MV and err.mean() <= INT8_MEAN_MV, (err.max(), err.mean())
-    assert exported[f"{name}-int8"].stat().st_size < 0.7 * exported[f"{name}-fp32"].stat().st_size
+    assert exported[f"{name}-int8"].stat().st_size <= exported[f"{name}-fp32"].stat().st_size / 3  # the bound
 
 
 def test_graph_input_and_metadata_say_rate_duration_units(exported) -> None:
@@ -118,8 +118,10 @@ def test_graph_input_and_metadata_say_rate_duration_units(exported) -> None:
     # int8 touches the network only: the preprocessing and stitching nodes stay float32
     q = onnx.load(str(exported["recon-i-ii-v2-int8"]))
     assert any(n.op_type == "ConvInteger" for n in q.graph.node)
-    assert not [n.name for n in q.graph.node if not n.name.startswith("/core/")
+    pre = ("/bandpass/", "/baseline/", "/windows/", "/stitch/", "/resample")
+    assert not [n.name for n in q.graph.node if n.name.startswith(pre)
                 and ("Integer" in n.op_type or "Quantize" in n.op_type)]
+    assert any(n.name.startswith("/baseline/") for n in q.graph.node)  # the scopes survive the optimiser
     assert [n.op_type for n in q.graph.node if n.name.startswith("/bandpass/") and "Conv" in n.op_type] == ["Conv"] * 2
 
 
