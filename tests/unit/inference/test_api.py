@@ -443,3 +443,47 @@ def test_hop_must_be_a_number(model: LeadLift, ecgid: ECG) -> None:
     for bad in (float("nan"), float("inf"), "x"):
         with pytest.raises(InputError, match="hop_s"):
             model.embed(ecgid, hop_s=bad)
+
+
+def test_bundled_default_pools_its_embedding_over_50_ms_shifts(ecgid: ECG) -> None:
+    """mae-cpu's checkpoint sets the embedding hop: a 20-s ECG-ID record at its 5-s window gives a
+    window every 50 ms, and the pooled embedding barely moves when the record is shifted by a
+    fraction of a beat (the single-window embedding moves more)."""
+    default = LeadLift.from_pretrained("mae-cpu")
+    emb = default.embed(ecgid)
+    n = ecgid.n_samples * 100 // 500  # samples at the model rate
+    assert len(emb) == (n - 500) // 5 + 1
+    np.testing.assert_allclose(np.diff(emb.starts_s), 0.05, atol=1e-9)
+    shifted = default.embed(ecgid.signal[0, 60:], fs=500, leads="I")  # 120 ms later
+    single = default.embed(ecgid, hop_s=5.0).windows[0]
+    single_shifted = default.embed(ecgid.signal[0, 60:], fs=500, leads="I", hop_s=5.0).windows[0]
+
+    def cos(a: np.ndarray, b: np.ndarray) -> float:
+        return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+    assert cos(emb.pooled, shifted.pooled) > 0.99
+    assert cos(emb.pooled, shifted.pooled) > cos(single, single_shifted)
+
+
+def test_calibration_fitted_on_predictions_restores_the_amplitude() -> None:
+    """A model whose z-scored output is the truth shrunk by 0.5 gets ratios twice the plain ones,
+    so its calibrated output has the lead's amplitude (tiny arrays: a pure-function test)."""
+    from leadlift.inference.calibration import fit_calibration
+
+    rng = np.random.default_rng(0)
+    windows = rng.standard_normal((40, 12, 100)) * np.linspace(0.1, 1.2, 12)[None, :, None]
+
+    def shrunk(z: np.ndarray, leads: tuple[str, ...]) -> np.ndarray:
+        z_all = (windows - windows.mean(-1, keepdims=True)) / windows.std(-1, keepdims=True)
+        return 0.5 * z_all
+
+    plain = fit_calibration(windows, data="t", input_sets=[("I",)])
+    fitted = fit_calibration(windows, data="t", input_sets=[("I",)], predict=shrunk)
+    ratio_plain = np.asarray(plain.input_sets["I"].ratio)
+    ratio_fit = np.asarray(fitted.input_sets["I"].ratio)
+    np.testing.assert_allclose(ratio_fit, 2 * ratio_plain, rtol=1e-4)
+    assert plain.pred_std is None and np.allclose(fitted.pred_std, 0.5, atol=1e-6)
+    # an input set without its own ratios divides the typical amplitude ratio by pred_std
+    r_plain, _ = plain.ratio_mean(("II",), ("V1",))
+    r_fit, _ = fitted.ratio_mean(("II",), ("V1",))
+    np.testing.assert_allclose(r_fit, 2 * r_plain, rtol=1e-4)
