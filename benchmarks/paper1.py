@@ -19,7 +19,9 @@ architecture (:func:`leadlift.evaluation.evaluate.evaluate`):
   the fold's records), superdiagnostic linear probes (lead I and 12-lead, macro AUROC with bootstrap
   CIs), ECG-ID cross-record identification from lead I (record-level cosine 1-NN, per window and
   pooled over crops shifted in 50-ms steps, i.e. the API's default embedding) beside the median-beat
-  template baseline;
+  template baseline. "Pooled" averages the embeddings of crops shifted in 50-ms steps within ±1 s of
+  each window (the evaluation's shifted-crop protocol); the API's default embedding pools the same
+  way over the whole recording (``embed_hop_s``);
 * 12-lead reconstruction from lead I on fold 10 (:func:`leadlift.workflows.recon_benchmark.run_benchmark`
   with the zero predictor, instantaneous and FIR least squares trained in the same run, every
   checkpoint through the API's path): mean Pearson r and variance ratio over the 7 learned leads
@@ -103,7 +105,9 @@ def representation(name: str, folder: Path, data_dir: Path, work: Path, n_boot: 
     out_dir = work / f"eval_{name}"
     done = out_dir / "results.json"
     if done.exists() and done.stat().st_mtime > (folder / "config.yaml").stat().st_mtime:
-        res = json.loads(done.read_text())  # scored after the checkpoint's last change: reuse
+        # scored after the checkpoint's last change (an interrupted run resumed): reuse; delete the
+        # folder to re-score with another --data-dir or --n-boot
+        res = json.loads(done.read_text())
     else:
         res = evaluate(folder, data_dir, out_dir, sections=["agreement", "probes", "ecgid"], n_boot=n_boot, threads=1)
     sec = res["sections"]
@@ -152,6 +156,14 @@ def reconstruction(folders: dict[str, Path], data_dir: Path, work: Path, n_boot:
     return out
 
 
+def validation(folder: Path) -> dict[str, Any]:
+    """The checkpoint's last fold-9 validation terms (from its config): the triplet with the training
+    masks (``val/align``, 0 for models without the term) vs on unmasked tokens (``val/triplet_mask0``),
+    and the embeddings' spread (``val/emb_std``)."""
+    metrics = yaml.safe_load((folder / "config.yaml").read_text()).get("metrics") or {}
+    return {k: metrics.get(f"val/{k}") for k in ("align", "triplet_mask0", "emb_std")}
+
+
 def _f(v: Any, digits: int = 3) -> str:
     return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
 
@@ -185,6 +197,12 @@ def markdown(res: dict[str, Any]) -> str:
     for m in ("zero", "linear", "fir"):
         if m in rec:
             base.append(f"| {m} | {_ci(rec[m]['r'], rec[m]['r_ci'])} | {_f(rec[m]['var_ratio'], 2)} |")
+    val = res.get("validation", {})
+    vrows = ["| model | triplet with the training masks | triplet on unmasked tokens (`triplet_mask0`) | "
+             "embedding spread (`emb_std`) |", "|---|---:|---:|---:|"]
+    for name, v in val.items():
+        align = _f(v["align"]) if MODELS[name][0] == "mae-paper-faithful" else "– (no triplet term)"
+        vrows.append(f"| {name} | {align} | {_f(v['triplet_mask0'])} | {_f(v['emb_std'])} |")
     d = res.get("done_when", {})
     checks = ["| criterion | measured | met |", "|---|---|---|"]
     for k, v in d.items():
@@ -197,7 +215,17 @@ def markdown(res: dict[str, Any]) -> str:
         f"({rnd['ecgid_persons']} persons); median-beat template baseline (record level): {_f(tmpl)}. "
         "Every model was trained in this run on folds 1–8 (fold 9 for validation).",
         "",
-        *rows, "", *base, "", "## Done-when checks (default)", "", *checks, "",
+        *rows, "",
+        "Pretraining: `leadlift pretrain` on 1 thread, two runs at a time on 2 shared cores; for runs finished "
+        "before this script's run, the sum of the epoch times recorded in the checkpoint (calibration and "
+        "start-up not included). Upper bounds for an idle 2-core machine.", "",
+        *base, "",
+        "## The triplet shortcut (fold-9 validation, last epoch)", "",
+        "With one mask per sample the faithful triplet can be met by token position: compare its value with the "
+        "training masks to its value on the unmasked tokens that embeddings use, and to the no-alignment twin "
+        "(chance is about the margin, 0.5). Rolled-batch negatives.",
+        "", *vrows, "",
+        "## Done-when checks (default)", "", *checks, "",
         f"Command: `{res['command']}`",
         f"Machine: {res['machine']}",
         "",
@@ -243,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.render_only:
         res = json.loads(args.out.with_suffix(".json").read_text())
+        if "validation" not in res and args.work_dir.exists():
+            res["validation"] = {n: validation(args.work_dir / n) for n in res["representation"]}
         res["done_when"] = done_when(res)
         args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
         args.out.with_suffix(".md").write_text(markdown(res))
@@ -267,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"scored {n}", flush=True)
     res["reconstruction"] = reconstruction({n: args.work_dir / n for n in names}, args.data_dir, args.work_dir,
                                            args.n_boot)
+    res["validation"] = {n: validation(args.work_dir / n) for n in names}
     res["done_when"] = done_when(res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))

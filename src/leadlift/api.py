@@ -243,7 +243,7 @@ class LeadLift:
         ``fs``/``leads``/``units`` apply to every array input. Returns one :class:`Embeddings`
         per recording, in order.
         """
-        hop = self._hop(hop_s, getattr(self._backend, "embed_hop", self.window_samples))
+        hop = self._hop(hop_s, self._backend.embed_hop)
         inputs = [self._as_ecg(x, fs, leads, units) for x in ecgs]
         return embed_records(self._backend, inputs, hop, batch_size=batch_size, explicit=leads is not None,
                              model_name=self.name)

@@ -303,10 +303,10 @@ def pretrain(
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default runs/NAME).")] = None,  # noqa: UP045
     max_epochs: Annotated[Optional[int], typer.Option(help="Override trainer.max_epochs.")] = None,  # noqa: UP045
     devices: Annotated[Optional[str], typer.Option(help="Devices per node (e.g. 1, 4, auto).")] = None,  # noqa: UP045
-    num_nodes: Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")] = None,  # noqa: UP045
-    strategy: Annotated[Optional[str], typer.Option(help="Lightning strategy (auto, ddp, ...).")] = None,  # noqa: UP045
-    precision: Annotated[Optional[str], typer.Option(help="32-true, bf16-mixed, or auto (bf16 on GPUs that have it).")] = None,  # noqa: UP045,E501
-    compile_net: Annotated[bool, typer.Option("--compile", help="torch.compile the training forward.")] = False,
+    num_nodes: _NumNodesOpt = None,
+    strategy: _StrategyOpt = None,
+    precision: _PrecisionOpt = None,
+    compile_net: _CompileOpt = False,
     accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu or auto.")] = None,  # noqa: UP045
     batch_size: Annotated[Optional[int], typer.Option(help="Override data.batch_size (per device).")] = None,  # noqa: UP045
     limit_train_batches: Annotated[Optional[float], typer.Option(help="Fraction (<=1) or number of batches per epoch.")] = None,  # noqa: UP045,E501
@@ -739,6 +739,12 @@ _ReconConfigOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     help=_config_help("recon_", "-c recon-paper") + " Default: recon-cpu (the CPU default).")]
 _ThreadsOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
     "--threads", help="torch CPU threads (default: torch's choice; 1 is often faster on a busy shared machine).")]
+# the trainer options shared by `pretrain` and `train-recon`
+_NumNodesOpt = Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")]  # noqa: UP045
+_StrategyOpt = Annotated[Optional[str], typer.Option(help="Lightning strategy (auto, ddp, ...).")]  # noqa: UP045
+_PrecisionOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    help="32-true, bf16-mixed, or auto (bf16 on GPUs that have it).")]
+_CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the training forward.")]
 
 
 def _recon_setup(config: str | None, inputs: str | None, max_epochs: int | None, threads: int | None,
@@ -837,10 +843,10 @@ def train_recon_cmd(
     progress: _ProgressOpt = True,
     accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu, mps or auto (default from the config).")] = None,  # noqa: UP045
     devices: Annotated[Optional[str], typer.Option(help="Devices per node (e.g. 1, 2, auto).")] = None,  # noqa: UP045
-    num_nodes: Annotated[Optional[int], typer.Option(help="Number of nodes (multi-node DDP).")] = None,  # noqa: UP045
-    strategy: Annotated[Optional[str], typer.Option(help="Lightning strategy (auto, ddp, ...).")] = None,  # noqa: UP045
-    precision: Annotated[Optional[str], typer.Option(help="32-true, bf16-mixed, or auto (bf16 on GPUs that have it).")] = None,  # noqa: UP045,E501
-    compile_net: Annotated[bool, typer.Option("--compile", help="torch.compile the training forward.")] = False,
+    num_nodes: _NumNodesOpt = None,
+    strategy: _StrategyOpt = None,
+    precision: _PrecisionOpt = None,
+    compile_net: _CompileOpt = False,
 ) -> None:
     """Train one reconstructor on PTB-XL folds 1-8 (early stopping on fold 9), export it
     (model.safetensors + config.yaml with the preprocessing) and measure it on fold 10 through the API's path.

@@ -239,6 +239,7 @@ class ReconBackend(Backend):
         self.fs = float(pre.fs)
         self.window = int(pre.window_samples)
         self.hop = int(pre.hop_samples or max(1, self.window // 2))
+        self.embed_hop = self.window  # it has no embeddings (embed_windows refuses in one line)
         self.leads = tuple(self.plan.inputs)
         # limb leads the plan derives from a learned I or II: recomputed from the final I and II
         # rows, so the output obeys Einthoven/Goldberger exactly

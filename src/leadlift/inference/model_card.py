@@ -455,9 +455,6 @@ def _measured(ev: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _prediction_calibrated(cfg: Any) -> bool:
+def _prediction_calibrated(cfg: dict[str, Any]) -> bool:
     """True when the MAE's amplitude calibration was fitted on its own predictions (``pred_std`` set)."""
-    cal = cfg.get("calibration") if isinstance(cfg, dict) else getattr(cfg, "calibration", None)
-    if isinstance(cal, dict):
-        return cal.get("pred_std") is not None
-    return cal is not None and getattr(cal, "pred_std", None) is not None
+    return (cfg.get("calibration") or {}).get("pred_std") is not None

@@ -43,7 +43,8 @@ class MAEPretrainModule(L.LightningModule):
     Logged every step: ``train/loss``, ``train/recon``, ``train/align``, ``train/w_recon``,
     ``train/w_align``, ``train/lr``; every validation: the same terms under ``val/``
     (validation uses a fixed mask seed so epochs are comparable). Per-lead banks also log
-    ``triplet_mask0``, the triplet loss on the tokens of an unmasked pass (the way embeddings are
+    ``triplet_mask0`` (every validation; every training step with the corrected objective, whose
+    unmasked pass computes it for free), the triplet loss on the tokens of an unmasked pass (the way embeddings are
     used): a model whose alignment was met by token position alone has a low ``align`` but a high
     ``triplet_mask0``. The corrected objective (``loss.cross_decode``/``loss.contrastive``) adds
     ``cross`` (cross-lead decoding MSE), ``nce`` (cross-lead, cross-crop InfoNCE) and
