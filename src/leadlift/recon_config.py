@@ -23,6 +23,7 @@ from leadlift.errors import ConfigError
 __all__ = [
     "DEFAULT_RECON_CONFIG",
     "METHODS",
+    "AnySubsetConfig",
     "AugmentConfig",
     "BenchmarkConfig",
     "EncoderConfig",
@@ -222,6 +223,37 @@ class ReconTrainerConfig(StrictModel):
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes per rank")
 
 
+class AnySubsetConfig(StrictModel):
+    """The any-subset reconstructor (``--method anysubset``): one network for every input subset,
+    with a per-sample spread (:class:`leadlift.models.anysubset.AnySubsetNet`)."""
+
+    levels: int = Field(4, gt=0, description="U-Net resolutions of the waveform view")
+    base_channels: int = Field(16, gt=0, description="U-Net channels at full resolution (doubling per level)")
+    kernel_size: int = Field(9, gt=0, description="U-Net kernel (odd)")
+    feat_dim: int = Field(32, gt=0, description="channels of the waveform features and the projected embedding")
+    head_hidden: int = Field(16, gt=0, description="hidden channels of each per-lead decoder")
+    embedding: bool = Field(True, description="fuse the SupCon encoder's embedding (false: no-embedding ablation)")
+    p_named: float = Field(0.7, ge=0, le=1, description="share of training windows given a named subset "
+                                                        "(the rest get random subsets)")
+    subsets: list[str] | None = Field(None, description="named training subsets (null: "
+                                                        "leadlift.models.anysubset.TRAINING_SUBSETS)")
+    max_random_leads: int = Field(6, gt=0, lt=12, description="random subsets hold 1..max_random_leads leads")
+    nll_weight: float = Field(1.0, ge=0, description="weight of the spread head's Gaussian NLL (z units)")
+    steps: int = Field(4000, gt=0, description="training steps (cosine learning-rate decay over them)")
+    val_every: int = Field(500, gt=0, description="steps between validations (best weights kept)")
+    interval: float = Field(0.9, gt=0, lt=1, description="nominal level of the calibrated interval")
+
+    @model_validator(mode="after")
+    def _check(self) -> AnySubsetConfig:
+        if self.kernel_size % 2 == 0:
+            raise ValueError("anysubset.kernel_size must be odd")
+        for s in self.subsets or []:
+            leads = parse_leads(s)
+            if len(leads) >= 12:
+                raise ValueError(f"anysubset.subsets: {s!r} holds every lead; nothing to reconstruct")
+        return self
+
+
 class BenchmarkConfig(StrictModel):
     """What ``leadlift reconstruct-benchmark`` runs besides the main split."""
 
@@ -263,6 +295,7 @@ class ReconConfig(StrictModel):
     train: ReconTrainConfig = Field(default_factory=ReconTrainConfig)
     trainer: ReconTrainerConfig = Field(default_factory=ReconTrainerConfig)
     benchmark: BenchmarkConfig = Field(default_factory=BenchmarkConfig)
+    anysubset: AnySubsetConfig = Field(default_factory=AnySubsetConfig)
 
     @model_validator(mode="after")
     def _check(self) -> ReconConfig:

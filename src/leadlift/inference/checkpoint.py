@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -157,6 +158,27 @@ class Calibration(_Strict):
         return ratio[idx], np.asarray(self.mean, dtype=np.float64)[idx]
 
 
+class Uncertainty(_Strict):
+    """Calibration of a reconstructor's predictive spread (fitted on validation data at training).
+
+    The network's spread ``sd`` (mV) times the factor of the input subset and lead is the
+    calibrated standard deviation; ``signal ± z · spread`` is the nominal ``level`` interval
+    (90 %: z = 1.645). Subsets without their own factors use ``default_scale`` (fitted on random
+    subsets)."""
+
+    kind: Literal["gaussian_sd"] = "gaussian_sd"
+    level: float = Field(gt=0, lt=1)
+    z: float = Field(gt=0)
+    fitted_on: str
+    scale: dict[str, dict[str, float]]
+    default_scale: dict[str, float]
+
+    def factors(self, key: str, leads: Sequence[str]) -> np.ndarray:
+        """Per-lead factors ``[len(leads)]`` for the input subset ``key`` (:func:`calibration_key`)."""
+        own = self.scale.get(key, {})
+        return np.array([own.get(n, self.default_scale.get(n, 1.0)) for n in leads], dtype=np.float64)
+
+
 class Evaluation(_Strict):
     """The model card's measured numbers: per input set, per-lead metrics on the test split,
     with the command that produced them."""
@@ -181,6 +203,7 @@ class CheckpointConfig(_Strict):
     preprocessing: Preprocessing
     leads: dict[str, Any] | None = None
     calibration: Calibration | None = None
+    uncertainty: Uncertainty | None = None
     evaluation: Evaluation | None = None
     # provenance
     training: dict[str, Any] = Field(default_factory=dict)

@@ -27,8 +27,9 @@ def _recon_classes() -> dict[str, type[nn.Module]]:
 MAE_CLASSES: tuple[str, ...] = ("LeadBankMAE", "MultiChannelMAE")
 """Networks of paper 1 (the model itself is the checkpoint's network)."""
 
-RECON_CLASSES: tuple[str, ...] = ("FusionReconstructor", "UNet1d", "LinearLeadMap", "FIRLeadMap")
-"""Reconstructors of paper 2 (wrapped in :class:`~leadlift.models.recon.ReconNet`)."""
+RECON_CLASSES: tuple[str, ...] = ("FusionReconstructor", "UNet1d", "LinearLeadMap", "FIRLeadMap", "AnySubsetNet")
+"""Reconstructors of paper 2: the fixed-input ones are wrapped in :class:`~leadlift.models.recon.ReconNet`;
+``AnySubsetNet`` (:mod:`leadlift.models.anysubset`) is its own network (any input subset, with a spread)."""
 
 
 def build_network(class_name: str, kwargs: dict[str, Any], encoder: dict[str, Any] | None = None,
@@ -47,6 +48,10 @@ def build_network(class_name: str, kwargs: dict[str, Any], encoder: dict[str, An
     mae = _mae_classes()
     if class_name in mae:
         return mae[class_name](**kwargs)
+    if class_name == "AnySubsetNet":
+        from leadlift.models.anysubset import AnySubsetNet
+
+        return AnySubsetNet(encoder=encoder, **kwargs)
     recon = _recon_classes()
     if class_name in recon:
         from leadlift.models.recon import PathologyEncoder, ReconNet

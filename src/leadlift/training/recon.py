@@ -458,8 +458,13 @@ def train_recon(cfg: ReconConfig, data_dir: str | Path, out: str | Path, method:
     the exported model with :func:`leadlift.workflows.release.evaluate_checkpoint` (what
     ``leadlift train-recon`` does next), through the same path :class:`leadlift.api.LeadLift` uses.
     """
+    if method == "anysubset":  # one network for every input subset, with a calibrated spread
+        from leadlift.training.anysubset import train_anysubset
+
+        return train_anysubset(cfg, data_dir, out, store_dir=store_dir, progress=progress, say=say)
     if method not in ("linear", "fir", *NEURAL):
-        raise InputError(f"unknown method {method!r}; use fusion, fusion_random, fusion_noemb, unet, fir or linear")
+        raise InputError(f"unknown method {method!r}; use anysubset, fusion, fusion_random, fusion_noemb, unet, "
+                         "fir or linear")
     t0 = time.perf_counter()
     say = say or log.info
     if rank_zero_only.rank != 0:  # the other DDP processes run the same steps silently

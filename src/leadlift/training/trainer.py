@@ -70,7 +70,9 @@ def make_trainer(
     max_time_minutes: float | None = None,
     limit_train_batches: int | float | None = None,
     limit_val_batches: int | float | None = None,
-    check_val_every_n_epoch: int = 1,
+    check_val_every_n_epoch: int | None = 1,
+    max_steps: int = -1,
+    val_check_interval: int | float | None = None,
     log_every_n_steps: int = 50,
     sanity_val_steps: int | None = None,
     checkpointing: bool = True,
@@ -90,6 +92,9 @@ def make_trainer(
         grad_clip: gradient-norm clip (None: off).
         max_time_minutes: stop after this wall time (the run still exports and can resume).
         limit_train_batches, limit_val_batches: Lightning's limits (None: all; 0 val: no validation).
+        max_steps: stop after this many optimizer steps (-1: by epochs only).
+        val_check_interval: validate every N training batches (with ``check_val_every_n_epoch=None``:
+            counted across epochs, for step-based schedules).
         checkpointing: False when the caller keeps no Lightning checkpoint at all.
         use_distributed_sampler: False when the data module splits ranks itself.
     """
@@ -115,6 +120,7 @@ def make_trainer(
         limit_train_batches=limit_train_batches if limit_train_batches else 1.0,
         limit_val_batches=1.0 if limit_val_batches is None else limit_val_batches,
         check_val_every_n_epoch=check_val_every_n_epoch,
+        max_steps=max_steps,
         log_every_n_steps=log_every_n_steps,
         callbacks=cbs,
         logger=loggers or False,
@@ -126,6 +132,8 @@ def make_trainer(
         deterministic=False,
         default_root_dir=str(default_root_dir) if default_root_dir is not None else None,
     )
+    if val_check_interval is not None:
+        settings["val_check_interval"] = val_check_interval
     if sanity_val_steps is not None:
         settings["num_sanity_val_steps"] = sanity_val_steps
     try:
