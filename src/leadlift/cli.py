@@ -256,7 +256,8 @@ def _show(record: str, data_dir: Path | None, out_png: Path | None, seconds: flo
                 comments = wfdb.rdheader(str(base)).comments or []
             except Exception:  # the record was read; its comments are only shown
                 comments = []
-            ecg = replace(ecg, labels=header_fields(comments), check_units=False)
+            shown_fields = header_fields([c for c in comments if not c.strip().startswith("leadlift ")])
+            ecg = replace(ecg, labels={**shown_fields, **ecg.labels}, check_units=False)  # marks kept
         name = base.name
     elif ":" in record:
         given = [opt for opt, value in (("--fs", fs), ("--units", units), ("--format", in_format),

@@ -13,9 +13,11 @@ II (:func:`derive_limb_leads`) rather than learned wherever both are present.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -140,6 +142,47 @@ def implausible_amplitude(signal: np.ndarray) -> tuple[str, float] | None:
     return None
 
 
+MARK_KEYS: tuple[str, ...] = ("measured", "derived_exactly", "synthesized", "model", "model_version", "interval",
+                               "bandpass_hz")
+"""Label keys that mark a reconstruction (see :class:`ECG`); the writers store them in every format."""
+
+DEFAULT_INTERVAL_LEVEL = 0.9
+"""Coverage of the predictive interval drawn and stored by default (90 %)."""
+
+
+def gaussian_z(level: float) -> float:
+    """The two-sided Gaussian multiplier of a central interval: ``gaussian_z(0.9)`` = 1.6449.
+
+    Raises:
+        InputError: unless ``0 < level < 1``.
+    """
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise InputError(f"interval level {level!r} must lie strictly between 0 and 1, e.g. 0.9 for 90 %")
+    return NormalDist().inv_cdf(0.5 + value / 2)
+
+
+def restrict_marks(labels: Mapping[str, Any], leads: Sequence[str]) -> dict[str, Any]:
+    """``labels`` with the ``measured``/``derived_exactly``/``synthesized`` lists cut down to
+    ``leads`` (order kept)."""
+    out = dict(labels)
+    for key in ("measured", "derived_exactly", "synthesized"):
+        value = out.get(key)
+        if isinstance(value, (list, tuple)):
+            out[key] = [n for n in value if n in leads]
+    return out
+
+
+def _derived_spread(spread_i: np.ndarray, spread_ii: np.ndarray) -> dict[str, np.ndarray]:
+    """Spread (mV) of each derived limb lead ``a·I + b·II``: the bound ``|a|·sd_I + |b|·sd_II``
+    (exact when the errors of I and II are fully correlated, never an under-statement)."""
+    return {name: (abs(LIMB_COEFFICIENTS[name][0]) * spread_i + abs(LIMB_COEFFICIENTS[name][1]) * spread_ii)
+            .astype(np.float32) for name in DERIVED_LIMB_LEADS}
+
+
 @dataclass(frozen=True, eq=False)
 class ECG:
     """One ECG recording: ``signal`` ``[n_leads, n_samples]`` float32 in mV, ``fs`` in Hz.
@@ -154,11 +197,23 @@ class ECG:
         labels: optional free-form labels (diagnoses, fold, dates...).
         check_units: if True (default), reject amplitudes that look like µV or V (see
             :data:`MAX_PLAUSIBLE_MV`). Set to False only for signals known to be in mV.
+        spread: optional predictive standard deviation in mV, ``[n_leads, n_samples]`` like
+            ``signal`` (float32, finite, >= 0): 0 where a lead is measured or derived exactly
+            from measured leads. Stored as C-contiguous float32.
+
+    Marks of a reconstruction (plain JSON-able values in ``labels``; see :data:`MARK_KEYS`):
+    ``measured`` (list of the leads recorded by the device), ``synthesized`` (list of the leads
+    produced by a model or derived from its outputs), ``model`` and ``model_version`` (str),
+    ``interval`` (``{"level": 0.9, "z": 1.6449}``: the 90 % predictive interval is
+    ``signal ± z·spread``) and, when known, ``bandpass_hz`` (``[low, high]`` band of the
+    synthesized leads). ``derived_exactly`` (optional list) names the leads derived exactly from
+    measured ones (III, aVR, aVL, aVF from measured I and II); such a lead is in neither of the
+    other lists.
 
     Raises:
         InputError: with a one-line message for NaN/inf, empty or too-short signals, a
             non-positive ``fs``, unknown/duplicate lead names, a shape that does not match the
-            leads, or implausible amplitudes.
+            leads, implausible amplitudes, or a ``spread`` of the wrong shape, non-finite or negative.
     """
 
     signal: np.ndarray
@@ -168,6 +223,7 @@ class ECG:
     patient_id: str | None = None
     labels: Mapping[str, Any] = field(default_factory=dict)
     check_units: bool = field(default=True, repr=False)
+    spread: np.ndarray | None = field(default=None, repr=False)
 
     MIN_DURATION_S = 0.5
     """Shortest signal accepted, in seconds (shorter ones cannot hold a heartbeat)."""
@@ -231,6 +287,30 @@ class ECG:
         object.__setattr__(self, "fs", fs)
         object.__setattr__(self, "leads", leads)
         object.__setattr__(self, "labels", dict(self.labels))
+        if self.spread is not None:
+            object.__setattr__(self, "spread", self._checked_spread(self.spread, sig.shape))
+
+    @staticmethod
+    def _checked_spread(spread: Any, shape: tuple[int, ...]) -> np.ndarray:
+        """``spread`` as C-contiguous float32 ``shape``, after the shape/finite/sign checks."""
+        if hasattr(spread, "detach"):
+            spread = spread.detach().cpu().numpy()
+        arr = np.asarray(spread)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise InputError(f"spread has dtype {arr.dtype}; pass a float array [n_leads, n_samples] in mV")
+        if arr.ndim == 1 and shape[0] == 1:
+            arr = arr[None, :]
+        if arr.shape != shape:
+            raise InputError(f"spread has shape {arr.shape} but signal has {shape}; pass one predictive sd (mV) "
+                             "per sample of every lead")
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise InputError(f"spread has {int((~np.isfinite(arr)).sum())} NaN/inf values; pass finite standard "
+                             "deviations in mV (0 for measured leads)")
+        if (arr < 0).any():
+            raise InputError(f"spread has {int((arr < 0).sum())} negative values (min {float(arr.min()):.4g}); "
+                             "a standard deviation is >= 0")
+        return arr
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -276,6 +356,66 @@ class ECG:
         return (f"ECG({rid.strip() or '?'}: {self.n_leads} leads [{','.join(self.leads)}], "
                 f"{self.n_samples} samples @ {self.fs:g} Hz = {self.duration_s:.2f} s, mV)")
 
+    @property
+    def synthesized_leads(self) -> tuple[str, ...]:
+        """The leads of this ECG that ``labels["synthesized"]`` marks as produced by a model (or
+        derived from its outputs), in the ECG's lead order; ``()`` when unmarked."""
+        return self._marked("synthesized")
+
+    @property
+    def measured_leads(self) -> tuple[str, ...]:
+        """The leads of this ECG that ``labels["measured"]`` marks as recorded by the device, in the
+        ECG's lead order; ``()`` when unmarked."""
+        return self._marked("measured")
+
+    @property
+    def is_marked(self) -> bool:
+        """True when the record carries reconstruction marks (``measured``/``synthesized`` labels)
+        or a ``spread``; the writers then store the marks in every format."""
+        return self.spread is not None or "measured" in self.labels or "synthesized" in self.labels
+
+    def _marked(self, key: str) -> tuple[str, ...]:
+        value = self.labels.get(key)
+        if not isinstance(value, (list, tuple)):
+            return ()
+        names = set()
+        for n in value:
+            try:
+                names.add(normalize_lead_name(n))
+            except InputError:
+                continue
+        return tuple(n for n in self.leads if n in names)
+
+    def interval(self, level: float = DEFAULT_INTERVAL_LEVEL) -> tuple[np.ndarray, np.ndarray]:
+        """The central predictive interval ``signal ± z·spread`` in mV.
+
+        ``z`` is the one stored in ``labels["interval"]`` (it may be calibrated, not Gaussian), which
+        then fixes the level; without a stored interval, the Gaussian ``z`` of ``level`` is used.
+
+        Args:
+            level: coverage, ``0 < level < 1`` (default 0.9).
+        Returns:
+            ``(low, high)``, each float32 ``[n_leads, n_samples]`` in mV (equal to ``signal`` where
+            the spread is 0).
+        Raises:
+            InputError: when the ECG has no ``spread``, or asks for another level than the stored one.
+        """
+        if self.spread is None:
+            raise InputError("this ECG has no spread (predictive sd), so it has no interval; reconstruct with a "
+                             "model that estimates its uncertainty")
+        stored = self.labels.get("interval")
+        if isinstance(stored, Mapping) and "z" in stored:
+            stored_level = float(stored.get("level", DEFAULT_INTERVAL_LEVEL))
+            if not math.isclose(float(level), stored_level, abs_tol=1e-9):
+                raise InputError(f"this ECG stores the {stored_level:g} interval only (z={float(stored['z']):g}); "
+                                 f"pass level={stored_level:g}")
+            z = float(stored["z"])
+        else:
+            z = gaussian_z(level)
+        half = (z * self.spread.astype(np.float64))
+        sig = self.signal.astype(np.float64)
+        return (sig - half).astype(np.float32), (sig + half).astype(np.float32)
+
     def __getitem__(self, lead: str) -> np.ndarray:
         """The samples of one lead, ``[n_samples]`` in mV."""
         name = normalize_lead_name(lead)
@@ -301,12 +441,27 @@ class ECG:
             )
         derived = derive_limb_leads(self["I"].astype(np.float64), self["II"].astype(np.float64))
         rows = {name: self.signal[i] for i, name in enumerate(self.leads)}
-        for name, values in derived.items():
-            if overwrite or name not in rows:
-                rows[name] = values.astype(np.float32)
+        new = [name for name in derived if overwrite or name not in rows]
+        for name in new:
+            rows[name] = derived[name].astype(np.float32)
         order = [n for n in STANDARD_LEADS if n in rows]
-        return replace(self, signal=np.stack([rows[n] for n in order]), leads=tuple(order),
-                       check_units=False)
+        spread = None
+        if self.spread is not None:
+            sd = {name: self.spread[i] for i, name in enumerate(self.leads)}
+            bound = _derived_spread(sd["I"], sd["II"])
+            sd.update({name: bound[name] for name in new})
+            spread = np.stack([sd[n] for n in order])
+        labels = dict(self.labels)
+        from_model = bool({"I", "II"} & set(self.synthesized_leads))
+        if isinstance(labels.get("synthesized"), (list, tuple)):
+            kept = [n for n in labels["synthesized"] if n not in new]
+            labels["synthesized"] = kept + (new if from_model else [])
+        if isinstance(labels.get("measured"), (list, tuple)):
+            labels["measured"] = [n for n in labels["measured"] if n not in new]
+            exact = [n for n in labels.get("derived_exactly") or [] if n not in new]
+            labels["derived_exactly"] = exact + ([] if from_model else new)
+        return replace(self, signal=np.stack([rows[n] for n in order]), leads=tuple(order), labels=labels,
+                       spread=spread, check_units=False)
 
     def select(self, leads: Sequence[str] | str, derive: bool = True) -> ECG:
         """Return the given leads, in the given order.
@@ -314,6 +469,10 @@ class ECG:
         Args:
             leads: lead names (any spelling), or ``"all"`` for the 12 standard leads.
             derive: derive missing III/aVR/aVL/aVF from I and II when possible.
+        The ``spread`` rows follow the leads (derived leads get the bound of
+        :meth:`with_derived_limb_leads`), and the ``measured``/``synthesized`` marks are cut down
+        to the returned leads.
+
         Raises:
             InputError: naming the leads that are missing and cannot be derived.
         """
@@ -329,17 +488,23 @@ class ECG:
                 "select leads that are present or reconstruct the missing ones"
             )
         idx = [src.leads.index(n) for n in wanted]
-        return replace(src, signal=src.signal[idx], leads=wanted, check_units=False)
+        spread = None if src.spread is None else src.spread[idx]
+        return replace(src, signal=src.signal[idx], leads=wanted, labels=restrict_marks(src.labels, wanted),
+                       spread=spread, check_units=False)
 
     def to_standard12(self) -> ECG:
         """The 12 standard leads in :data:`STANDARD_LEADS` order (deriving limb leads if needed)."""
         return self.select(STANDARD_LEADS)
 
     def with_signal(self, signal: np.ndarray, fs: float | None = None,
-                    leads: Sequence[str] | None = None) -> ECG:
-        """A copy with a new signal (e.g. after filtering or resampling), same ids and labels."""
+                    leads: Sequence[str] | None = None, spread: np.ndarray | None = None) -> ECG:
+        """A copy with a new signal (e.g. after filtering or resampling), same ids and labels.
+
+        The ``spread`` is **dropped** unless a new one (mV, shaped like ``signal``) is passed: the
+        predictive sd of a model's output does not describe a filtered or resampled signal.
+        """
         return replace(self, signal=signal, fs=self.fs if fs is None else fs,
-                       leads=self.leads if leads is None else tuple(leads), check_units=False)
+                       leads=self.leads if leads is None else tuple(leads), spread=spread, check_units=False)
 
     def summary(self) -> str:
         """A multi-line, human-readable description (shape, fs, duration, per-lead ranges)."""

@@ -10,6 +10,12 @@ time axis. Unlike the classic 3×4 printout (which shows only 2.5 s of each lead
 any set of leads and shows every lead over the whole plotted interval, which is what a "true vs
 reconstructed" comparison needs.
 
+**Marked reconstructions.** Leads that ``ecg.labels["synthesized"]`` marks as produced by a
+model are drawn in :data:`SYNTHESIZED_COLOR` and labelled with a ``*`` (``V1*``); a legend says
+"measured" vs "synthesized (model NAME)". When the ECG has a ``spread`` (predictive sd, mV), the
+predictive interval ``signal ± z·spread`` (90 % unless the labels store another level) is shaded
+around the synthesized leads.
+
 The figures are plain :class:`matplotlib.figure.Figure` objects rendered with the Agg canvas:
 no pyplot state, no GUI, works headless regardless of ``MPLBACKEND``.
 """
@@ -28,6 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from leadlift.atomic import atomic_path
 from leadlift.errors import InputError
@@ -46,8 +53,16 @@ MINOR_COLOR = "#f6c5c5"
 MAJOR_COLOR = "#e07070"
 TRACE_COLOR = "black"
 REFERENCE_COLOR = "#1f77b4"
+SYNTHESIZED_COLOR = "#6a3d9a"
+"""Trace colour of synthesized leads (purple: apart from the red grid and the blue reference)."""
+BAND_ALPHA = 0.25
+"""Opacity of the shaded predictive interval around synthesized leads."""
+SYNTHESIZED_MARK = "*"
+"""Appended to the row label of a synthesized lead (``V1*``)."""
 
 _MARGIN_MM = {"left": 8.0, "right": 8.0, "bottom": 8.0, "top": 14.0}
+_TITLE_ROW_MM = _MARGIN_MM["top"] / 2  # the title's line, from the top edge
+_LEGEND_ROW_MM = 4.5  # height of one legend row below the title
 _MIN_ROW_MV = 2.0  # every row is at least 2 mV (20 mm) tall
 _MAX_PIXELS = 30000  # Agg cannot render much larger images
 
@@ -58,6 +73,46 @@ def _row_values(ecg: ECG, start_s: float, end_s: float) -> dict[str, tuple[np.nd
     i1 = min(ecg.n_samples, math.ceil(end_s * ecg.fs - 1e-9))
     t = np.arange(i0, i1) / ecg.fs
     return {lead: (t, ecg.signal[k, i0:i1].astype(np.float64)) for k, lead in enumerate(ecg.leads)}
+
+
+def _band_rows(ecg: ECG, synthesized: set[str], start_s: float,
+               end_s: float) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], float]:
+    """Per synthesized lead with a non-zero spread: (low, high) of its predictive interval in mV over
+    [start_s, end_s), and the interval's level (0.9 unless the labels store another)."""
+    spread = getattr(ecg, "spread", None)
+    if spread is None or not synthesized:
+        return {}, 0.9
+    stored = ecg.labels.get("interval") if isinstance(getattr(ecg, "labels", None), dict) else None
+    level = float(stored.get("level", 0.9)) if isinstance(stored, dict) and "z" in stored else 0.9
+    low, high = ecg.interval(level)
+    i0 = max(0, math.floor(start_s * ecg.fs + 1e-9))
+    i1 = min(ecg.n_samples, math.ceil(end_s * ecg.fs - 1e-9))
+    bands = {}
+    for k, lead in enumerate(ecg.leads):
+        if lead in synthesized and np.any(spread[k, i0:i1] > 0):
+            bands[lead] = (low[k, i0:i1].astype(np.float64), high[k, i0:i1].astype(np.float64))
+    return bands, level
+
+
+def _legend_layout(texts: Sequence[str], heading: str, width_mm: float) -> tuple[int, int]:
+    """``(columns, rows)`` of the legend: ``(n, 0)`` when it fits beside the title on one line,
+    else the most columns whose entries fit ``width_mm`` below the title, and their row count.
+
+    Widths are estimates in mm (8-pt legend text ≈ 1.7 mm a character plus ≈ 13.5 mm of handle and
+    spacing per entry; the 10-pt title ≈ 2.1 mm a character).
+    """
+    if not texts:
+        return 0, 0
+    entries = [1.7 * len(t) + 13.5 for t in texts]
+    title_mm = 2.1 * len(heading) + 5 if heading else 0.0
+    if title_mm + sum(entries) <= width_mm:
+        return len(texts), 0
+    for cols in range(len(texts), 0, -1):
+        rows = math.ceil(len(texts) / cols)
+        columns = [entries[j * rows:(j + 1) * rows] for j in range(cols)]  # filled column by column
+        if sum(max(c) for c in columns if c) <= width_mm or cols == 1:
+            return cols, rows
+    return 1, len(texts)
 
 
 def _grid(ax: Axes, x0: float, x1: float, y0: float, y1: float, step_x: float, step_y: float,
@@ -114,7 +169,9 @@ def plot_ecg(
             ``ecg`` on each row, so a DC difference stays visible. A legend names both traces.
         seconds: plot only the first ``seconds`` seconds, or a ``(start_s, end_s)`` interval.
         label, reference_label: legend names of the two traces (e.g. ``"reconstructed"`` and
-            ``"true"``); the legend is only drawn when a reference is given.
+            ``"true"``); the legend is only drawn when a reference is given. For a marked ECG
+            (leads in ``labels["synthesized"]``) the legend always shows "measured" and
+            "synthesized (model NAME)" (and the shaded interval) in place of ``label``.
         dpi: resolution of the saved PNG in pixels per inch (the layout is in real millimetres).
     Returns:
         The :class:`~matplotlib.figure.Figure` (Agg canvas, not registered with pyplot, so it
@@ -144,6 +201,9 @@ def plot_ecg(
                 f"it has {', '.join(reference.leads)}"
             )
 
+    synthesized = set(getattr(ecg, "synthesized_leads", ()))
+    bands, level = _band_rows(ecg, synthesized, start_s, end_s)
+
     # vertical layout: row height in whole major squares (0.5 mV), at least _MIN_ROW_MV
     offsets: dict[str, float] = {}
     extent = 0.0
@@ -151,18 +211,37 @@ def plot_ecg(
         finite = values[np.isfinite(values)]
         centre = float(np.median(finite)) if finite.size else 0.0
         offsets[lead] = centre
-        for series in (values, ref_rows.get(lead, (None, None))[1]):
+        for series in (values, ref_rows.get(lead, (None, None))[1], *bands.get(lead, ())):
             if series is not None and np.isfinite(series).any():
                 extent = max(extent, float(np.nanmax(np.abs(series[np.isfinite(series)] - centre))))
     row_mv = max(_MIN_ROW_MV, math.ceil((2 * extent + 0.2) / 0.5) * 0.5)
     n_rows = len(rows)
     y_top, y_bottom = 0.0, -n_rows * row_mv
 
+    # legend: measured / synthesized / interval for a marked ECG, the two traces with a reference
+    handles: list[Line2D | Patch] = []
+    if synthesized & set(rows):
+        if set(rows) - synthesized:
+            handles.append(Line2D([], [], color=TRACE_COLOR, linewidth=1.0, label="measured"))
+        model = str(ecg.labels.get("model") or "").strip()
+        handles.append(Line2D([], [], color=SYNTHESIZED_COLOR, linewidth=1.0,
+                              label=f"synthesized (model {model})" if model else "synthesized"))
+        if bands:
+            handles.append(Patch(facecolor=SYNTHESIZED_COLOR, alpha=BAND_ALPHA, edgecolor="none",
+                                 label=f"{level:.0%} interval"))
+    elif reference is not None:
+        handles.append(Line2D([], [], color=TRACE_COLOR, linewidth=1.0, label=label))
+    if reference is not None:
+        handles.append(Line2D([], [], color=REFERENCE_COLOR, linewidth=1.5, label=reference_label))
+    heading = title if title is not None else (ecg.record_id or "")
+
     # figure geometry in real millimetres
     width_mm = (end_s - start_s) * MM_PER_S
     height_mm = n_rows * row_mv * MM_PER_MV
+    legend_cols, legend_rows = _legend_layout([str(h.get_label()) for h in handles], heading, width_mm)
+    top_mm = _MARGIN_MM["top"] + legend_rows * _LEGEND_ROW_MM
     fig_w_mm = width_mm + _MARGIN_MM["left"] + _MARGIN_MM["right"]
-    fig_h_mm = height_mm + _MARGIN_MM["bottom"] + _MARGIN_MM["top"]
+    fig_h_mm = height_mm + _MARGIN_MM["bottom"] + top_mm
     if max(fig_w_mm, fig_h_mm) / 25.4 * dpi > _MAX_PIXELS:
         raise InputError(
             f"a {end_s - start_s:.4g} s plot of {n_rows} leads at 25 mm/s would be "
@@ -192,23 +271,32 @@ def plot_ecg(
         if lead in ref_rows:
             rt, rv = ref_rows[lead]
             ax.plot(rt, rv - centre + base, color=REFERENCE_COLOR, linewidth=1.2, alpha=0.85, zorder=2)
-        ax.plot(t, values - centre + base, color=TRACE_COLOR, linewidth=0.7, zorder=3)
-        ax.text(start_s + 0.06, base + 0.35 * row_mv, lead, fontsize=9, fontweight="bold",
-                va="center", ha="left", zorder=4, gid="lead-label",
+        synth = lead in synthesized
+        if lead in bands:
+            low, high = bands[lead]
+            ax.fill_between(t, low - centre + base, high - centre + base, color=SYNTHESIZED_COLOR,
+                            alpha=BAND_ALPHA, linewidth=0, zorder=1.5, gid="interval-band")
+        ax.plot(t, values - centre + base, color=SYNTHESIZED_COLOR if synth else TRACE_COLOR,
+                linewidth=0.7, zorder=3)
+        ax.text(start_s + 0.06, base + 0.35 * row_mv, lead + (SYNTHESIZED_MARK if synth else ""), fontsize=9,
+                fontweight="bold", va="center", ha="left", zorder=4, gid="lead-label",
+                color=SYNTHESIZED_COLOR if synth else "black",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1})
 
-    top_y = 1 - (_MARGIN_MM["top"] / 2) / fig_h_mm
-    heading = title if title is not None else (ecg.record_id or "")
+    top_y = 1 - _TITLE_ROW_MM / fig_h_mm
     if heading:
         fig.text(_MARGIN_MM["left"] / fig_w_mm, top_y, heading, fontsize=10, va="center", ha="left")
     fig.text(1 - _MARGIN_MM["right"] / fig_w_mm, _MARGIN_MM["bottom"] / 2 / fig_h_mm,
              f"{MM_PER_S:g} mm/s, {MM_PER_MV:g} mm/mV, {ecg.fs:g} Hz", fontsize=7,
              va="center", ha="right", color="#555555")
-    if reference is not None:
-        handles = [Line2D([], [], color=TRACE_COLOR, linewidth=1.0, label=label),
-                   Line2D([], [], color=REFERENCE_COLOR, linewidth=1.5, label=reference_label)]
-        fig.legend(handles=handles, loc="center right", ncols=2, fontsize=8, frameon=False,
-                   bbox_to_anchor=(1 - _MARGIN_MM["right"] / fig_w_mm, top_y))
+    if handles:
+        if legend_rows == 0:  # beside the title, as one line
+            fig.legend(handles=handles, loc="center right", ncols=len(handles), fontsize=8, frameon=False,
+                       bbox_to_anchor=(1 - _MARGIN_MM["right"] / fig_w_mm, top_y))
+        else:  # below the title, in rows that fit the width
+            fig.legend(handles=handles, loc="upper right", ncols=legend_cols, fontsize=8, frameon=False,
+                       borderaxespad=0, borderpad=0,
+                       bbox_to_anchor=(1 - _MARGIN_MM["right"] / fig_w_mm, 1 - (_TITLE_ROW_MM + 3) / fig_h_mm))
 
     if path is not None:
         _save_png_atomic(fig, Path(path), dpi)
@@ -223,5 +311,6 @@ def _save_png_atomic(fig: Figure, path: Path, dpi: float) -> None:
 
 
 def lead_labels(fig: Figure) -> Sequence[str]:
-    """The lead names written on a figure made by :func:`plot_ecg`, top to bottom."""
+    """The row labels written on a figure made by :func:`plot_ecg`, top to bottom, as drawn: the
+    lead name, with a ``*`` for a synthesized lead (``V1*``)."""
     return [t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid() == "lead-label"]

@@ -96,3 +96,43 @@ def test_plot_errors(ecg: ECG, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="ECG record"):
         plot_ecg(ecg.signal)  # type: ignore[arg-type]
     assert not any(tmp_path.iterdir())
+
+
+def _marked(ecg: ECG, with_spread: bool = True) -> ECG:
+    """The record dressed as a reconstruction from lead I: I measured, the other 11 synthesized."""
+    spread = np.zeros_like(ecg.signal)
+    spread[1:] = 0.08  # mV
+    labels = {"measured": ["I"], "synthesized": list(STANDARD_LEADS[1:]), "model": "recon-i",
+              "model_version": "1.0", "interval": {"level": 0.9, "z": 1.6449}}
+    return ECG(ecg.signal, ecg.fs, ecg.leads, record_id=ecg.record_id, labels=labels,
+               spread=spread if with_spread else None)
+
+
+def test_plot_marks_synthesized_leads_and_their_interval(ecg: ECG, tmp_path: Path) -> None:
+    marked = _marked(ecg)
+    fig = plot_ecg(marked, tmp_path / "marked.png", seconds=3)
+    assert (tmp_path / "marked.png").is_file()
+    assert lead_labels(fig) == ["I"] + [f"{n}*" for n in STANDARD_LEADS[1:]]
+    legend_texts = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert legend_texts == ["measured", "synthesized (model recon-i)", "90% interval"]
+    ax = fig.axes[0]
+    colors = [line.get_color() for line in ax.lines]
+    assert colors[0] == "black" and len(set(colors[1:])) == 1 and colors[1] != "black"
+    bands = [c for c in ax.collections if c.get_gid() == "interval-band"]
+    assert len(bands) == 11  # one shaded 90 % band per synthesized lead, none for the measured lead I
+    # the band of II spans ±1.6449·0.08 mV around its trace (in the row's coordinates)
+    path = bands[0].get_paths()[0].vertices
+    trace = ax.lines[1].get_ydata()
+    assert np.max(path[:, 1]) == pytest.approx(np.max(trace) + 1.6449 * 0.08, abs=1e-3)
+
+
+def test_plot_marked_without_spread_and_with_reference(ecg: ECG) -> None:
+    marked = _marked(ecg, with_spread=False)
+    fig = plot_ecg(marked.select("I,V2"), reference=ecg, seconds=2, label="reconstructed", reference_label="recorded")
+    assert lead_labels(fig) == ["I", "V2*"]
+    legend_texts = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert legend_texts == ["measured", "synthesized (model recon-i)", "recorded"]
+    assert not [c for c in fig.axes[0].collections if c.get_gid() == "interval-band"]
+    only_synth = plot_ecg(_marked(ecg).select("V1"), seconds=2)  # no measured lead shown: no "measured" entry
+    assert [t.get_text() for leg in only_synth.legends for t in leg.get_texts()] == [
+        "synthesized (model recon-i)", "90% interval"]

@@ -158,7 +158,7 @@ def reconstruct_files(
             if on_skip:
                 on_skip(str(_tag(path, exc)))
             continue
-        pending = output_paths(target)
+        pending = output_paths(target, rec)  # a marked CSV also writes its .json sidecar
         write_ecg(rec, target)
         written.extend(pending)
         if png is not None:

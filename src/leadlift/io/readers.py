@@ -29,6 +29,12 @@ longest gap in the message, unless ``fill_gaps_ms=MS`` (CLI: ``--fill-gaps MS``)
 to MS milliseconds: those are linearly interpolated (held at the first/last valid value at the
 edges of the record).
 
+**Marks.** Files written by :mod:`leadlift.io.writers` for a marked reconstruction read back with
+their marks in ``labels`` (``measured``, ``derived_exactly``, ``synthesized``, ``model``, ``model_version``,
+``interval``, ``bandpass_hz``) and their sd channels (CSV/WFDB ``<lead>_sd``, EDF ``<lead> sd``,
+NPZ ``spread``) as :attr:`~leadlift.ecg.ECG.spread` (mV; 0 for leads without one); sd channels
+are never taken for leads.
+
 Bad files raise :class:`~leadlift.errors.DataNotFoundError` (missing),
 :class:`~leadlift.errors.CorruptFileError` (unparseable) or :class:`~leadlift.errors.InputError`
 (parseable but unusable: NaN, too short, unknown leads, wrong fs, implausible units), each with a
@@ -37,6 +43,7 @@ one-line message that names the file and says what to do.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
@@ -46,8 +53,16 @@ from typing import Any
 
 import numpy as np
 
-from leadlift.ecg import ECG, implausible_amplitude, normalize_lead_name, parse_leads
+from leadlift.ecg import ECG, implausible_amplitude, normalize_lead_name, parse_leads, restrict_marks
 from leadlift.errors import CorruptFileError, DataNotFoundError, InputError, LeadliftError
+from leadlift.io.marks import (
+    SIDECAR_FORMAT,
+    marks_from_json,
+    parse_mark_lines,
+    parse_model,
+    sd_lead,
+    spread_rows,
+)
 from leadlift.io.wfdb import common_rate, read_wfdb_channels
 from leadlift.preprocessing import _check_rate
 from leadlift.units import UNIT_TO_MV, parse_units, unit_to_mv
@@ -202,12 +217,13 @@ def fill_gaps(signal: np.ndarray, fs: float, leads: Sequence[str], fill_gaps_ms:
 
 def _make_ecg(signal: np.ndarray, fs: float, leads: Sequence[str], *, source: str, declared: str | None,
               explicit_units: bool, fill_gaps_ms: float = 0.0, allow_implausible_amplitude: bool = False,
-              record_id: str | None = None, labels: dict[str, Any] | None = None) -> ECG:
+              record_id: str | None = None, labels: dict[str, Any] | None = None,
+              spread: np.ndarray | None = None) -> ECG:
     """Fill short gaps, check the amplitude, build the ECG from a signal already in mV.
 
     ``declared`` names where the file declared its unit (checked by :func:`_check_declared`);
     without a declaration, values taken as mV without ``units=`` (``explicit_units``) get the
-    "looks like µV / V" check.
+    "looks like µV / V" check. ``spread`` (mV, shaped like ``signal``) is the file's predictive sd.
     """
     signal = np.asarray(signal, dtype=np.float64)
     if fs > 0 and np.isfinite(fs):
@@ -218,7 +234,8 @@ def _make_ecg(signal: np.ndarray, fs: float, leads: Sequence[str], *, source: st
         elif not explicit_units:
             _plausibility(signal, source)
     try:
-        return ECG(signal, fs, tuple(leads), record_id=record_id, labels=labels or {}, check_units=False)
+        return ECG(signal, fs, tuple(leads), record_id=record_id, labels=restrict_marks(labels or {}, tuple(leads)),
+                   check_units=False, spread=spread)
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None
 
@@ -357,9 +374,23 @@ def read_wfdb(path: str | Path, *, fs: float | None = None, leads: Sequence[str]
                              "drop units= (CLI: --units)")
     rate = common_rate([rec.rates[i] for i in idx], lead_names, source)
     signal = np.stack([rec.signals[i] * f for i, f in zip(idx, factors, strict=True)])
+    sd_values: dict[str, np.ndarray] = {}
+    for i, raw in enumerate(rec.names):
+        lead = sd_lead(raw) if names[i] is None else None
+        if lead is None or lead in sd_values:
+            continue
+        if rec.rates[i] != rate or len(rec.signals[i]) != signal.shape[1]:
+            log.warning("%s: channel %r is not at the leads' rate and length; ignored", source, raw)
+            continue
+        try:
+            sd_values[lead] = rec.signals[i] * unit_to_mv(rec.units[i] or "mV")
+        except InputError:
+            log.warning("%s: channel %r is in %r, not mV, µV or V; ignored", source, raw, rec.units[i])
     return _make_ecg(signal, _agree_fs(fs_arg, rate, source, "header"), lead_names, source=source,
                      declared="header gain and units", explicit_units=False, fill_gaps_ms=fill_gaps_ms,
-                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=path.name)
+                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=path.name,
+                     labels=parse_mark_lines(rec.comments),
+                     spread=spread_rows(sd_values, lead_names, signal.shape[1]))
 
 
 # --------------------------------------------------------------------------------------- CSV
@@ -501,6 +532,16 @@ def read_csv(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         )
     data = values.to_numpy(dtype=np.float64)
 
+    header_columns = list(columns)
+    sd_values: dict[str, np.ndarray] = {}
+    if has_header:  # <lead>_sd columns hold the predictive sd of a lead, not a lead
+        sd_idx = [(i, sd_lead(c)) for i, c in enumerate(columns) if _lead_or_none(c) is None and sd_lead(c)]
+        for i, lead in sd_idx:
+            sd_values.setdefault(lead, data[:, i])  # type: ignore[arg-type]
+        if sd_idx:
+            drop = [i for i, _ in sd_idx]
+            data = np.delete(data, drop, axis=1)
+            columns = [c for i, c in enumerate(columns) if i not in drop]
     time_idx = None
     if has_header:
         for i, c in enumerate(columns):
@@ -537,16 +578,42 @@ def read_csv(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
             raise InputError(f"{source} has no header; pass leads= (CLI: --leads I,II) naming its "
                              f"{signal.shape[0]} column(s), or add a header line")
         lead_names = list(_named_rows(signal, leads, source))
+    side = _csv_sidecar(path, header_columns) if has_header else None
     if file_fs is not None:
         rate = _agree_fs(fs_arg, file_fs, source, "time column")
+    elif side is not None and side.get("fs") is not None:
+        rate = _agree_fs(fs_arg, float(side["fs"]), source, "sidecar")
     elif fs_arg is not None:
         rate = fs_arg
     else:
         raise InputError(f"{source}: sampling rate unknown; pass fs= (CLI: --fs 500) or add a time column "
                          "named 'time' (seconds)")
+    spread = spread_rows(sd_values, lead_names, signal.shape[1])
     return _make_ecg(_in_mv(signal, units), rate, lead_names, source=source, declared=None,
                      explicit_units=units is not None, fill_gaps_ms=fill_gaps_ms,
-                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=path.stem)
+                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=path.stem,
+                     labels=marks_from_json(side) if side is not None else None,
+                     spread=None if spread is None else _in_mv(spread, units))
+
+
+def _csv_sidecar(path: Path, columns: list[str]) -> dict[str, Any] | None:
+    """The leadlift sidecar ``<path>.json`` of a CSV when it describes this file (same header
+    columns); None when there is none. A sidecar of another file is ignored with a warning."""
+    side = path.with_name(path.name + ".json")
+    if not side.is_file():
+        return None
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        log.warning("%s: sidecar %s is not readable JSON; its marks are ignored", path, side.name)
+        return None
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+        return None
+    if [str(c) for c in data.get("columns", [])] != columns:
+        log.warning("%s: sidecar %s describes other columns (%s); its marks are ignored", path, side.name,
+                    ",".join(map(str, data.get("columns", []))))
+        return None
+    return data
 
 
 def _named_rows(signal: np.ndarray, leads: Sequence[str] | str, source: str) -> tuple[str, ...]:
@@ -640,7 +707,7 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
             raise CorruptFileError(f"{source} is a .npy array, not an .npz archive; rename it to .npy")
         with archive:
             keys = list(archive.files)
-            meta_keys = {"fs", "leads", "units", "record_id"}
+            meta_keys = {"fs", "leads", "units", "record_id", *_NPZ_MARK_KEYS}
             if "signal" in keys:
                 sig_key = "signal"
             else:
@@ -653,6 +720,8 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
             stored_leads = [str(x) for x in archive["leads"].reshape(-1)] if "leads" in keys else None
             stored_units = str(_npz_scalar(archive, "units", source)) if "units" in keys else None
             record_id = str(_npz_scalar(archive, "record_id", source)) if "record_id" in keys else path.stem
+            stored_spread = _numeric(archive["spread"], source) if "spread" in keys else None
+            marks = _npz_marks(archive, keys, stored_leads, source)
     except LeadliftError:
         raise
     except (ValueError, OSError, EOFError, KeyError) as exc:
@@ -671,19 +740,60 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         if units is not None and units != file_units:
             raise InputError(f"{source} declares units={stored_units}; drop units= (CLI: --units)")
         arr, units, declared = arr * UNIT_TO_MV[file_units], None, "'units' entry"  # type: ignore[index]
+    if stored_spread is not None and stored_spread.shape != arr.shape:
+        raise CorruptFileError(f"{source}: 'spread' has shape {stored_spread.shape} but 'signal' has {arr.shape}; "
+                               "write the file again")
+    spread = None
     if stored_leads is not None:
         raw = stored_leads
         names = _dedupe([_lead_or_none(n) for n in raw], raw, source)
         signal = _orient(arr, len(names), source)
-        signal, lead_names = _select(signal, names, leads, source)
+        idx, lead_names = _choose(names, leads, source)
+        signal = signal[idx]
+        if stored_spread is not None:
+            spread = _orient(stored_spread, len(names), source)[idx]
     else:
         if leads is None:
             raise InputError(f"{source} stores no 'leads'; pass leads= (CLI: --leads I)")
         lead_names = list(parse_leads(leads))
         signal = _orient(arr, len(lead_names), source)
+        if stored_spread is not None:
+            spread = _orient(stored_spread, len(lead_names), source)
+    if spread is not None and declared is not None:
+        spread = spread * UNIT_TO_MV[parse_units(stored_units)]  # type: ignore[index]
     return _make_ecg(_in_mv(signal, units), rate, lead_names, source=source, declared=declared,
                      explicit_units=units is not None, fill_gaps_ms=fill_gaps_ms,
-                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=record_id)
+                     allow_implausible_amplitude=allow_implausible_amplitude, record_id=record_id,
+                     labels=marks or None, spread=None if spread is None else _in_mv(spread, units))
+
+
+_NPZ_MARK_KEYS = ("spread", "measured_mask", "measured", "synthesized", "model", "model_version",
+                  "interval_level", "interval_z", "bandpass_hz")
+"""NPZ keys of a marked reconstruction (see :func:`leadlift.io.write_npz`)."""
+
+
+def _npz_marks(archive: Any, keys: list[str], stored_leads: list[str] | None, source: str) -> dict[str, Any]:
+    """The marks (label values) stored in an open NPZ archive; ``{}`` when it has none."""
+    data: dict[str, Any] = {}
+    for key in ("measured", "derived_exactly", "synthesized"):
+        if key in keys:
+            data[key] = [str(x) for x in archive[key].reshape(-1)]
+    if "measured" not in data and "measured_mask" in keys and stored_leads is not None:
+        mask = archive["measured_mask"].reshape(-1)
+        if mask.dtype == bool and mask.size == len(stored_leads):
+            data["measured"] = [n for n, m in zip(stored_leads, mask, strict=True) if m]
+    for key in ("model", "model_version"):
+        if key in keys:
+            data[key] = str(_npz_scalar(archive, key, source))
+    if "interval_z" in keys:
+        level = float(_npz_scalar(archive, "interval_level", source)) if "interval_level" in keys else None
+        data["interval"] = {"z": float(_npz_scalar(archive, "interval_z", source)),
+                            **({"level": level} if level is not None else {})}
+    if "bandpass_hz" in keys:
+        band = archive["bandpass_hz"].reshape(-1)
+        if band.size == 2 and np.issubdtype(band.dtype, np.number):
+            data["bandpass_hz"] = [None if not np.isfinite(v) else float(v) for v in band]
+    return marks_from_json(data)
 
 
 # --------------------------------------------------------------------------------------- EDF
@@ -738,7 +848,7 @@ def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
     if not signals:
         raise InputError(f"{source} holds no signals")
     raw = [s.label for s in signals]
-    names = _dedupe([_lead_or_none(n) for n in raw], raw, source)
+    names = _dedupe([_lead_or_none(n.rstrip("*").strip()) for n in raw], raw, source)
     idx, lead_names = _choose(names, leads, source)
     file_fs = _snap_rate(common_rate([float(signals[i].sampling_frequency) for i in idx], lead_names, source))
     lengths = {len(signals[i].data) for i in idx}
@@ -752,10 +862,53 @@ def read_edf(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
         rows.append(data * UNIT_TO_MV[d] if d is not None else data * (UNIT_TO_MV[units] if units else 1.0))
     signal = np.stack(rows)
     all_declared = all(d is not None for d in dims)
+    marks, sd_values = _edf_marks(edf, signals, names, idx, lead_names, file_fs, n, source)
     return _make_ecg(signal, _agree_fs(fs_arg, file_fs, source, "header"), lead_names, source=source,
                      declared="physical dimension" if all_declared else None, explicit_units=units is not None,
                      fill_gaps_ms=fill_gaps_ms, allow_implausible_amplitude=allow_implausible_amplitude,
-                     record_id=path.stem)
+                     record_id=path.stem, labels=marks or None, spread=spread_rows(sd_values, lead_names, n))
+
+
+_EDF_BAND = re.compile(r"(HP|LP)\s*:\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*Hz", re.IGNORECASE)
+
+
+def _edf_marks(edf: Any, signals: list[Any], names: list[str | None], idx: list[int], lead_names: list[str],
+               fs: float, n: int, source: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Marks (label values) and sd signals (lead → mV) of an EDF written for a marked ECG: the
+    ``leadlift ...`` annotations, each lead's transducer (``measured`` / ``synthesized:...`` /
+    ``derived``) and prefilter (``HP:..Hz LP:..Hz``), and the ``<lead> sd`` signals."""
+    try:
+        texts = [str(a.text) for a in edf.annotations]
+    except Exception:  # annotations are optional; a malformed annotation signal only loses the marks
+        texts = []
+    marks = parse_mark_lines(texts)
+    roles = {lead: str(signals[i].transducer_type).strip() for i, lead in zip(idx, lead_names, strict=True)}
+    if any(r == "measured" or r == "derived" or r.startswith("synthesized:") for r in roles.values()):
+        marks.setdefault("measured", [lead for lead, r in roles.items() if r == "measured"])
+        marks.setdefault("derived_exactly", [lead for lead, r in roles.items() if r == "derived"])
+        marks.setdefault("synthesized", [lead for lead, r in roles.items() if r.startswith("synthesized:")])
+        if "model" not in marks:
+            model = next((r.split(":", 1)[1] for r in roles.values() if r.startswith("synthesized:")), "")
+            if model:
+                marks["model"], marks["model_version"] = parse_model(model)
+        if "bandpass_hz" not in marks:
+            for i, lead in zip(idx, lead_names, strict=True):
+                if lead in marks["synthesized"]:
+                    band = dict((k.upper(), float(v)) for k, v in _EDF_BAND.findall(str(signals[i].prefiltering)))
+                    if band:
+                        marks["bandpass_hz"] = [band.get("HP"), band.get("LP")]
+                    break
+    sd_values: dict[str, np.ndarray] = {}
+    for i, sig in enumerate(signals):
+        lead = sd_lead(sig.label) if names[i] is None else None
+        if lead is None or lead in sd_values:
+            continue
+        if _snap_rate(float(sig.sampling_frequency)) != fs or len(sig.data) < n:
+            log.warning("%s: signal %r is not at the leads' rate and length; ignored", source, sig.label)
+            continue
+        unit = _declared_unit(sig.physical_dimension) or "mV"
+        sd_values[lead] = np.asarray(sig.data[:n], dtype=np.float64) * UNIT_TO_MV[unit]
+    return marks, sd_values
 
 
 # --------------------------------------------------------------------------------------- dispatch

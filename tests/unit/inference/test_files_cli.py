@@ -149,13 +149,14 @@ def test_failure_midway_keeps_earlier_outputs(tiny_mae_checkpoint: Path, ecgid_h
     code, _, err = run(["reconstruct", str(ecgid_hea), str(inputs / "nan.npy"), "--fs", "500", "--leads", "I",
                         "--model", str(tiny_mae_checkpoint), "--out", str(out)], capsys)
     assert code == 2 and "nan.npy" in err and "file 2 of 2" in err and "--skip-errors" in err
-    assert "1 output(s) of the 1 file(s) before it were kept" in err
+    kept = sorted(p.name for p in out.iterdir())
+    assert [n for n in kept if n != "rec_1.csv.json"] == ["earlier.csv", "rec_1.csv"]  # + the marks sidecar
+    assert f"{len(kept) - 1} output(s) of the 1 file(s) before it were kept" in err
     assert len([ln for ln in err.splitlines() if ln.startswith("error:")]) == 1  # (besides the progress bar)
-    assert sorted(p.name for p in out.iterdir()) == ["earlier.csv", "rec_1.csv"]
     code, _, err = run(["reconstruct", str(ecgid_hea), str(inputs / "nan.npy"), "--leads", "I",
                         "--model", str(tiny_mae_checkpoint), "--out", str(out), "--skip-errors"], capsys)
     assert code == 3 and "skipped:" in err and "1 of 2 file(s) skipped" in err
-    assert sorted(p.name for p in out.iterdir()) == ["earlier.csv", "rec_1.csv"]
+    assert sorted(p.name for p in out.iterdir()) == kept
 
 
 def test_unknown_model_is_one_line(ecgid_hea: Path, tmp_path: Path, capsys) -> None:
