@@ -835,7 +835,9 @@ def reconstruct_benchmark_cmd(
 def train_recon_cmd(
     config: _ReconConfigOpt = None,
     inputs: Annotated[Optional[str], typer.Option("--leads", "--inputs", help="Input leads (default: from the config, I,II,V2).")] = None,  # noqa: UP045,E501
-    method: Annotated[str, typer.Option(help="anysubset (one model for any input subset, with a spread; --leads is ignored), fusion (pathology-aware), fusion_noemb, unet or linear.")] = "fusion",
+    method: Annotated[str, typer.Option(help="anysubset (one model for any input subset, with a spread; --leads "
+                                            "is ignored), fusion (pathology-aware), fusion_noemb, unet or linear."
+                                            )] = "fusion",
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default runs/recon-METHOD).")] = None,  # noqa: UP045,E501
     data_dir: DataDirOpt = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045

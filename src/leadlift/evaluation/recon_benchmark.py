@@ -69,7 +69,8 @@ STATS: tuple[str, ...] = ("sse", "n", "st", "st2", "se", "r_sum", "r_cnt", "vr_s
 
 
 def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconConfig, train: EvalSet,
-                    eval_sets: Sequence[EvalSet]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                    eval_sets: Sequence[EvalSet], spreads: dict[str, np.ndarray] | None = None
+                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The learned leads as a leadlift checkpoint reconstructs them, on the benchmark's windows.
 
     Any checkpoint format works: an aligned per-lead MAE (cross-lead decoding), or a reconstructor
@@ -85,7 +86,7 @@ def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconCon
     Returns:
         ``({set name: [N, n_learned, window] mV}, info)``.
     """
-    from leadlift.inference.backends import MAEBackend, load_backend
+    from leadlift.inference.backends import AnySubsetBackend, MAEBackend, load_backend
     from leadlift.inference.calibration import attach_calibration
     from leadlift.inference.pipeline import reconstruct_records
 
@@ -97,7 +98,7 @@ def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconCon
         missing = [ld for ld in (*plan.inputs, *plan.learned) if ld not in backend.leads]
         if missing:
             raise InputError(f"the MAE has no model for lead(s) {', '.join(missing)}; use a 12-lead MAE checkpoint")
-    elif set(backend.leads) != set(plan.inputs):
+    elif not isinstance(backend, AnySubsetBackend) and set(backend.leads) != set(plan.inputs):
         raise InputError(f"{checkpoint} reconstructs from {','.join(backend.leads)}, the benchmark from "
                          f"{','.join(plan.inputs)}; pass a checkpoint for the same input leads")
     n = backend.window
@@ -112,6 +113,7 @@ def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconCon
     out: dict[str, np.ndarray] = {}
     for e in eval_sets:
         result = np.zeros((len(e.index), len(out_idx), cfg.data.window), np.float32)
+        spread = np.zeros_like(result)
         rows = np.unique(e.index.rows)
         ecgs = [ECG(e.records[r, in_idx, : int(e.n_valid[r])].numpy(), cfg.data.fs, plan.inputs,
                     record_id=str(r), check_units=False) for r in rows]
@@ -119,12 +121,19 @@ def checkpoint_predictions(checkpoint: str | Path, plan: LeadPlan, cfg: ReconCon
                                    refuse_flat=False)
         for r, rec in zip(rows, recs, strict=True):
             full = rec.signal[out_idx]
+            sp = rec.spread[out_idx] if rec.spread is not None else None
             for i in np.flatnonzero(e.index.rows == r):
                 s = int(e.index.starts[i])
                 result[i] = full[:, s:s + cfg.data.window]
+                if sp is not None:
+                    spread[i] = sp[:, s:s + cfg.data.window]
         out[e.name] = result
+        if spreads is not None and recs and recs[0].spread is not None:
+            spreads[e.name] = spread
     info: dict[str, Any] = {"checkpoint": str(checkpoint), "kind": backend.kind, "window_samples": n,
                             "calibration": calibrated}
+    if backend.uncertainty_level is not None:
+        info["uncertainty"] = {"level": backend.uncertainty_level, "z": backend.uncertainty_z}
     if isinstance(backend, MAEBackend):
         ratio, _ = backend.calibration(plan.inputs, plan.learned)
         info["calibration_ratio"] = dict(zip(plan.learned, map(float, ratio), strict=True))
@@ -456,6 +465,25 @@ def _score_block(score: dict[str, Any], plan: LeadPlan, title: str) -> list[str]
     return lines
 
 
+def uncertainty_block(unc: dict[str, dict[str, Any]], leads: list[str]) -> list[str]:
+    """Markdown lines: coverage of the nominal interval per learned lead and the spread/error
+    Spearman, for each model with a predictive spread and each evaluation set."""
+    if not unc:
+        return []
+    lines = ["", "## Uncertainty: coverage of the nominal interval and error ranking", "",
+             "Coverage = share of samples with |true − reconstruction| ≤ z · spread (the calibrated "
+             "predictive SD; calibrated on PTB-XL fold 9). Spearman ρ between each window's mean spread and "
+             "its mean absolute error, pooled over (window, lead) pairs.", ""]
+    for name, sets in unc.items():
+        lines += [f"| {name}: set | level | " + " | ".join(leads) + " | Spearman ρ | windows |",
+                  "|---|---:|" + "---:|" * len(leads) + "---:|---:|"]
+        for set_name, u in sets.items():
+            cells = " | ".join(f"{u['coverage'].get(ld, float('nan')):.3f}" for ld in leads)
+            lines.append(f"| {set_name} | {u['level']:.2f} | {cells} | {u['spearman']:.3f} | {u['n_windows']} |")
+        lines.append("")
+    return lines
+
+
 def results_markdown(res: dict[str, Any]) -> str:
     """The results as Markdown: learned-lead means with CIs for every method on the same windows,
     per-lead tables, the derived limb leads apart, zero-shot sets, training record (units in every
@@ -491,6 +519,7 @@ def results_markdown(res: dict[str, Any]) -> str:
     for z in res.get("zero_shot", {}).values():
         lines += ["", *_score_block(z, plan, f"Zero-shot: {z['title']} ({z['n_records']} record(s), "
                                              f"{z['qc_rejected']} windows rejected by QC; main-split models)")]
+    lines += uncertainty_block(res.get("uncertainty", {}), list(plan.learned))
     cv = res.get("cv")
     if cv and cv.get("methods"):
         cm = list(cv["methods"])

@@ -7,6 +7,8 @@ A backend wraps a loaded network with the preprocessing its typed checkpoint con
   into mV with the checkpoint's amplitude calibration.
 * :class:`ReconBackend` (``leadlift-recon/*``, paper 2): a fixed input-lead set, band-pass and
   baseline removal at the model rate, mV windows in and mV windows out.
+* :class:`AnySubsetBackend` (``leadlift-recon/*`` with an ``AnySubsetNet``): the same preprocessing
+  for any input subset, and a calibrated per-sample spread (:meth:`Backend.reconstruct_windows_spread`).
 
 :func:`load_backend` is the one path from a checkpoint folder to a ready backend. The API
 (:class:`leadlift.api.LeadLift`), evaluation, benchmarks and model cards all go through it, so
@@ -36,7 +38,8 @@ from leadlift.models.registry import build_network
 log = logging.getLogger("leadlift.inference")
 
 __all__ = [
-    "Backend", "MAEBackend", "ReconBackend", "backend_from_network", "decoding_views", "load_backend", "load_network",
+    "AnySubsetBackend", "Backend", "MAEBackend",
+    "ReconBackend", "backend_from_network", "decoding_views", "load_backend", "load_network",
     "zscore_windows",
 ]
 
@@ -158,6 +161,25 @@ class Backend:
                             targets: tuple[str, ...]) -> np.ndarray:
         """``x`` ``[N, L, W]`` mV → ``[N, len(targets), W]`` mV."""
         raise NotImplementedError
+
+    def reconstruct_windows_spread(self, x: np.ndarray, leads: tuple[str, ...],
+                                   targets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(mean [N, len(targets), W] mV, spread [N, len(targets), W] mV or None)``: models
+        without an uncertainty give None."""
+        return self.reconstruct_windows(x, leads, targets), None
+
+    def derived_leads(self, leads: tuple[str, ...]) -> tuple[str, ...]:
+        """Limb leads recomputed from the output's I and II when the inputs are ``leads``."""
+        return self.derived_in_output
+
+    @property
+    def uncertainty_level(self) -> float | None:
+        """Nominal level of ``signal ± z·spread`` (e.g. 0.9), None for models without a spread."""
+        return None
+
+    @property
+    def uncertainty_z(self) -> float | None:
+        return None
 
 
 class MAEBackend(Backend):
@@ -283,6 +305,82 @@ class ReconBackend(Backend):
         return full[:, [STANDARD_LEADS.index(t) for t in targets]]
 
 
+class AnySubsetBackend(ReconBackend):
+    """The any-subset reconstructor (:class:`~leadlift.models.anysubset.AnySubsetNet`): any input
+    subset of the 12 leads, the same band-pass/baseline preprocessing as :class:`ReconBackend`, and
+    a per-sample spread calibrated with the checkpoint's ``uncertainty`` factors."""
+
+    def __init__(self, net: nn.Module, cfg: CheckpointConfig, name: str) -> None:
+        pre = cfg.preprocessing
+        assert isinstance(pre, ReconPreprocessing)
+        if cfg.uncertainty is None:
+            raise CorruptFileError(f"{name}: an any-subset checkpoint needs its uncertainty section; re-export it")
+        self.net, self.config, self.name = net, cfg, name
+        self.fs = float(pre.fs)
+        self.window = int(pre.window_samples)
+        self.hop = int(pre.hop_samples or max(1, self.window // 2))
+        self.embed_hop = self.window
+        self.leads = tuple(STANDARD_LEADS)
+        self.band = pre.bandpass_hz
+        self.order = int(pre.bandpass_order)
+        self.baseline_s = pre.baseline_window_s
+        self.unc = cfg.uncertainty
+
+    def inputs(self, ecg: ECG, task: str, explicit: bool) -> ECG:
+        if len(ecg.leads) >= len(STANDARD_LEADS):
+            raise InputError(f"the input already has all 12 leads; pass the leads you want to reconstruct from "
+                             f"(e.g. --leads I,II) to model {self.name}")
+        return ecg
+
+    def _plan(self, leads: tuple[str, ...]) -> Any:
+        from leadlift.models.recon import LeadPlan
+
+        return LeadPlan.from_inputs(leads)
+
+    def derived_leads(self, leads: tuple[str, ...]) -> tuple[str, ...]:
+        plan = self._plan(leads)
+        return () if plan.exact else tuple(plan.derived)
+
+    @property
+    def uncertainty_level(self) -> float | None:
+        return float(self.unc.level)
+
+    @property
+    def uncertainty_z(self) -> float | None:
+        return float(self.unc.z)
+
+    @torch.inference_mode()
+    def reconstruct_windows_spread(self, x: np.ndarray, leads: tuple[str, ...],
+                                   targets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+        from leadlift.inference.checkpoint import calibration_key
+        from leadlift.models.anysubset import BASIS_LEADS, assemble_with_spread
+
+        plan = self._plan(leads)
+        n, _, w = x.shape
+        full = np.zeros((n, len(STANDARD_LEADS), w), dtype=np.float32)
+        mask = np.zeros((n, len(STANDARD_LEADS)), dtype=np.float32)
+        for i, name in enumerate(leads):
+            full[:, STANDARD_LEADS.index(name)] = x[:, i]
+            mask[:, STANDARD_LEADS.index(name)] = 1.0
+        mean, sd = self.net(torch.from_numpy(full).to(self.device), torch.from_numpy(mask).to(self.device))
+        sd_np = sd.cpu().numpy().astype(np.float64)
+        sd_np *= self.unc.factors(calibration_key(leads), BASIS_LEADS)[None, :, None]
+        ordered = np.stack([x[:, leads.index(name)] for name in plan.inputs], axis=1).astype(np.float64)
+        signal, spread = assemble_with_spread(plan, ordered, mean.cpu().numpy().astype(np.float64), sd_np)
+        idx = [STANDARD_LEADS.index(t) for t in targets]
+        return signal[:, idx], spread[:, idx]
+
+    def reconstruct_windows(self, x: np.ndarray, leads: tuple[str, ...],
+                            targets: tuple[str, ...]) -> np.ndarray:
+        return self.reconstruct_windows_spread(x, leads, targets)[0]
+
+
+def _recon_backend(model: nn.Module, cfg: CheckpointConfig, name: str) -> Backend:
+    if cfg.model.class_name == "AnySubsetNet":
+        return AnySubsetBackend(model, cfg, name)
+    return ReconBackend(model, cfg, name)
+
+
 def load_backend(folder: str | Path, name: str | None = None, verify: bool = True,
                  require_checksum: bool = False) -> Backend:
     """The backend for a checkpoint folder (format chosen by ``config.yaml``)."""
@@ -292,7 +390,7 @@ def load_backend(folder: str | Path, name: str | None = None, verify: bool = Tru
     model, cfg = load_network(folder, verify=verify, require_checksum=require_checksum)
     if cfg.kind == "mae":
         return MAEBackend(model, cfg, name)
-    return ReconBackend(model, cfg, name)
+    return _recon_backend(model, cfg, name)
 
 
 def backend_from_network(model: nn.Module, cfg: CheckpointConfig | dict[str, Any], name: str = "in memory") -> Backend:
@@ -302,4 +400,4 @@ def backend_from_network(model: nn.Module, cfg: CheckpointConfig | dict[str, Any
 
     cfg = cfg if isinstance(cfg, CheckpointConfig) else parse_checkpoint_config(cfg, name)
     model = model.eval()
-    return MAEBackend(model, cfg, name) if cfg.kind == "mae" else ReconBackend(model, cfg, name)
+    return MAEBackend(model, cfg, name) if cfg.kind == "mae" else _recon_backend(model, cfg, name)

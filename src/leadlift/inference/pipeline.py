@@ -96,6 +96,19 @@ def _run(fn: Callable[..., np.ndarray], x: np.ndarray, batch_size: int, *args: o
     return np.concatenate([fn(x[s:s + batch_size], *args) for s in range(0, len(x), batch_size)])
 
 
+def _run_spread(backend: Backend, x: np.ndarray, batch_size: int, leads: tuple[str, ...],
+                targets: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """:meth:`Backend.reconstruct_windows_spread` over batches of windows."""
+    means, sds = [], []
+    for s in range(0, len(x), batch_size):
+        m, sd = backend.reconstruct_windows_spread(x[s:s + batch_size], leads, targets)
+        means.append(m)
+        sds.append(sd)
+    if not means:
+        return np.zeros((0, len(targets), backend.window)), None
+    return np.concatenate(means), None if any(v is None for v in sds) else np.concatenate(sds)  # type: ignore[arg-type]
+
+
 def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
     if x.shape[-1] >= n:
         return x[..., :n]
@@ -167,7 +180,12 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
             non-flat recordings are the same either way).
     Returns:
         One 12-lead :class:`ECG` per input (standard order, input fs and length, mV);
-        ``labels["reconstructed_from"]`` names the inputs, ``labels["model"]`` the model.
+        ``labels`` mark the output: ``reconstructed_from`` (the inputs), ``measured`` (leads passed
+        through as recorded), ``derived_exactly`` (limb leads computed from measured I and II),
+        ``synthesized`` (every other lead: predicted, or derived from a predicted lead), ``model``
+        and ``model_version``; models with an uncertainty also give ``spread`` (the calibrated
+        predictive SD in mV, 0 for measured and exactly derived leads) and ``labels["interval"]``
+        (``{"level": 0.9, "z": 1.645}``: ``signal ± z·spread`` is the nominal interval).
     """
     weight = hann_weights(backend.window)
     plans = []
@@ -186,36 +204,58 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
     for i, p in enumerate(plans):
         groups.setdefault((p[0].leads, p[1]), []).append(i)
     preds: list[np.ndarray | None] = [None] * len(plans)
+    spreads: list[np.ndarray | None] = [None] * len(plans)
     for (lead_set, targets), members in groups.items():
         if not targets:
             for i in members:
                 preds[i] = np.zeros((len(plans[i][3]), 0, backend.window))
             continue
         stacked = np.concatenate([plans[i][3] for i in members])
-        y = _run(backend.reconstruct_windows, stacked, batch_size, lead_set, targets)
+        y, sd = _run_spread(backend, stacked, batch_size, lead_set, targets)
         pos = 0
         for i in members:
             k = len(plans[i][3])
             preds[i] = y[pos:pos + k]
+            spreads[i] = None if sd is None else sd[pos:pos + k]
             pos += k
     out = []
-    for (ecg, targets, derive, _win, index, n), pred in zip(plans, preds, strict=True):
+    level, z = backend.uncertainty_level, backend.uncertainty_z
+    version = str(backend.config.leadlift_version or "")
+    for (ecg, targets, derive, _win, index, n), pred, sd in zip(plans, preds, spreads, strict=True):
         assert pred is not None
         rows: dict[str, np.ndarray] = {}
+        sd_rows: dict[str, np.ndarray] = {}
         if targets:
             stitched = overlap_add(pred.transpose(1, 0, 2), index, n, weight=weight)  # [T, n] at the model rate
             back = _fit_length(np.asarray(resample(stitched, backend.fs, ecg.fs)), ecg.n_samples)
             rows.update(zip(targets, back, strict=True))
+            if sd is not None:  # windows overlap: average the variances with the same weights
+                var = overlap_add((sd ** 2).transpose(1, 0, 2), index, n, weight=weight)
+                sd_back = np.sqrt(np.clip(_fit_length(np.asarray(resample(var, backend.fs, ecg.fs)),
+                                                      ecg.n_samples), 0.0, None))
+                sd_rows.update(zip(targets, sd_back, strict=True))
         if keep_inputs:
             rows.update({name: ecg.signal[i].astype(np.float64) for i, name in enumerate(ecg.leads)})
+            sd_rows.update({name: np.zeros(ecg.n_samples) for name in ecg.leads})
         if derive:
             i_, ii = (ecg.signal[ecg.leads.index(n_)].astype(np.float64) for n_ in ("I", "II"))
             rows.update(derive_limb_leads(i_, ii))
-        elif backend.derived_in_output:
-            limb = derive_limb_leads(rows["I"], rows["II"])
-            rows.update({n_: limb[n_] for n_ in backend.derived_in_output})
+            sd_rows.update({n_: np.zeros(ecg.n_samples) for n_ in DERIVED_LIMB_LEADS})
+        else:
+            again = backend.derived_leads(ecg.leads)
+            if again:  # derived from a learned I or II: recomputed so the output obeys Einthoven exactly
+                limb = derive_limb_leads(rows["I"], rows["II"])
+                rows.update({n_: limb[n_] for n_ in again})
         signal = np.stack([rows[name] for name in STANDARD_LEADS]).astype(np.float32)
-        labels = dict(ecg.labels, reconstructed_from=list(ecg.leads), model=model_name)
+        measured = [name for name in STANDARD_LEADS if name in ecg.leads] if keep_inputs else []
+        exact = list(DERIVED_LIMB_LEADS) if derive else []
+        synthesized = [name for name in STANDARD_LEADS if name not in measured and name not in exact]
+        labels = dict(ecg.labels, reconstructed_from=list(ecg.leads), model=model_name, model_version=version,
+                      measured=measured, derived_exactly=exact, synthesized=synthesized)
+        spread = None
+        if sd is not None and len(sd_rows) == len(STANDARD_LEADS):
+            spread = np.stack([sd_rows[name] for name in STANDARD_LEADS]).astype(np.float32)
+            labels["interval"] = {"level": level, "z": z}
         out.append(ECG(signal, ecg.fs, STANDARD_LEADS, record_id=ecg.record_id, patient_id=ecg.patient_id,
-                       labels=labels, check_units=False))
+                       labels=labels, check_units=False, spread=spread))
     return out

@@ -42,10 +42,12 @@ import torch
 
 import leadlift
 from leadlift.data.splits import assert_patient_disjoint, patient_kfold
-from leadlift.data.windows import EvalSet
+from leadlift.data.windows import EvalSet, gather_windows
 from leadlift.ecg import STANDARD_LEADS
 from leadlift.errors import InputError
 from leadlift.evaluation.recon_benchmark import (
+    CONTRASTS,
+    METHOD_TITLES,
     average,
     bar_chart,
     checkpoint_predictions,
@@ -55,6 +57,7 @@ from leadlift.evaluation.recon_benchmark import (
     score_windows,
     write_results,
 )
+from leadlift.evaluation.uncertainty import uncertainty_scores
 from leadlift.recon_config import ReconConfig
 from leadlift.training.recon import (
     all_index,
@@ -118,15 +121,24 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
     main = train_split(ctx, idx["train"], idx["val"], eval_sets, "main", cfg.seed)
     preds = main["preds"]
     training = main["info"]
+    uncertainty: dict[str, dict[str, Any]] = {}
     given = dict(checkpoints or {})
     if mae_checkpoint is not None:
         given.setdefault("mae", str(mae_checkpoint))
     for name, path in given.items():
         t0 = time.perf_counter()
         train_set = EvalSet("train", ctx.records, idx["train"], n_valid, rec_ids)
-        ck_preds, ck_info = checkpoint_predictions(path, plan, cfg, train_set, eval_sets)
+        ck_spreads: dict[str, np.ndarray] = {}
+        ck_preds, ck_info = checkpoint_predictions(path, plan, cfg, train_set, eval_sets, spreads=ck_spreads)
         for set_name, p in ck_preds.items():
             preds[set_name][name] = p
+        if ck_spreads:  # a model with a predictive spread: coverage and error ranking on every set
+            unc = ck_info["uncertainty"]
+            uncertainty[name] = {
+                e.name: uncertainty_scores(gather_windows(e.records, e.index, w, ctx.out_idx).numpy(),
+                                           ck_preds[e.name], ck_spreads[e.name], unc["z"], unc["level"],
+                                           plan.learned)
+                for e in eval_sets if e.name in ck_spreads}
         ck_info["seconds"] = round(time.perf_counter() - t0, 1)
         training[name] = ck_info
         say(f"[main] {name}: checkpoint {path} through the API's inference path in {ck_info['seconds']} s")
@@ -134,7 +146,10 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
     scored = list(plan.learned)
     nb, seed = cfg.benchmark.n_boot, cfg.seed
     say(f"scoring: learned-lead means with paired bootstrap CIs ({nb} resamples of the test records)")
-    test_score = score_set(plan, test, preds["test"], w, n_boot=nb, seed=seed)
+    # every scored checkpoint is also compared, paired, with each same-run specialist for these inputs
+    contrasts = (*CONTRASTS, *((name, m, f"{name} vs the {METHOD_TITLES.get(m, m)} trained for these inputs only")
+                               for name in given for m in ("unet", "fusion") if m in preds["test"]))
+    test_score = score_set(plan, test, preds["test"], w, n_boot=nb, seed=seed, contrasts=contrasts)
     test_tables = test_score["per_lead"]
     results: dict[str, Any] = {
         "format": "leadlift-recon-benchmark/2",
@@ -160,6 +175,8 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
         "test": test_score,
         "training": training,
     }
+    if uncertainty:
+        results["uncertainty"] = uncertainty
     s = test_score["learned"]
     if "fusion" in s and "fir" in s:
         results["goal"] = {"fusion_rmse": s["fusion"]["rmse"], "fir_rmse": s["fir"]["rmse"],
@@ -167,7 +184,8 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
 
     results["zero_shot"] = {}
     for e, zinfo in zero:
-        results["zero_shot"][e.name] = dict(zinfo, **score_set(plan, e, preds[e.name], w, n_boot=nb, seed=seed))
+        results["zero_shot"][e.name] = dict(zinfo, **score_set(plan, e, preds[e.name], w, n_boot=nb, seed=seed,
+                                                                       contrasts=contrasts))
 
     # figures and exported models of the main split
     figures: list[str] = []
