@@ -284,8 +284,11 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
     weights = folder / "model.safetensors"
     fs = float(pre.get("fs", 0))
     window_s = float(pre["window_samples"]) / fs if fs and pre.get("window_samples") else None
-    inputs_text = ",".join(pre.get("input_leads", [])) if not is_mae else "any subset of the 12 leads"
-    kind = "aligned per-lead masked autoencoder (paper 1)" if is_mae else "pathology-aware reconstructor (paper 2)"
+    any_subset = model.get("class") == "AnySubsetNet"
+    inputs_text = ",".join(pre.get("input_leads", [])) if not (is_mae or any_subset) else "any subset of the 12 leads"
+    kind = ("aligned per-lead masked autoencoder (paper 1)" if is_mae else
+            "any-subset pathology-aware reconstructor with a calibrated per-sample spread (paper 2, generalised)"
+            if any_subset else "pathology-aware reconstructor (paper 2)")
     lines = [
         _front_matter(card_metadata(cfg, name)).rstrip("\n"),
         "",
@@ -323,9 +326,19 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
                 lines.append(f"- final validation loss: {cfg['metrics']['val/loss']:.4f}")
         else:
             info = cfg.get("metrics", {}).get("training", {})
-            lines.append(f"- method: {cfg.get('method', '?')}; epochs: {info.get('epochs', '?')} (best "
-                         f"{info.get('best_epoch', '?')}, validation MSE {info.get('best_val_mse', float('nan')):.4f} "
-                         f"mV²), seed {train.get('seed')}")
+            if any_subset:
+                rec, enc = info.get("reconstructor", {}), info.get("encoder", {})
+                lines.append(f"- method: anysubset; SupCon encoder on random-subset views {enc.get('epochs', '?')} "
+                             f"epochs ({enc.get('seconds', '?')} s); reconstructor {rec.get('steps', '?')} steps "
+                             f"({rec.get('seconds', '?')} s, best validation MSE "
+                             f"{rec.get('best_val_mse') or float('nan'):.4f} mV² on the core subsets); "
+                             f"seed {train.get('seed')}; whole training {cfg.get('metrics', {}).get('seconds', '?')} s")
+                lines.append("- input subsets drawn in training: " + "; ".join(
+                    (cfg.get("leads") or {}).get("training_subsets", [])) + "; plus random subsets")
+            else:
+                lines.append(f"- method: {cfg.get('method', '?')}; epochs: {info.get('epochs', '?')} (best "
+                             f"{info.get('best_epoch', '?')}, validation MSE "
+                             f"{info.get('best_val_mse', float('nan')):.4f} mV²), seed {train.get('seed')}")
         command = train.get("command")
         lines.append(f"- trained by: `{reproducible_command(str(command))}`" if command else
                      f"- training command: not recorded in this checkpoint; its complete training configuration "
@@ -334,6 +347,11 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
         lines.append("- see the training section of config.yaml")
     if cfg.get("calibration"):
         lines.append(f"- amplitude calibration (z → mV): {cfg['calibration'].get('data')}")
+    if cfg.get("uncertainty"):
+        u = cfg["uncertainty"]
+        lines.append(f"- spread calibration: one factor per input subset and lead so that ± {u['z']:.3f} × spread "
+                     f"covers {u['level']:.0%} of samples on {u['fitted_on']}; other subsets use per-lead factors "
+                     "fitted on random subsets")
     lines += ["", "## Preprocessing (applied automatically by `LeadLift`)", ""]
     lines.append(f"- input resampled (polyphase) to {fs:g} Hz; windows of {pre.get('window_samples')} samples"
                  + (f" ({window_s:g} s)" if window_s else ""))
@@ -344,6 +362,9 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
     if is_mae:
         lines.append(f"- z-score per lead per window (eps {pre.get('zscore_eps', '-')}); mV from the amplitude "
                      "calibration")
+    elif any_subset:
+        lines.append("- the measured leads z-scored jointly per window, absent leads masked (the network sees which "
+                     "leads are present); outputs and spreads in mV")
     else:
         lines.append("- inputs z-scored jointly per window; outputs in mV")
     lines += [
@@ -373,6 +394,10 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
     ]
     if ev and ev.get("inputs"):
         lines += _measured(ev)
+        if ev.get("subsets_benchmark"):
+            lines += _subsets_benchmark(ev["subsets_benchmark"])
+        if ev.get("diagnostic_fidelity"):
+            lines += _diagnostic_fidelity(ev["diagnostic_fidelity"])
     else:
         lines += ["## Measured", "",
                   f"Not measured yet: `leadlift model-card CHECKPOINT_FOLDER --data-dir \"{_DATA_ENV}\"` evaluates "
@@ -392,7 +417,7 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
             f"| reconstruct throughput, 2 threads | {latency['reconstruct_throughput_per_s']:.0f} ECGs/s |",
             "",
         ]
-    leads_arg = ",".join(pre.get("input_leads", ["I"])) if not is_mae else "I"
+    leads_arg = "I,II" if any_subset else ",".join(pre.get("input_leads", ["I"])) if not is_mae else "I"
     lines += [
         "## Use",
         "",
@@ -406,6 +431,9 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
     ]
     if is_mae:
         lines.append("emb = model.embed(ecg)            # emb.windows [n_windows, D], emb.pooled [D]")
+    if any_subset:
+        lines += ["low, high = twelve.interval()      # the calibrated 90 % band, mV",
+                  'twelve.labels["synthesized"]       # which leads the model produced']
     lines += [
         "```",
         "",
@@ -453,6 +481,53 @@ def _measured(ev: dict[str, Any]) -> list[str]:
                          f"{m['bias']:+.3f} | {m['var_ratio']:.2f} |")
         lines.append("")
     return lines
+
+
+def _subsets_benchmark(b: dict[str, Any]) -> list[str]:
+    """Per-subset RMSE vs same-run FIR and specialists, and the interval coverage (from
+    ``benchmarks/results/anysubset.json``)."""
+    name = b.get("model", "model")
+    lines = ["## Against same-run baselines and specialists (PTB-XL fold 10)", "",
+             f"Produced by `{b.get('command')}`: per input subset, `leadlift reconstruct-benchmark`'s protocol "
+             "(same windows, paired bootstrap over records); specialists are trained in the same run for that subset "
+             "only. RMSE in mV, mean over learned leads.", "",
+             "| inputs | RMSE [95 % CI] | FIR LS | U-Net spec. | fusion spec. | ÷ FIR | ÷ best spec. | r / FIR r | "
+             "var. ratio | 90 % coverage (min–max) | Spearman ρ |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in b.get("subsets", []):
+        rm, ci = row["rmse"], row.get("rmse_ci") or [float("nan")] * 2
+        lines.append(f"| {row['subset']} | {rm[name]:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] | {rm['fir']:.4f} | "
+                     f"{rm.get('unet', float('nan')):.4f} | {rm.get('fusion', float('nan')):.4f} | "
+                     f"{row['ratio_to_fir']:.3f} | {row['ratio_to_best_specialist']:.3f} | "
+                     f"{row['pearson_r'][name]:.3f} / {row['pearson_r']['fir']:.3f} | {row['var_ratio']:.2f} | "
+                     f"{row['coverage_min']:.3f}–{row['coverage_max']:.3f} | {row['spearman']:.3f} |")
+    leads = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
+    lines += ["", "Coverage of the nominal 90 % interval per learned lead (`·`: measured or derived exactly):", "",
+              "| inputs | " + " | ".join(leads) + " |", "|---|" + "---:|" * len(leads)]
+    for key, c in b.get("coverage", {}).items():
+        lines.append(f"| {key} | " + " | ".join(f"{c['test'][ld]:.3f}" if ld in c["test"] else "·"
+                                            for ld in leads) + " |")
+    zs = b.get("zero_shot", {})
+    if zs:
+        lines += ["", "Zero-shot (trained on PTB-XL only), mean RMSE over learned leads (mV):", "",
+                  "| inputs | set | records | this model | FIR LS | best specialist | coverage (min–max) |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for key, sets in zs.items():
+            for z in sets.values():
+                rm = z["rmse"]
+                spec = min(rm.get("unet", float("inf")), rm.get("fusion", float("inf")))
+                lines.append(f"| {key} | {z['title']} | {z['n_records']} | {rm[name]:.4f} | {rm['fir']:.4f} | "
+                             f"{spec:.4f} | {z['coverage_min']:.3f}–{z['coverage_max']:.3f} |")
+    return [*lines, ""]
+
+
+def _diagnostic_fidelity(d: dict[str, Any]) -> list[str]:
+    """AUROC of a 12-lead classifier on real vs reconstructed ECGs (``diagnostic_fidelity.json``)."""
+    lines = ["## Diagnostic fidelity", "", f"Produced by `{d.get('command')}`.", ""]
+    table = d.get("markdown_table")
+    if isinstance(table, list):
+        lines += [str(x) for x in table]
+    return [*lines, ""]
 
 
 def _prediction_calibrated(cfg: dict[str, Any]) -> bool:

@@ -53,6 +53,7 @@ from leadlift.training.calibrate import calibrate_mae_checkpoint
 __all__ = [
     "CALIBRATION_INPUT_SETS",
     "DEFAULT_EVAL_INPUTS",
+    "attach_benchmarks",
     "bundle_checkpoint",
     "calibrate_mae_checkpoint",
     "evaluate_checkpoint",
@@ -66,7 +67,8 @@ __all__ = [
 
 DEFAULT_EVAL_INPUTS: tuple[tuple[str, ...], ...] = (("I",), ("I", "II", "V2"))
 """Input sets evaluated for an MAE's model card: a watch (lead I) and a patch (I, II, V2). A
-reconstructor is evaluated on its own input set."""
+reconstructor is evaluated on its own input set, the any-subset reconstructor on the seven core
+subsets (:data:`leadlift.models.anysubset.CORE_SUBSETS`)."""
 
 
 def _ptbxl_store(fs: float, data_dir: str | Path, store_dir: str | Path | None) -> Any:
@@ -106,13 +108,17 @@ def evaluate_checkpoint(folder: str | Path, data_dir: str | Path,
     """
     from leadlift.data.splits import ptbxl_folds
     from leadlift.evaluation.cross_lead import evaluate_reconstruction
-    from leadlift.inference.backends import load_backend
+    from leadlift.inference.backends import AnySubsetBackend, load_backend
+    from leadlift.models.anysubset import CORE_SUBSETS
 
     t0 = time.perf_counter()
     backend = load_backend(folder)
     cfg = backend.config
     if input_sets is None:
-        input_sets = DEFAULT_EVAL_INPUTS if cfg.kind == "mae" else (tuple(backend.leads),)
+        if isinstance(backend, AnySubsetBackend):
+            input_sets = tuple(tuple(s.split(",")) for s in CORE_SUBSETS)
+        else:
+            input_sets = DEFAULT_EVAL_INPUTS if cfg.kind == "mae" else (tuple(backend.leads),)
     if cfg.kind == "mae" and cfg.calibration is None:
         raise InputError(f"{folder} has no amplitude calibration; run calibrate_mae_checkpoint first")
     store = _ptbxl_store(backend.fs, data_dir, store_dir)
@@ -167,6 +173,38 @@ def write_model_card(folder: str | Path, name: str | None = None,
     with atomic_path(target) as tmp:
         tmp.write_text(text)
     return target
+
+
+def attach_benchmarks(folder: str | Path, anysubset: str | Path | None = None,
+                      diagnostic: str | Path | None = None) -> dict[str, Any]:
+    """Copy benchmark summaries measured on this checkpoint into its ``evaluation`` (so the model
+    card, rendered from ``config.yaml`` only, shows them with their commands).
+
+    Args:
+        anysubset: ``benchmarks/results/anysubset.json`` (per-subset RMSE vs same-run FIR and
+            specialists, interval coverage, zero-shot).
+        diagnostic: ``benchmarks/results/diagnostic_fidelity.json`` (classifier AUROC on real vs
+            reconstructed ECGs, Brugada check).
+    Returns:
+        The updated ``evaluation`` entry.
+    """
+    import json
+
+    cfg = read_config(folder)
+    if cfg.evaluation is None:
+        raise InputError(f"{folder}: evaluate the checkpoint first (`leadlift model-card {folder}`)")
+    ev = cfg.evaluation.model_dump(mode="json")
+    for key, path in (("subsets_benchmark", anysubset), ("diagnostic_fidelity", diagnostic)):
+        if path is not None:
+            p = Path(path)
+            if not p.exists():
+                raise DataNotFoundError(f"{p} does not exist; run the benchmark that writes it first")
+            data = json.loads(p.read_text())
+            if "command" in data:
+                data["command"] = reproducible_command(str(data["command"]))
+            ev[key] = data
+    update_config(folder, {"evaluation": ev})
+    return ev
 
 
 # --------------------------------------------------------------------------------------- bundling
