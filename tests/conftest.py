@@ -47,3 +47,16 @@ def tiny_mae_checkpoint(data_dir, tmp_path_factory) -> Path:
     pretrain(load_config("mae-tiny"), data_dir, out, progress=False)
     calibrate_mae_checkpoint(out, data_dir)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_anysubset_checkpoint(data_dir, tmp_path_factory) -> Path:
+    """A tiny any-subset reconstructor trained here on real PTB-XL (the shipped recon-tiny config's
+    ``anysubset:`` section, ~40 s on 2 cores: SupCon encoder, 6 steps, fold-9 spread calibration):
+    the stand-in for the bundled recon-any in API/CLI tests. Read-only: copy it before modifying."""
+    from leadlift.recon_config import load_recon_config
+    from leadlift.training.recon import train_recon
+
+    out = tmp_path_factory.mktemp("tiny_anysubset") / "model"
+    train_recon(load_recon_config("recon-tiny"), data_dir, out, method="anysubset", progress=False)
+    return out

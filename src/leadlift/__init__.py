@@ -24,7 +24,7 @@ it — ``tests/test_layers.py`` checks this):
 from typing import TYPE_CHECKING, Any
 
 from leadlift.ecg import ECG, STANDARD_LEADS, derive_limb_leads, normalize_lead_name
-from leadlift.errors import LeadliftError
+from leadlift.errors import LeadliftError, LowQualityWarning
 
 if TYPE_CHECKING:
     from leadlift.api import LeadLift
@@ -42,5 +42,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ECG", "STANDARD_LEADS", "LeadLift", "LeadliftError", "__version__", "derive_limb_leads", "normalize_lead_name",
+    "ECG", "STANDARD_LEADS", "LeadLift", "LeadliftError", "LowQualityWarning", "__version__", "derive_limb_leads",
+    "normalize_lead_name",
 ]

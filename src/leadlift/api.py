@@ -27,19 +27,22 @@ leads, e.g. I,II,V2 or I; no embeddings).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from leadlift.conventions import MIN_FS_HZ
 from leadlift.ecg import ECG
-from leadlift.errors import InputError
+from leadlift.errors import InputError, LowQualityWarning
 from leadlift.inference import hub
 from leadlift.inference.backends import Backend, load_backend
 from leadlift.inference.checkpoint import CheckpointConfig, calibration_key
 from leadlift.inference.hub import (
     DEFAULT_MODEL,
+    DEFAULT_RECONSTRUCTOR,
     RECOMMENDED_RECONSTRUCTORS,
     available_models,
     bundled_weights_dir,
@@ -47,13 +50,16 @@ from leadlift.inference.hub import (
     resolve_model,
 )
 from leadlift.inference.pipeline import Embeddings, embed_records, reconstruct_records
+from leadlift.inference.quality import quality_warning
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_RECONSTRUCTOR",
     "MIN_FS_HZ",
     "RECOMMENDED_RECONSTRUCTORS",
     "Embeddings",
     "LeadLift",
+    "LowQualityWarning",
     "available_models",
     "bundled_weights_dir",
     "calibration_key",
@@ -267,17 +273,50 @@ class LeadLift:
         Returns:
             An :class:`ECG` with the 12 standard leads in standard order, ``fs`` and length of the
             input, in mV. III, aVR, aVL and aVF are derived exactly when I and II are inputs.
-            ``labels["reconstructed_from"]`` names the inputs, ``labels["model"]`` the model.
+            ``labels["reconstructed_from"]`` names the inputs, ``labels["model"]`` the model;
+            ``measured``/``derived_exactly``/``synthesized`` mark the leads, and models with an
+            uncertainty add ``spread`` (mV) and ``labels["interval"]``.
+        Warns:
+            LowQualityWarning: the model's measured fold-10 quality for these input leads is below
+                the floor (mean Pearson r or variance ratio < 0.5 over the reconstructed leads), or
+                was never measured and the model is not an any-subset model
+                (:func:`leadlift.inference.quality.quality_warning`); the output still comes back,
+                with the same line in ``labels["quality_warning"]`` (stored by every writer).
         """
-        return self.reconstruct_batch([ecg], fs=fs, leads=leads, units=units, hop_s=hop_s,
-                                      keep_inputs=keep_inputs, batch_size=batch_size)[0]
+        return self._reconstruct([ecg], fs, leads, units, hop_s, keep_inputs, batch_size)[0]
 
     def reconstruct_batch(self, ecgs: Sequence[ECG | Any], fs: float | None = None,
                           leads: Sequence[str] | str | None = None, units: str = "mV", *,
                           hop_s: float | None = None, keep_inputs: bool = True,
                           batch_size: int = 256) -> list[ECG]:
-        """:meth:`reconstruct` for many recordings, their windows batched together."""
+        """:meth:`reconstruct` for many recordings, their windows batched together (the same
+        :class:`LowQualityWarning`, once per distinct message)."""
+        return self._reconstruct(ecgs, fs, leads, units, hop_s, keep_inputs, batch_size)
+
+    def _reconstruct(self, ecgs: Sequence[ECG | Any], fs: float | None, leads: Sequence[str] | str | None,
+                     units: str, hop_s: float | None, keep_inputs: bool, batch_size: int) -> list[ECG]:
         hop = self._hop(hop_s, self._backend.hop)
         inputs = [self._as_ecg(x, fs, leads, units) for x in ecgs]
-        return reconstruct_records(self._backend, inputs, hop, keep_inputs=keep_inputs, batch_size=batch_size,
-                                   explicit=leads is not None, model_name=self.name)
+        outputs = reconstruct_records(self._backend, inputs, hop, keep_inputs=keep_inputs, batch_size=batch_size,
+                                      explicit=leads is not None, model_name=self.name)
+        return self._flag_quality(outputs)
+
+    def _flag_quality(self, outputs: list[ECG]) -> list[ECG]:
+        """Warn (once per message, pointing at the caller of reconstruct / reconstruct_batch) and
+        label outputs whose input set falls under the quality floor (see :meth:`reconstruct`)."""
+        cache: dict[tuple[str, ...], str | None] = {}
+        shown: set[str] = set()
+        flagged = []
+        for rec in outputs:
+            key = tuple(rec.labels.get("reconstructed_from", ()))
+            if key not in cache:
+                cache[key] = quality_warning(self.config, key, self.name)
+            message = cache[key]
+            if message is None:
+                flagged.append(rec)
+                continue
+            if message not in shown:
+                shown.add(message)
+                warnings.warn(LowQualityWarning(message), stacklevel=4)  # -> _reconstruct -> public -> caller
+            flagged.append(dataclasses.replace(rec, labels={**rec.labels, "quality_warning": message}))
+        return flagged

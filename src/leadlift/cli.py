@@ -539,8 +539,10 @@ def reconstruct_cmd(
     fill_gaps: _FillGapsOpt = 0.0,
     allow_implausible_amplitude: _AllowAmplitudeOpt = False,
     model: Annotated[str, typer.Option(
-        "--model", "-m", help="auto (the bundled reconstructor trained for the input leads: recon-i for I, "
-        "recon-i-ii-v2 for I,II,V2; else mae-cpu), a bundled name, a checkpoint folder or org/name.")] = "auto",
+        "--model", "-m", help="auto (recon-any, the any-subset reconstructor, for any input leads when installed; else "
+        "the reconstructor trained for exactly those leads: recon-i for I, recon-i-ii-v2 for I,II,V2; else mae-cpu "
+        "with a warning: weaker, no spread), a bundled name, a checkpoint folder or org/name. A model below its "
+        "measured quality floor for the inputs gets a warning (also stored in the output).")] = "auto",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="PNG of the result (a folder for several files).")] = None,  # noqa: UP045,E501
     plot_seconds: Annotated[float, typer.Option(help="Seconds shown in the plot.")] = 10.0,
     out_format: Annotated[str, typer.Option("--format", help="Output format with several files: csv, npz, edf, wfdb.")] = "csv",  # noqa: E501
@@ -552,7 +554,11 @@ def reconstruct_cmd(
 
     Example: leadlift reconstruct watch.csv --leads I --fs 512 -o watch_12lead.csv --plot watch.png
     """
+    import warnings
+    from typing import TextIO
+
     from leadlift.api import LeadLift, recommended_model
+    from leadlift.errors import LowQualityWarning
     from leadlift.inference.files import read_input, reconstruct_files
 
     if model == "auto":
@@ -564,10 +570,27 @@ def reconstruct_cmd(
     _inference_setup(threads)
     lift = LeadLift.from_pretrained(model, device=device)
     skipped: list[str] = []
-    written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, fill_gaps_ms=fill_gaps,
-                                allow_implausible_amplitude=allow_implausible_amplitude, plot=plot,
-                                plot_seconds=plot_seconds, out_format=out_format, skip_errors=skip_errors,
-                                on_skip=lambda msg: _skip(msg, skipped))
+    shown: set[str] = set()
+    show = warnings.showwarning
+
+    def _warn(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+              file: TextIO | None = None, line: str | None = None) -> None:
+        if not issubclass(category, LowQualityWarning):
+            show(message, category, filename, lineno, file, line)
+            return
+        text = " ".join(str(message).split())  # one line, each distinct warning once
+        if text not in shown:
+            shown.add(text)
+            console.print("[yellow]warning:[/yellow] ", end="", highlight=False)
+            console.print(text, markup=False, highlight=False)
+
+    with warnings.catch_warnings():  # a LowQualityWarning is one line on stderr; the output is still written
+        warnings.simplefilter("always", LowQualityWarning)
+        warnings.showwarning = _warn
+        written = reconstruct_files(files, out_path, lift, leads=leads, fs=fs, units=units, fill_gaps_ms=fill_gaps,
+                                    allow_implausible_amplitude=allow_implausible_amplitude, plot=plot,
+                                    plot_seconds=plot_seconds, out_format=out_format, skip_errors=skip_errors,
+                                    on_skip=lambda msg: _skip(msg, skipped))
     for p in written:
         out.print(f"wrote {p}", highlight=False)
     _skip_summary(skipped, len(files))

@@ -143,7 +143,7 @@ def implausible_amplitude(signal: np.ndarray) -> tuple[str, float] | None:
 
 
 MARK_KEYS: tuple[str, ...] = ("measured", "derived_exactly", "synthesized", "model", "model_version", "interval",
-                               "bandpass_hz")
+                               "bandpass_hz", "quality_warning")
 """Label keys that mark a reconstruction (see :class:`ECG`); the writers store them in every format."""
 
 DEFAULT_INTERVAL_LEVEL = 0.9

@@ -31,3 +31,10 @@ class DownloadError(LeadliftError, OSError):
 
 class ConfigError(LeadliftError, ValueError):
     """A configuration file or value is invalid."""
+
+
+class LowQualityWarning(UserWarning):
+    """A reconstruction came from a model whose measured quality for these input leads is below
+    leadlift's floor (mean Pearson r or variance ratio < 0.5), or was never measured for them.
+    The message is one line naming the model, the inputs, the measured numbers and the fix; the
+    output ECG carries the same line in ``labels["quality_warning"]``."""

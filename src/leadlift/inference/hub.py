@@ -15,6 +15,7 @@ imported only when a repo id is used.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from leadlift.inference.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointC
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_RECONSTRUCTOR",
     "HUB_FILES",
     "RECOMMENDED_RECONSTRUCTORS",
     "available_models",
@@ -38,8 +40,15 @@ __all__ = [
     "save_pretrained",
 ]
 
+log = logging.getLogger("leadlift.inference")
+
 DEFAULT_MODEL = "mae-cpu"
-"""Name of the bundled model used when none is given (the aligned per-lead MAE, CPU size)."""
+"""Name of the bundled model used when none is given (the aligned per-lead MAE, CPU size): the
+embedder of ``embed``; for reconstruction see :data:`DEFAULT_RECONSTRUCTOR`."""
+
+DEFAULT_RECONSTRUCTOR = "recon-any"
+"""Name of the bundled any-subset reconstructor: :func:`recommended_model`'s choice for every input
+subset of fewer than 12 leads when it is installed."""
 
 HUB_FILES: tuple[str, ...] = (CONFIG_FILE, WEIGHTS_FILE)
 """Files a checkpoint needs; a Hub download fetches these and the model card, nothing else."""
@@ -72,10 +81,27 @@ RECOMMENDED_RECONSTRUCTORS: dict[frozenset[str], str] = {
 
 
 def recommended_model(leads: Sequence[str]) -> str:
-    """The bundled model to reconstruct from ``leads``: the pathology-aware reconstructor trained
-    for exactly that lead set when one is bundled, else the aligned MAE (any lead subset)."""
-    name = RECOMMENDED_RECONSTRUCTORS.get(frozenset(leads))
-    return name if name is not None and name in available_models() else DEFAULT_MODEL
+    """The bundled model to reconstruct from ``leads`` (never a silent downgrade).
+
+    1. :data:`DEFAULT_RECONSTRUCTOR` (``recon-any``, any subset, with a calibrated spread) when it
+       is bundled and ``leads`` has fewer than 12 leads;
+    2. else the pathology-aware reconstructor trained for exactly that lead set
+       (:data:`RECOMMENDED_RECONSTRUCTORS`) when it is bundled;
+    3. else :data:`DEFAULT_MODEL` (the aligned MAE, an embedder whose reconstructions are weaker),
+       with a warning on the ``leadlift`` logger (the CLI prints it as ``warning: ...``).
+    """
+    names = available_models()
+    subset = frozenset(leads)
+    if DEFAULT_RECONSTRUCTOR in names and len(subset) < 12:
+        return DEFAULT_RECONSTRUCTOR
+    name = RECOMMENDED_RECONSTRUCTORS.get(subset)
+    if name is not None and name in names:
+        return name
+    key = ",".join(leads) or "no leads"
+    log.warning("no bundled reconstructor for inputs %s (%s is not installed and no fixed-set reconstructor matches): "
+                "falling back to %s, an embedding model whose reconstructions are weaker and have no spread; "
+                "install %s or pass --model", key, DEFAULT_RECONSTRUCTOR, DEFAULT_MODEL, DEFAULT_RECONSTRUCTOR)
+    return DEFAULT_MODEL
 
 
 def _env_offline() -> bool:

@@ -245,7 +245,7 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
             again = backend.derived_leads(ecg.leads)
             if again:  # derived from a learned I or II: recomputed so the output obeys Einthoven exactly
                 limb = derive_limb_leads(rows["I"], rows["II"])
-                rows.update({n_: limb[n_] for n_ in again})
+                rows.update({n_: limb[n_] for n_ in again if n_ in limb})  # I/II derived by the plan stay
         signal = np.stack([rows[name] for name in STANDARD_LEADS]).astype(np.float32)
         measured = [name for name in STANDARD_LEADS if name in ecg.leads] if keep_inputs else []
         exact = list(DERIVED_LIMB_LEADS) if derive else []

@@ -13,6 +13,7 @@ the one spelling of both in files, shared by the writers and the readers:
       leadlift model: recon-i-ii 1.0        (NAME VERSION; the version is the last word, "-" = none)
       leadlift interval: 0.9 z=1.6449       (the 90 % interval is signal ± 1.6449·spread)
       leadlift bandpass_hz: 0.5,45          (only when known)
+      leadlift quality_warning: model ... (only when the model is below its quality floor)
 
 * a JSON object (the CSV sidecar) with the same keys as ``labels``;
 * the spread of lead ``X`` as an extra channel/column named ``X_sd`` (WFDB, CSV) or ``X sd`` (EDF).
@@ -89,6 +90,15 @@ def _interval(value: Any) -> dict[str, float] | None:
     return {"level": level, "z": z}
 
 
+def _one_line(value: Any) -> str | None:
+    """A label value as one line of text (whitespace runs, newlines included, become one space), or
+    None when it is not a non-empty string."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    return text or None
+
+
 def _bandpass(value: Any) -> list[float | None] | None:
     """``[low_hz, high_hz]`` (either may be None) from a label value, or None."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
@@ -155,6 +165,9 @@ def marks_of(ecg: ECG) -> dict[str, Any]:
     band = _bandpass(labels.get("bandpass_hz"))
     if band is not None:
         out["bandpass_hz"] = band
+    warning = _one_line(labels.get("quality_warning"))
+    if warning is not None:
+        out["quality_warning"] = warning
     return out
 
 
@@ -173,6 +186,9 @@ def marks_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
     band = _bandpass(data.get("bandpass_hz"))
     if band is not None:
         out["bandpass_hz"] = band
+    warning = _one_line(data.get("quality_warning"))
+    if warning is not None:
+        out["quality_warning"] = warning
     return out
 
 
@@ -203,6 +219,8 @@ def mark_lines(marks: Mapping[str, Any]) -> list[str]:
     if "bandpass_hz" in marks:
         lo, hi = marks["bandpass_hz"]
         lines.append(f"{MARK_PREFIX}bandpass_hz: {'' if lo is None else f'{lo:g}'},{'' if hi is None else f'{hi:g}'}")
+    if "quality_warning" in marks:
+        lines.append(f"{MARK_PREFIX}quality_warning: {marks['quality_warning']}")
     return lines
 
 
@@ -232,6 +250,10 @@ def parse_mark_lines(lines: Iterable[str]) -> dict[str, Any]:
             band = _bandpass([p or None for p in parts]) if len(parts) == 2 else None
             if band is not None:
                 out["bandpass_hz"] = band
+        elif key == "quality_warning":
+            warning = _one_line(value)
+            if warning is not None:
+                out["quality_warning"] = warning
     return out
 
 

@@ -768,7 +768,7 @@ def read_npz(path: str | Path, *, fs: float | None = None, leads: Sequence[str] 
 
 
 _NPZ_MARK_KEYS = ("spread", "measured_mask", "measured", "synthesized", "model", "model_version",
-                  "interval_level", "interval_z", "bandpass_hz")
+                  "interval_level", "interval_z", "bandpass_hz", "quality_warning")
 """NPZ keys of a marked reconstruction (see :func:`leadlift.io.write_npz`)."""
 
 
@@ -782,7 +782,7 @@ def _npz_marks(archive: Any, keys: list[str], stored_leads: list[str] | None, so
         mask = archive["measured_mask"].reshape(-1)
         if mask.dtype == bool and mask.size == len(stored_leads):
             data["measured"] = [n for n, m in zip(stored_leads, mask, strict=True) if m]
-    for key in ("model", "model_version"):
+    for key in ("model", "model_version", "quality_warning"):
         if key in keys:
             data[key] = str(_npz_scalar(archive, key, source))
     if "interval_z" in keys:

@@ -144,6 +144,8 @@ def _npz_marks(ecg: ECG) -> dict[str, np.ndarray]:
         out["interval_z"] = np.float64(marks["interval"]["z"])
     if "bandpass_hz" in marks:
         out["bandpass_hz"] = np.array([np.nan if v is None else v for v in marks["bandpass_hz"]], dtype=np.float64)
+    if "quality_warning" in marks:
+        out["quality_warning"] = np.array(marks["quality_warning"], dtype=str)
     return out
 
 
@@ -154,8 +156,9 @@ def write_npz(ecg: ECG, path: str | Path) -> Path:
     A marked ECG adds ``spread`` (float32 ``[n_leads, n_samples]`` mV, when present),
     ``measured_mask`` (bool ``[n_leads]``), ``measured``, ``derived_exactly`` and ``synthesized``
     (string arrays),
-    ``model`` and ``model_version`` (strings), ``interval_level`` and ``interval_z`` (float64) and,
-    when known, ``bandpass_hz`` (float64 ``[2]``, NaN for an open edge).
+    ``model`` and ``model_version`` (strings), ``interval_level`` and ``interval_z`` (float64),
+    when known, ``bandpass_hz`` (float64 ``[2]``, NaN for an open edge) and, when the model is
+    below its quality floor, ``quality_warning`` (string).
     """
     _check_ecg(ecg)
     path = Path(path)
