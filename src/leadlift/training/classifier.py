@@ -40,7 +40,6 @@ from leadlift.data.splits import ptbxl_folds
 from leadlift.data.windows import record_labels
 from leadlift.ecg import STANDARD_LEADS
 from leadlift.errors import ConfigError, InputError
-from leadlift.evaluation.probes import auroc
 from leadlift.inference.checkpoint import file_sha256
 from leadlift.models.classifier import (
     CLASSIFIER_CONFIG_FILE,
@@ -127,8 +126,16 @@ def save_classifier(net: SuperclassNet, config: ClassifierConfig, folder: str | 
     return folder
 
 
+def _auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """Validation AUROC of one class (NaN when fold 9 lacks a class); training never imports evaluation."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).astype(bool)
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
+
+
 def _macro(y: np.ndarray, p: np.ndarray) -> tuple[float, list[float]]:
-    per = [float(auroc(y[:, c], p[:, c])) for c in range(y.shape[1])]
+    per = [_auroc(y[:, c], p[:, c]) for c in range(y.shape[1])]
     finite = [v for v in per if np.isfinite(v)]
     return (float(np.mean(finite)) if finite else float("nan")), per
 
