@@ -118,6 +118,36 @@ def derive_limb_leads(lead_i: Any, lead_ii: Any) -> dict[str, Any]:
     }
 
 
+def limb_rank(leads: Iterable[str]) -> int:
+    """Dimension (0, 1 or 2) of the limb-lead plane spanned by ``leads`` (non-limb names ignored);
+    2 means they determine all six limb leads exactly."""
+    have = [n for n in leads if n in LIMB_COEFFICIENTS]
+    return int(np.linalg.matrix_rank(np.array([LIMB_COEFFICIENTS[n] for n in have]))) if have else 0
+
+
+def solve_limb_leads(rows: Mapping[str, Any]) -> dict[str, Any]:
+    """All six limb leads from any limb leads that span the limb plane (e.g. III and aVF).
+
+    Args:
+        rows: ``{limb lead: signal}`` (arrays or tensors of one shape, mV); other names are ignored.
+    Returns:
+        ``{I, II, III, aVR, aVL, aVF: signal}``: I and II solved by least squares (exact when the
+        rows obey Einthoven/Goldberger), the others derived from them.
+    Raises:
+        InputError: if the rows do not span the plane (fewer than two independent limb leads).
+    """
+    have = [n for n in LIMB_LEADS if n in rows]
+    if limb_rank(have) < 2:
+        raise InputError(f"limb leads {', '.join(have) or 'none'} do not determine the others; pass two limb "
+                         "leads such as I and II")
+    p = np.linalg.pinv(np.array([LIMB_COEFFICIENTS[n] for n in have]))  # [2, k]
+    lead_i = sum(float(p[0, k]) * rows[n] for k, n in enumerate(have))
+    lead_ii = sum(float(p[1, k]) * rows[n] for k, n in enumerate(have))
+    out = derive_limb_leads(lead_i, lead_ii)
+    out.update({"I": lead_i, "II": lead_ii})
+    return out
+
+
 def amplitude_scale_mv(signal: np.ndarray) -> float:
     """Robust amplitude of a signal in its own unit: the largest per-lead 99.5th percentile of
     ``|x - median(x)|``. Used to tell mV from µV (≈1000× larger) or V (≈1000× smaller)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from leadlift.ecg import DERIVED_LIMB_LEADS, ECG, STANDARD_LEADS, derive_limb_leads
+from leadlift.ecg import ECG, LIMB_LEADS, STANDARD_LEADS, limb_rank, solve_limb_leads
 from leadlift.errors import InputError
 from leadlift.inference.backends import Backend
 from leadlift.preprocessing import hann_weights, overlap_add, resample, window_index
@@ -181,7 +181,7 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
     Returns:
         One 12-lead :class:`ECG` per input (standard order, input fs and length, mV);
         ``labels`` mark the output: ``reconstructed_from`` (the inputs), ``measured`` (leads passed
-        through as recorded), ``derived_exactly`` (limb leads computed from measured I and II),
+        through as recorded), ``derived_exactly`` (limb leads computed from two measured limb leads),
         ``synthesized`` (every other lead: predicted, or derived from a predicted lead), ``model``
         and ``model_version``; models with an uncertainty also give ``spread`` (the calibrated
         predictive SD in mV, 0 for measured and exactly derived leads) and ``labels["interval"]``
@@ -193,10 +193,11 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
         ecg = backend.inputs(x, "reconstruct", explicit)
         if refuse_flat:
             check_input_leads(ecg)
-        derive = "I" in ecg.leads and "II" in ecg.leads
+        # two measured limb leads fix all six: the others are derived exactly, never predicted
+        derive = limb_rank(ecg.leads) >= 2
         skip = set(ecg.leads) if keep_inputs else set()
         if derive:
-            skip |= set(DERIVED_LIMB_LEADS)
+            skip |= {n for n in LIMB_LEADS if n not in ecg.leads}
         targets = tuple(n for n in STANDARD_LEADS if n not in skip)
         win, index, n = _windows(backend, ecg, hop)
         plans.append((ecg, targets, derive, win, index, n))
@@ -237,18 +238,19 @@ def reconstruct_records(backend: Backend, ecgs: Sequence[ECG], hop: int, keep_in
         if keep_inputs:
             rows.update({name: ecg.signal[i].astype(np.float64) for i, name in enumerate(ecg.leads)})
             sd_rows.update({name: np.zeros(ecg.n_samples) for name in ecg.leads})
-        if derive:
-            i_, ii = (ecg.signal[ecg.leads.index(n_)].astype(np.float64) for n_ in ("I", "II"))
-            rows.update(derive_limb_leads(i_, ii))
-            sd_rows.update({n_: np.zeros(ecg.n_samples) for n_ in DERIVED_LIMB_LEADS})
+        exact = [n_ for n_ in LIMB_LEADS if n_ not in ecg.leads] if derive else []
+        if derive:  # from the measured limb leads as recorded
+            solved = solve_limb_leads({n_: ecg.signal[i].astype(np.float64) for i, n_ in enumerate(ecg.leads)})
+            rows.update({n_: solved[n_] for n_ in exact})
+            sd_rows.update({n_: np.zeros(ecg.n_samples) for n_ in exact})
         else:
             again = backend.derived_leads(ecg.leads)
-            if again:  # derived from a learned I or II: recomputed so the output obeys Einthoven exactly
-                limb = derive_limb_leads(rows["I"], rows["II"])
-                rows.update({n_: limb[n_] for n_ in again if n_ in limb})  # I/II derived by the plan stay
+            if again:  # derived from a learned I or II: recomputed from the output rows (measured ones as
+                # recorded), so the output obeys Einthoven/Goldberger exactly; their spread is the backend's
+                solved = solve_limb_leads({n_: rows[n_] for n_ in LIMB_LEADS if n_ in rows and n_ not in again})
+                rows.update({n_: solved[n_] for n_ in again})
         signal = np.stack([rows[name] for name in STANDARD_LEADS]).astype(np.float32)
         measured = [name for name in STANDARD_LEADS if name in ecg.leads] if keep_inputs else []
-        exact = list(DERIVED_LIMB_LEADS) if derive else []
         synthesized = [name for name in STANDARD_LEADS if name not in measured and name not in exact]
         labels = dict(ecg.labels, reconstructed_from=list(ecg.leads), model=model_name, model_version=version,
                       measured=measured, derived_exactly=exact, synthesized=synthesized)

@@ -84,17 +84,28 @@ def test_reconstruct_real_record_from_a_subset(lift: LeadLift, record: ECG, key:
         np.testing.assert_array_equal(rec[name], record[name])
     np.testing.assert_allclose(rec["aVF"], rec["II"] - rec["I"] / 2, atol=1e-5)  # Goldberger from the output's I, II
     np.testing.assert_allclose(rec["aVR"], -(rec["I"] + rec["II"]) / 2, atol=1e-5)
-    if key != "III":  # see test_einthoven_with_only_one_measured_limb_lead
-        np.testing.assert_allclose(rec["III"], rec["II"] - rec["I"], atol=1e-5)
+    np.testing.assert_allclose(rec["III"], rec["II"] - rec["I"], atol=1e-5)
     low, high = rec.interval()
     assert (high >= low).all() and np.array_equal(low[rec.leads.index(SPD[key][0][0])], rec[SPD[key][0][0]])
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline.py keeps the raw measured III but derives I from the band-passed, "
-                   "baseline-removed III inside the model, so III != II - I by the removed baseline (reported)")
 def test_einthoven_with_only_one_measured_limb_lead(lift: LeadLift, record: ECG) -> None:
+    """I is derived from the measured III as recorded and the predicted II (not from the model's
+    band-passed copy of III), so the output obeys Einthoven exactly."""
     rec = _no_quality_warning(lift.reconstruct, record, leads="III")
     np.testing.assert_allclose(rec["III"], rec["II"] - rec["I"], atol=1e-4)
+    assert "I" in rec.labels["synthesized"] and rec.spread[rec.leads.index("I")].max() > 0
+
+
+def test_two_measured_limb_leads_give_every_limb_lead_exactly(lift: LeadLift, record: ECG) -> None:
+    """III and aVF fix the limb plane: I, II, aVR, aVL are derived exactly from them as recorded
+    (spread 0, marked derived_exactly), never predicted."""
+    rec = _no_quality_warning(lift.reconstruct, record, leads="III,aVF")
+    for name in ("I", "II", "aVR", "aVL"):
+        np.testing.assert_allclose(rec[name], record[name], atol=5e-3)  # PTB-XL stores leads to 1 µV
+        assert rec.spread[rec.leads.index(name)].max() == 0
+    assert set(rec.labels["derived_exactly"]) == {"I", "II", "aVR", "aVL"}
+    assert not {"I", "II", "aVR", "aVL"} & set(rec.labels["synthesized"])
 
 
 def test_all_twelve_leads_in_is_one_line_error(lift: LeadLift, record: ECG) -> None:
