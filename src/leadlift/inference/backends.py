@@ -278,7 +278,7 @@ class ReconBackend(Backend):
         if (explicit and have != set(self.leads)) or not set(self.leads) <= have:
             raise InputError(
                 f"model {self.name} reconstructs from {','.join(self.leads)} only, but the input has "
-                f"{','.join(ecg.leads)}; pass those leads or use an aligned MAE such as {DEFAULT_MAE!r}"
+                f"{','.join(ecg.leads)}; pass those leads or use recon-any (any input subset)"
             )
         return ecg.select(self.leads)
 

@@ -663,6 +663,9 @@ def export_onnx(model: str | os.PathLike[str], out: str | os.PathLike[str], *, f
         _require("onnxruntime")
     folder, source = resolve_model(model)
     backend = load_backend(folder, str(model), verify=verify, require_checksum=verify and source != "local")
+    if backend.config.model.class_name == "AnySubsetNet":
+        raise InputError(f"ONNX export of the any-subset reconstructor {model} (mask input, spread output) is not "
+                         "supported yet; export a fixed-input reconstructor such as recon-i or recon-i-ii-v2")
     pipe = build_pipeline(backend, fs_in, duration_s, leads)
     out = Path(out)
     report_check: dict[str, float] = {}

@@ -253,3 +253,13 @@ def test_cli_auto_fallback_is_loud(record_hea: Path, tmp_path: Path, capsys,
     assert len(warned) == 2 and "falling back to mae-cpu" in warned[0] and "never measured" in warned[1]
     code, out, err = run_cli(["reconstruct", "--help"], capsys)
     assert "recon-any" in " ".join(out.split())
+
+
+def test_onnx_export_of_the_any_subset_model_is_refused_in_one_line(tiny_anysubset_checkpoint: Path,
+                                                                    tmp_path: Path) -> None:
+    from leadlift.inference.export import export_onnx
+
+    with pytest.raises(InputError, match="not supported yet") as exc:
+        export_onnx(tiny_anysubset_checkpoint, tmp_path / "m.onnx", leads="I,II", fs_in=100.0, duration_s=10.0)
+    one_line(exc)
+    assert not (tmp_path / "m.onnx").exists()

@@ -107,7 +107,9 @@ def test_csv_layout_and_sidecar(marked: ECG, tmp_path: Path) -> None:
     assert read_ecg(out).fs == 500.0
 
 
-def test_stale_or_foreign_sidecars(marked: ECG, plain: ECG, tmp_path: Path, caplog) -> None:
+def test_stale_or_foreign_sidecars(marked: ECG, plain: ECG, tmp_path: Path, caplog, monkeypatch) -> None:
+    # the CLI's logging setup (run by earlier CLI tests) stops propagation; caplog listens at the root
+    monkeypatch.setattr(logging.getLogger("leadlift"), "propagate", True)
     out = tmp_path / "rec.csv"
     write_csv(marked, out)
     write_csv(plain.select("I,II"), out)  # an unmarked write removes the old sidecar
