@@ -636,6 +636,8 @@ def model_card_cmd(
     inputs: Annotated[Optional[list[str]], typer.Option("--leads", "--inputs", help="Input lead set(s) to evaluate (repeat; MAE only; default I and I,II,V2).")] = None,  # noqa: UP045,E501
     name: Annotated[Optional[str], typer.Option(help="Model name in the card (default: folder name).")] = None,  # noqa: UP045
     latency: Annotated[Optional[Path], typer.Option(help="inference_latency.json to include.")] = None,  # noqa: UP045
+    subsets_results: Annotated[Optional[Path], typer.Option(help="benchmarks/results/anysubset.json measured on this checkpoint, to include.")] = None,  # noqa: UP045,E501
+    diagnostic_results: Annotated[Optional[Path], typer.Option(help="benchmarks/results/diagnostic_fidelity.json measured on this checkpoint, to include.")] = None,  # noqa: UP045,E501
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
     threads: _CommonThreadsOpt = None,
 ) -> None:
@@ -649,6 +651,7 @@ def model_card_cmd(
     from leadlift.inference.checkpoint import read_config
     from leadlift.paths import resolve_data_dir
     from leadlift.workflows.release import (
+        attach_benchmarks,
         calibrate_mae_checkpoint,
         command_line,
         evaluate_checkpoint,
@@ -667,6 +670,8 @@ def model_card_cmd(
     for key, res in ev["inputs"].items():
         m = summary_metrics(res)
         out.print(f"inputs {key}: mean r {m['pearson_r']:.3f}, RMSE {m['rmse']:.3f} mV over reconstructed leads")
+    if subsets_results is not None or diagnostic_results is not None:
+        attach_benchmarks(checkpoint, anysubset=subsets_results, diagnostic=diagnostic_results)
     card = write_model_card(checkpoint, name=name, latency=latency)
     out.print(f"wrote {card}", highlight=False)
 
