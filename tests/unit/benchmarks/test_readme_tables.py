@@ -224,3 +224,124 @@ def test_relative_links_resolve(page: Path) -> None:
     targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text)]
     missing = [t for t in targets if t and "://" not in t and not (page.parent / t).exists()]
     assert not missing, f"{page.name}: links to missing files {missing}"
+
+
+# ----------------------------------------------------------------------------- any-subset blocks
+def _anysubset_result() -> dict:
+    """An anysubset.json in the format benchmarks/anysubset.py's summarize() and main() write."""
+    def row(subset: str, learned: list[str], any_rmse: float, best: str, meets: dict) -> dict:
+        rmse = {"zero": 0.24, "fir": 0.20, "unet": 0.19, "fusion": 0.18, "recon-any": any_rmse}
+        return {"subset": subset, "learned": learned, "rmse": rmse, "rmse_ci": [any_rmse - 0.01, any_rmse + 0.01],
+                "pearson_r": {"fir": 0.70, "unet": 0.80, "fusion": 0.81, "recon-any": 0.82}, "var_ratio": 0.83,
+                "best_specialist": best, "ratio_to_fir": any_rmse / 0.20, "ratio_to_best_specialist": any_rmse / 0.18,
+                "delta_rmse_vs_best_specialist": {"diff": any_rmse - 0.18, "ci": [-0.01, 0.01]},
+                "delta_r_vs_fir": {"diff": 0.12, "ci": [0.1, 0.14]}, "coverage_min": 0.871, "coverage_max": 0.912,
+                "spearman": 0.45, "meets": meets}
+
+    ok = {"rmse_vs_fir": True, "rmse_vs_specialist": True, "coverage": True, "spearman": True}
+    return {
+        "model": "recon-any",
+        "criteria": {"rmse_vs_fir": 0.9, "rmse_vs_specialist": 1.03, "r_gain_vs_fir_from_I": 0.05,
+                     "coverage": [0.85, 0.95], "spearman": 0.3, "var_ratio_I_II": 0.6},
+        "subsets": [row("I", ["II", "V1", "V2", "V3", "V4", "V5", "V6"], 0.175, "fusion",
+                        {**ok, "r_gain_vs_fir": True}),
+                    row("I,II", ["V1", "V2", "V3", "V4", "V5", "V6"], 0.19, "fusion",
+                        {**ok, "rmse_vs_fir": False, "rmse_vs_specialist": False, "var_ratio_I_II": True})],
+        "coverage": {"I": {"test": {"II": 0.9}, "spearman_per_lead": {"II": 0.4}}},
+        "zero_shot": {},
+        "runs": {k: {"seconds": 100.0, "command": "x", "n_test_windows": 3072, "n_test_records": 256, "training": {}}
+                 for k in ("I", "I,II")},
+        "machine": {"python": "3.11.7", "torch": "2.13.0+cpu", "threads": 2},
+        "command": "python benchmarks/anysubset.py --data-dir ../shared/data --model runs/recon-any",
+        "config": "recon-cpu",
+    }
+
+
+def test_anysubset_block_renders_when_its_results_exist(tmp_path) -> None:
+    absent = readme_tables.render("anysubset", tmp_path)
+    assert absent.startswith("_Not measured yet: `python benchmarks/anysubset.py --data-dir ../shared/data "
+                             "--model runs/recon-any` writes")
+    (tmp_path / "anysubset.json").write_text(json.dumps(_anysubset_result()))
+    block = readme_tables.render("anysubset", tmp_path)
+    lines = block.splitlines()
+    assert lines[0].startswith("| input leads | `recon-any` RMSE, mV [95 % CI] | FIR least squares |")
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ") and "---" not in line}
+    assert set(rows) == {"input leads", "I", "I, II"}
+    cells = [c.strip() for c in rows["I"].split("|")[1:-1]]
+    assert cells == ["I", "0.1750 [0.1650, 0.1850]", "0.2000", "0.1800 (fusion)", "0.875", "0.972", "0.820 (0.700)",
+                     "0.83", "0.871–0.912", "0.45"]
+    assert "0.950" in rows["I, II"] and "1.056" in rows["I, II"]
+    assert "RMSE ≤ 0.9 × FIR: 1 of 2" in block and "RMSE ≤ 1.03 × best specialist: 1 of 2" in block
+    assert "coverage within 0.85–0.95 on every lead: 2 of 2" in block and "256 records" in block
+    assert ("Measured by `python benchmarks/anysubset.py --data-dir ../shared/data --model runs/recon-any` → "
+            "[`") in block and "anysubset.json" in block  # no .md next to it here: the link is the JSON
+    (tmp_path / "anysubset.md").write_text("# summary\n")
+    assert "anysubset.md`](" in readme_tables.render("anysubset", tmp_path)
+
+
+def _diagnostic_result() -> dict:
+    """A diagnostic_fidelity.json in the format benchmarks/diagnostic_fidelity.py's run() writes."""
+    def auroc(real: float, recon: float) -> dict:
+        return {"real": real, "recon": recon, "delta": recon - real, "real_ci": [real - 0.03, real + 0.03],
+                "recon_ci": [recon - 0.03, recon + 0.03], "delta_ci": [recon - real - 0.01, recon - real + 0.01],
+                "n_pos": 69, "n_neg": 287}
+
+    def subset(leads: list[str], macro: tuple[float, float], j60: tuple[float, float]) -> dict:
+        n = {"records": 363, "measured": 363, "not_measured": 0, "brugada_1": 69, "brugada_0": 287,
+             "uncertain_excluded_from_auroc": 7}
+        return {"leads": leads,
+                "ptbxl": {"classes": {"MI": auroc(0.87, 0.85)}, "n": 254, "n_boot": 1000, "level": 0.95,
+                          "macro": {**auroc(*macro), "classes": ["NORM", "MI", "STTC", "CD", "HYP"]}},
+                "brugada": {"st_j60": {"n": n, "auroc": auroc(*j60), "agreement": {}},
+                            "st_j": {"n": n, "auroc": auroc(0.73, 0.74), "agreement": {}}},
+                "st_fiducial_fallbacks": 0, "seconds": {"reconstruct": 10.0, "total": 12.0}}
+
+    return {
+        "command": "python benchmarks/diagnostic_fidelity.py --model recon-any",
+        "model": "recon-any", "model_path": "src/leadlift/weights/recon-any", "model_kind": "anysubset",
+        "model_leads": [],
+        "classifier": {"path": "runs/diagnostic-classifier", "trained_in_this_run": False, "val_macro_auroc": 0.9317},
+        "classes": ["NORM", "MI", "STTC", "CD", "HYP"],
+        "records": {"ptbxl_fold10": 254, "brugada": 363, "brugada_codes": {"0": 287, "1": 69, "2": 7}},
+        "n_boot": 1000, "seed": 0,
+        "subsets": {"I": subset(["I"], (0.879, 0.801), (0.649, 0.600)),
+                    "I,II,V2": subset(["I", "II", "V2"], (0.879, 0.870), (0.649, 0.644)),
+                    "V9": {"leads": ["V9"], "skipped": "no such lead"}},
+        "wall_seconds": 30.0, "machine": "x86_64, 2 cores, Python 3.11.7", "date": "2026-12-01",
+    }
+
+
+def test_diagnostic_block_renders_when_its_results_exist(tmp_path) -> None:
+    absent = readme_tables.render("diagnostic", tmp_path)
+    assert absent.startswith("_Not measured yet: `python benchmarks/diagnostic_fidelity.py")
+    (tmp_path / "diagnostic_fidelity.json").write_text(json.dumps(_diagnostic_result()))
+    block = readme_tables.render("diagnostic", tmp_path)
+    lines = block.splitlines()
+    assert lines[0].startswith("| input leads | PTB-XL macro AUROC: real → reconstructed | Δ [95 % CI] |")
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ") and "---" not in line}
+    assert set(rows) == {"input leads", "I", "I, II, V2", "V9"}
+    cells = [c.strip() for c in rows["I"].split("|")[1:-1]]
+    assert cells == ["I", "0.879 → 0.801", "-0.078 [-0.088, -0.068]", "0.649 → 0.600", "-0.049 [-0.059, -0.039]"]
+    assert "0.879 → 0.870" in rows["I, II, V2"] and "skipped" in rows["V9"]
+    assert "`recon-any`" in block and "254 fold-10 records" in block and "363 records" in block
+    assert "Measured by `python benchmarks/diagnostic_fidelity.py --model recon-any` → [`" in block
+
+
+def test_training_set_block_lists_every_bundled_model(tmp_path) -> None:
+    """A bundled recon-any (its config.yaml carries the model card's evaluation) joins the list."""
+    import shutil
+
+    import yaml
+
+    for cfg in sorted(readme_tables.WEIGHTS.glob("*/config.yaml")):
+        (tmp_path / cfg.parent.name).mkdir()
+        shutil.copy(cfg, tmp_path / cfg.parent.name / "config.yaml")
+    ev = {"split": "PTB-XL strat_fold 10 (test)", "train_folds": [1, 2, 3, 4, 5, 6, 7, 8], "train_records": 1496,
+          "store_records": 1997, "command": 'leadlift model-card runs/recon-any --data-dir "$LEADLIFT_DATA" '
+          "--name recon-any --subsets-results benchmarks/results/anysubset.json",
+          "inputs": {"I": {"n_test_records": 257}, "I,II": {"n_test_records": 257}}}
+    (tmp_path / "recon-any").mkdir()
+    (tmp_path / "recon-any" / "config.yaml").write_text(yaml.safe_dump({"kind": "anysubset", "evaluation": ev}))
+    block = readme_tables.block_training_set(tmp_path, tmp_path)
+    assert "`recon-any`" in block and "--name recon-any --subsets-results" in block
+    assert "[recon-any](" in block and "recon-any/MODEL_CARD.md" in block
