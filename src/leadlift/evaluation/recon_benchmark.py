@@ -339,7 +339,7 @@ def bar_chart(path: Path, tables: dict[str, dict[str, dict[str, float]]], leads:
         for ax, metric in zip(axes, ("pearson_r", "rmse"), strict=True):
             vals = [tables[m][ld][metric] for ld in leads]
             if metric == "pearson_r":
-                lowest = min(lowest, *[v for v in vals if np.isfinite(v)])
+                lowest = min([lowest, *(v for v in vals if np.isfinite(v))])  # the zero predictor has no r
             ax.bar(xs + (k - (len(methods) - 1) / 2) * width, vals, width, label=METHOD_TITLES.get(m, m))
     axes[0].set_ylabel("Pearson r (per window, mean)")
     axes[0].set_ylim(max(min(0.5, lowest - 0.05), -1.0), 1.0)

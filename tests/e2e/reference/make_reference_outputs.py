@@ -20,7 +20,8 @@ from leadlift.data.readers import ECGIDReader, PTBXLReader
 
 HERE = Path(__file__).resolve().parent
 CASES: tuple[tuple[str, str], ...] = (("mae-cpu", "I"), ("mae-cpu", "I,II,V2"), ("recon-i", "I"),
-                                      ("recon-i-ii-v2", "I,II,V2"))
+                                      ("recon-i-ii-v2", "I,II,V2"), ("recon-any", "I"), ("recon-any", "I,II"),
+                                      ("recon-any", "V2"))
 PTBXL_ROWS = (0, 1)  # the first two fold-10 records of the PTB-XL copy at 100 Hz
 
 
@@ -41,7 +42,8 @@ def reference_inputs(data_dir: str | Path) -> dict[str, object]:
 
 
 def compute(data_dir: str | Path) -> dict[str, np.ndarray]:
-    """Every case on every input: reconstructions (mV) and, for the MAE, pooled embeddings."""
+    """Every case on every input: reconstructions (mV), their spread where the model gives one, and,
+    for the MAE, window embeddings."""
     inputs = reference_inputs(data_dir)
     arrays: dict[str, np.ndarray] = {}
     for model_name, leads in CASES:
@@ -49,7 +51,10 @@ def compute(data_dir: str | Path) -> dict[str, np.ndarray]:
         for key, ecg in inputs.items():
             if not set(leads.split(",")) <= set(ecg.leads):
                 continue
-            arrays[f"{model_name}|{leads}|{key}|reconstruct"] = model.reconstruct(ecg, leads=leads.split(",")).signal
+            rec = model.reconstruct(ecg, leads=leads.split(","))
+            arrays[f"{model_name}|{leads}|{key}|reconstruct"] = rec.signal
+            if rec.spread is not None:  # the calibrated predictive SD (mV) is part of what users get
+                arrays[f"{model_name}|{leads}|{key}|spread"] = rec.spread
             if model.kind == "mae":
                 arrays[f"{model_name}|{leads}|{key}|embed"] = model.embed(ecg, leads=leads.split(",")).windows
     return arrays

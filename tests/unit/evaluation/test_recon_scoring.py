@@ -88,3 +88,19 @@ def test_paired_bootstrap_ci_matches_a_hand_computation(test_set: EvalSet) -> No
     assert contrast["rmse"]["ci"] == pytest.approx(list(percentile_ci(contrast_diff)), rel=1e-9)
     lo, hi = res["ci"]["zero"]["learned"]["rmse"]
     assert lo <= res["learned"]["zero"]["rmse"] <= hi
+
+
+def test_bar_chart_with_a_method_without_any_correlation(tmp_path) -> None:
+    """From V2 alone the zero predictor has no Pearson r on any lead (every output is 0 mV): the
+    per-lead chart still draws (it once crashed on the empty list of finite r values)."""
+    import math
+
+    from leadlift.evaluation.recon_benchmark import bar_chart
+    from leadlift.models.recon import LeadPlan
+
+    plan = LeadPlan.from_inputs("V2")
+    leads = ["I", "II", "V1"]
+    tables = {"zero": {ld: {"pearson_r": math.nan, "rmse": 0.2} for ld in leads},
+              "fir": {ld: {"pearson_r": 0.6, "rmse": 0.15} for ld in leads}}
+    bar_chart(tmp_path / "chart.png", tables, leads, "from V2", plan)
+    assert (tmp_path / "chart.png").stat().st_size > 0
