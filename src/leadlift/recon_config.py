@@ -238,6 +238,8 @@ class AnySubsetConfig(StrictModel):
     subsets: list[str] | None = Field(None, description="named training subsets (null: "
                                                         "leadlift.models.anysubset.TRAINING_SUBSETS)")
     max_random_leads: int = Field(6, gt=0, lt=12, description="random subsets hold 1..max_random_leads leads")
+    core_weight: float = Field(1.0, gt=0, description="draw weight of each core subset (CORE_SUBSETS) relative to the "
+                                                      "other named subsets")
     nll_weight: float = Field(1.0, ge=0, description="weight of the spread head's Gaussian NLL (z units)")
     steps: int = Field(4000, gt=0, description="training steps (cosine learning-rate decay over them)")
     val_every: int = Field(500, gt=0, description="steps between validations (best weights kept)")

@@ -7,7 +7,8 @@ Three stages, all on PTB-XL folds 1–8 (train) and 9 (validation); fold 10 is n
    ``[z·mask, mask]`` (24 channels); windows sharing a diagnostic-superclass set are positives. The
    embedding thus carries pathology whatever leads are present. Then it is frozen.
 2. **Reconstruction with a spread.** Every training window gets an input subset: a named one
-   (:data:`~leadlift.models.anysubset.TRAINING_SUBSETS`, share ``p_named``) or a random one of
+   (:data:`~leadlift.models.anysubset.TRAINING_SUBSETS`, share ``p_named``; the core subsets weighted
+   by ``core_weight``) or a random one of
    1..``max_random_leads`` leads. Loss: ``mse_weight·MSE + l1_weight·L1`` (mV) over the basis
    leads the subset does not determine, plus ``nll_weight`` × the Gaussian negative log-likelihood
    of the spread head (in units of the inputs' std, the mean detached). AdamW with cosine decay
@@ -86,10 +87,15 @@ class SubsetSampler:
     """Draws input-subset masks ``[B, 12]``: a named subset with probability ``p_named``, else a
     random subset of 1..``max_random`` leads (never all 12)."""
 
-    def __init__(self, subsets: Sequence[str], p_named: float, max_random: int, seed: int = 0) -> None:
+    def __init__(self, subsets: Sequence[str], p_named: float, max_random: int, seed: int = 0,
+                 weights: Sequence[float] | None = None) -> None:
         if not subsets and p_named > 0:
             raise InputError("no named subsets to draw from; list some or set p_named to 0")
         self.named = torch.from_numpy(np.stack([presence_mask(s) for s in subsets])) if subsets else None
+        w = torch.ones(len(subsets)) if weights is None else torch.as_tensor(list(weights), dtype=torch.float64)
+        if len(w) != len(subsets) or bool((w <= 0).any()):
+            raise InputError("subset weights need one positive value per named subset")
+        self.weights = w.double()
         self.p_named, self.max_random = float(p_named), int(max_random)
         self.gen = torch.Generator().manual_seed(int(seed))
 
@@ -100,7 +106,10 @@ class SubsetSampler:
         masks = (ranks < k[:, None]).float()
         if self.named is not None and self.p_named > 0:
             use = torch.rand(b, generator=self.gen) < self.p_named
-            pick = torch.randint(0, len(self.named), (b,), generator=self.gen)
+            if bool((self.weights == self.weights[0]).all()):  # uniform (the draw of the first bundled model)
+                pick = torch.randint(0, len(self.named), (b,), generator=self.gen)
+            else:
+                pick = torch.multinomial(self.weights, b, replacement=True, generator=self.gen)
             masks[use] = self.named[pick[use]]
         return masks
 
@@ -345,7 +354,9 @@ def train_anysubset(cfg: ReconConfig, data_dir: str | Path, out: str | Path, sto
                        eps=d.zscore_eps)
     if a.embedding:
         net.encoder.load_state_dict(enc.state_dict())  # type: ignore[union-attr]
-    sampler = SubsetSampler(subsets, a.p_named, a.max_random_leads, seed=seed + 2)
+    core = {subset_key(s) for s in CORE_SUBSETS}
+    weights = [a.core_weight if subset_key(s) in core else 1.0 for s in subsets]
+    sampler = SubsetSampler(subsets, a.p_named, a.max_random_leads, seed=seed + 2, weights=weights)
     data = ReconDataModule(AnySubsetBatches(ctx.records, train, d.window),
                            AnySubsetBatches(ctx.records, val, d.window, core_masks(len(val))),
                            batch_size=cfg.train.batch_size, val_batch_size=512, seed=seed,
