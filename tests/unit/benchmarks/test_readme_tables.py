@@ -328,7 +328,8 @@ def test_diagnostic_block_renders_when_its_results_exist(tmp_path) -> None:
 
 
 def test_training_set_block_lists_every_bundled_model(tmp_path) -> None:
-    """A bundled recon-any (its config.yaml carries the model card's evaluation) joins the list."""
+    """Every bundled model whose config.yaml carries the model card's evaluation joins the list,
+    including a newly bundled one."""
     import shutil
 
     import yaml
@@ -337,11 +338,13 @@ def test_training_set_block_lists_every_bundled_model(tmp_path) -> None:
         (tmp_path / cfg.parent.name).mkdir()
         shutil.copy(cfg, tmp_path / cfg.parent.name / "config.yaml")
     ev = {"split": "PTB-XL strat_fold 10 (test)", "train_folds": [1, 2, 3, 4, 5, 6, 7, 8], "train_records": 1496,
-          "store_records": 1997, "command": 'leadlift model-card runs/recon-any --data-dir "$LEADLIFT_DATA" '
-          "--name recon-any --subsets-results benchmarks/results/anysubset.json",
+          "store_records": 1997, "command": 'leadlift model-card runs/recon-new --data-dir "$LEADLIFT_DATA" '
+          "--name recon-new --subsets-results benchmarks/results/anysubset.json",
           "inputs": {"I": {"n_test_records": 257}, "I,II": {"n_test_records": 257}}}
-    (tmp_path / "recon-any").mkdir()
-    (tmp_path / "recon-any" / "config.yaml").write_text(yaml.safe_dump({"kind": "anysubset", "evaluation": ev}))
+    (tmp_path / "recon-new").mkdir()
+    (tmp_path / "recon-new" / "config.yaml").write_text(yaml.safe_dump({"kind": "anysubset", "evaluation": ev}))
     block = readme_tables.block_training_set(tmp_path, tmp_path)
-    assert "`recon-any`" in block and "--name recon-any --subsets-results" in block
-    assert "[recon-any](" in block and "recon-any/MODEL_CARD.md" in block
+    assert "`recon-new`" in block and "--name recon-new --subsets-results" in block
+    assert "[recon-new](" in block and "recon-new/MODEL_CARD.md" in block
+    for cfg in readme_tables.WEIGHTS.glob("*/config.yaml"):
+        assert f"`{cfg.parent.name}`" in block
