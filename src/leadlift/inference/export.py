@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from leadlift.ecg import DERIVED_LIMB_LEADS, ECG, STANDARD_LEADS, derive_limb_leads, parse_leads
+from leadlift.ecg import ECG, LIMB_LEADS, STANDARD_LEADS, limb_rank, parse_leads, solve_limb_leads
 from leadlift.errors import InputError, LeadliftError
 from leadlift.inference.backends import Backend, MAEBackend, ReconBackend
 from leadlift.preprocessing import (
@@ -346,11 +346,11 @@ class ExportPipeline(nn.Module):
         super().__init__()
         self.leads, self.fs_in, self.n_in = leads, float(fs_in), int(n_in)
         self.fs, self.model_leads = float(backend.fs), tuple(backend.leads if backend.kind == "recon" else leads)
-        derive = "I" in leads and "II" in leads
-        skip = set(leads) | (set(DERIVED_LIMB_LEADS) if derive else set())
+        derive = limb_rank(leads) >= 2  # as the Python path: two measured limb leads fix the other four
+        skip = set(leads) | ({n for n in LIMB_LEADS if n not in leads} if derive else set())
         self.targets = tuple(n for n in STANDARD_LEADS if n not in skip)
         self.derive = derive
-        self.derived_in_output = tuple(backend.derived_in_output)
+        self.derived_in_output = () if derive else tuple(backend.derived_leads(tuple(leads)))
         n_model = self.n_in if fs_in == backend.fs else max(1, math.floor(n_in * backend.fs / fs_in + 0.5))
         self.n_model = n_model
         order = [leads.index(n) for n in self.model_leads]
@@ -399,10 +399,11 @@ class ExportPipeline(nn.Module):
             rows.update({t: back[:, i] for i, t in enumerate(self.targets)})
         rows.update({name: x[:, i] for i, name in enumerate(self.leads)})  # measured leads as they came
         if self.derive:
-            rows.update(derive_limb_leads(rows["I"], rows["II"]))
+            solved = solve_limb_leads({n: rows[n] for n in self.leads if n in LIMB_LEADS})
+            rows.update({n: solved[n] for n in LIMB_LEADS if n not in self.leads})
         elif self.derived_in_output:
-            limb = derive_limb_leads(rows["I"], rows["II"])
-            rows.update({n: limb[n] for n in self.derived_in_output})
+            solved = solve_limb_leads({n: rows[n] for n in LIMB_LEADS if n in rows and n not in self.derived_in_output})
+            rows.update({n: solved[n] for n in self.derived_in_output})
         return torch.stack([rows[n] for n in STANDARD_LEADS], dim=1).reshape(b, len(STANDARD_LEADS), self.n_in)
 
 

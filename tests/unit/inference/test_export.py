@@ -137,10 +137,11 @@ def test_resampling_inside_the_graph_on_500hz_records(data_dir: Path, tmp_path: 
 
 def test_torch_pipeline_other_lead_orders_and_short_strips(ptbxl100: list[ECG]) -> None:
     """The torch module the graph is traced from: rows in any lead order for an MAE, strips shorter than one
-    model window (repeated to fill it, as the Python path does), and a one-pass decoding MAE."""
+    model window (repeated to fill it, as the Python path does), two limb leads other than I and II (the
+    other limb leads derived exactly, as the Python path does), and a one-pass decoding MAE."""
     lift = LeadLift.from_pretrained("mae-cpu")
     backend = lift.backend
-    for leads, seconds in ((("V2", "I", "II"), 10.0), (("I",), 3.0)):
+    for leads, seconds in ((("V2", "I", "II"), 10.0), (("I",), 3.0), (("III", "aVF", "V2"), 10.0)):
         ecgs = [ECG(e.select(list(leads)).signal[:, :int(seconds * 100)], 100.0, leads) for e in ptbxl100[:2]]
         want = np.stack([r.signal for r in reconstruct_records(backend, ecgs, backend.hop, explicit=True)])
         pipe = build_pipeline(backend, duration_s=seconds, leads=leads)
