@@ -140,9 +140,12 @@ def solve_limb_leads(rows: Mapping[str, Any]) -> dict[str, Any]:
     if limb_rank(have) < 2:
         raise InputError(f"limb leads {', '.join(have) or 'none'} do not determine the others; pass two limb "
                          "leads such as I and II")
-    p = np.linalg.pinv(np.array([LIMB_COEFFICIENTS[n] for n in have]))  # [2, k]
-    lead_i = sum(float(p[0, k]) * rows[n] for k, n in enumerate(have))
-    lead_ii = sum(float(p[1, k]) * rows[n] for k, n in enumerate(have))
+    if "I" in rows and "II" in rows:  # the basis itself: no arithmetic (and no extra ops in exported graphs)
+        lead_i, lead_ii = rows["I"], rows["II"]
+    else:
+        p = np.linalg.pinv(np.array([LIMB_COEFFICIENTS[n] for n in have]))  # [2, k]
+        lead_i = sum(float(p[0, k]) * rows[n] for k, n in enumerate(have))
+        lead_ii = sum(float(p[1, k]) * rows[n] for k, n in enumerate(have))
     out = derive_limb_leads(lead_i, lead_ii)
     out.update({"I": lead_i, "II": lead_ii})
     return out

@@ -119,7 +119,6 @@ class Backend:
         fs: model rate in Hz; window: samples per window; hop: default reconstruction hop;
             embed_hop: default embedding hop.
         leads: leads with an encoder (MAE) or the fixed inputs (reconstructor).
-        derived_in_output: limb leads recomputed from the output's I and II.
     """
 
     kind: str = ""
@@ -131,7 +130,6 @@ class Backend:
     hop: int
     embed_hop: int
     leads: tuple[str, ...]
-    derived_in_output: tuple[str, ...] = ()
 
     def inputs(self, ecg: ECG, task: str, explicit: bool) -> ECG:
         """The input leads this model uses from ``ecg`` (``explicit``: the caller chose them)."""
@@ -169,8 +167,9 @@ class Backend:
         return self.reconstruct_windows(x, leads, targets), None
 
     def derived_leads(self, leads: tuple[str, ...]) -> tuple[str, ...]:
-        """Limb leads recomputed from the output's I and II when the inputs are ``leads``."""
-        return self.derived_in_output
+        """Limb leads the pipeline recomputes from the output's limb rows when the inputs are
+        ``leads`` (those a model derives from a predicted I or II); none by default."""
+        return ()
 
     @property
     def uncertainty_level(self) -> float | None:
@@ -254,21 +253,32 @@ class ReconBackend(Backend):
     def __init__(self, net: nn.Module, cfg: CheckpointConfig, name: str) -> None:
         from leadlift.models.recon import LeadPlan
 
+        self._setup(net, cfg, name)
+        self.plan = LeadPlan.from_inputs(cfg.preprocessing.input_leads)  # type: ignore[union-attr]
+        self.leads = tuple(self.plan.inputs)
+
+    def _setup(self, net: nn.Module, cfg: CheckpointConfig, name: str) -> None:
+        """The fields every reconstructor backend reads from its ``ReconPreprocessing``."""
         pre = cfg.preprocessing
         assert isinstance(pre, ReconPreprocessing)
         self.net, self.config, self.name = net, cfg, name
-        self.plan = LeadPlan.from_inputs(pre.input_leads)
         self.fs = float(pre.fs)
         self.window = int(pre.window_samples)
         self.hop = int(pre.hop_samples or max(1, self.window // 2))
         self.embed_hop = self.window  # it has no embeddings (embed_windows refuses in one line)
-        self.leads = tuple(self.plan.inputs)
-        # limb leads the plan derives from a learned I or II: recomputed from the final I and II
-        # rows, so the output obeys Einthoven/Goldberger exactly
-        self.derived_in_output = () if self.plan.exact else tuple(self.plan.derived)
         self.band = pre.bandpass_hz
         self.order = int(pre.bandpass_order)
         self.baseline_s = pre.baseline_window_s
+
+    def _plan(self, leads: tuple[str, ...]) -> Any:
+        """The lead plan for inputs ``leads`` (a fixed-input model has one)."""
+        return self.plan
+
+    def derived_leads(self, leads: tuple[str, ...]) -> tuple[str, ...]:
+        # limb leads the plan derives from a learned I or II: the pipeline recomputes them from the
+        # output rows, so the output obeys Einthoven/Goldberger exactly
+        plan = self._plan(leads)
+        return () if plan.exact else tuple(plan.derived)
 
     def network(self) -> nn.Module:
         return self.net
@@ -311,19 +321,10 @@ class AnySubsetBackend(ReconBackend):
     a per-sample spread calibrated with the checkpoint's ``uncertainty`` factors."""
 
     def __init__(self, net: nn.Module, cfg: CheckpointConfig, name: str) -> None:
-        pre = cfg.preprocessing
-        assert isinstance(pre, ReconPreprocessing)
         if cfg.uncertainty is None:
             raise CorruptFileError(f"{name}: an any-subset checkpoint needs its uncertainty section; re-export it")
-        self.net, self.config, self.name = net, cfg, name
-        self.fs = float(pre.fs)
-        self.window = int(pre.window_samples)
-        self.hop = int(pre.hop_samples or max(1, self.window // 2))
-        self.embed_hop = self.window
+        self._setup(net, cfg, name)
         self.leads = tuple(STANDARD_LEADS)
-        self.band = pre.bandpass_hz
-        self.order = int(pre.bandpass_order)
-        self.baseline_s = pre.baseline_window_s
         self.unc = cfg.uncertainty
 
     def inputs(self, ecg: ECG, task: str, explicit: bool) -> ECG:
@@ -336,10 +337,6 @@ class AnySubsetBackend(ReconBackend):
         from leadlift.models.recon import LeadPlan
 
         return LeadPlan.from_inputs(leads)
-
-    def derived_leads(self, leads: tuple[str, ...]) -> tuple[str, ...]:
-        plan = self._plan(leads)
-        return () if plan.exact else tuple(plan.derived)
 
     @property
     def uncertainty_level(self) -> float | None:

@@ -154,20 +154,9 @@ def marks_of(ecg: ECG) -> dict[str, Any]:
         out["derived_exactly"] = [n for n in ecg.leads if n in exact]
     if "synthesized" in labels:
         out["synthesized"] = list(ecg.synthesized_leads)
-    for key in ("model", "model_version"):
-        if labels.get(key) not in (None, ""):
-            out[key] = str(labels[key])
-    interval = _interval(labels.get("interval"))
-    if interval is None and ecg.spread is not None:
-        interval = {"level": DEFAULT_INTERVAL_LEVEL, "z": round(gaussian_z(DEFAULT_INTERVAL_LEVEL), 4)}
-    if interval is not None:
-        out["interval"] = interval
-    band = _bandpass(labels.get("bandpass_hz"))
-    if band is not None:
-        out["bandpass_hz"] = band
-    warning = _one_line(labels.get("quality_warning"))
-    if warning is not None:
-        out["quality_warning"] = warning
+    out.update(_scalar_marks(labels))
+    if "interval" not in out and ecg.spread is not None:
+        out["interval"] = {"level": DEFAULT_INTERVAL_LEVEL, "z": round(gaussian_z(DEFAULT_INTERVAL_LEVEL), 4)}
     return out
 
 
@@ -177,18 +166,20 @@ def marks_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("measured", "derived_exactly", "synthesized"):
         if key in data:
             out[key] = _lead_list(data[key])
+    out.update(_scalar_marks(data))
+    return out
+
+
+def _scalar_marks(src: Mapping[str, Any]) -> dict[str, Any]:
+    """The marks that are not lead lists (model, version, interval, band, quality warning), validated."""
+    out: dict[str, Any] = {}
     for key in ("model", "model_version"):
-        if data.get(key) not in (None, ""):
-            out[key] = str(data[key])
-    interval = _interval(data.get("interval"))
-    if interval is not None:
-        out["interval"] = interval
-    band = _bandpass(data.get("bandpass_hz"))
-    if band is not None:
-        out["bandpass_hz"] = band
-    warning = _one_line(data.get("quality_warning"))
-    if warning is not None:
-        out["quality_warning"] = warning
+        if src.get(key) not in (None, ""):
+            out[key] = str(src[key])
+    for key, value in (("interval", _interval(src.get("interval"))), ("bandpass_hz", _bandpass(src.get("bandpass_hz"))),
+                       ("quality_warning", _one_line(src.get("quality_warning")))):
+        if value is not None:
+            out[key] = value
     return out
 
 

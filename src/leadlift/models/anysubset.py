@@ -157,26 +157,26 @@ class AnySubsetNet(nn.Module):
         return torch.cat([z, m[:, :, None].expand_as(z)], dim=1), std
 
     @torch.no_grad()
-    def embed(self, x: Tensor, mask: Tensor) -> Tensor:
-        """The frozen encoder's embedding ``h`` ``[B, E]`` (eval mode) of mV windows."""
-        if self.encoder is None:
-            raise InputError("this reconstructor has no encoder")
+    def _frozen_embedding(self, inp: Tensor) -> Tensor:
+        """``h`` ``[B, E]`` of the encoder input ``[B, 24, T]``, in eval mode whatever the module's mode."""
+        assert self.encoder is not None
         was = self.encoder.training
         self.encoder.eval()
-        h = self.encoder.embed(self.encoder_input(x, mask)[0])
+        h = self.encoder.embed(inp)
         self.encoder.train(was)
         return h
+
+    def embed(self, x: Tensor, mask: Tensor) -> Tensor:
+        """The frozen encoder's embedding ``h`` ``[B, E]`` of mV windows ``x`` with presence ``mask``."""
+        if self.encoder is None:
+            raise InputError("this reconstructor has no encoder")
+        return self._frozen_embedding(self.encoder_input(x, mask)[0])
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         inp, std = self.encoder_input(x, mask)
         feats = self.trunk(inp)
         if self.encoder is not None:
-            with torch.no_grad():
-                was = self.encoder.training
-                self.encoder.eval()
-                h = self.encoder.embed(inp)
-                self.encoder.train(was)
-            e = self.embed_proj(h)[:, :, None].expand(-1, -1, feats.shape[-1])
+            e = self.embed_proj(self._frozen_embedding(inp))[:, :, None].expand(-1, -1, feats.shape[-1])
             feats = torch.cat([feats, e], dim=1)
         fused = self.fuse(feats)
         scale = std + self.eps

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from leadlift.ecg import LIMB_COEFFICIENTS, LIMB_LEADS, STANDARD_LEADS, derive_limb_leads, parse_leads
+from leadlift.ecg import LIMB_LEADS, STANDARD_LEADS, limb_rank, parse_leads, solve_limb_leads
 from leadlift.errors import InputError
 
 if TYPE_CHECKING:
@@ -56,12 +56,6 @@ __all__ = [
     "recon_net_spec",
 ]
 
-
-
-def _rank(leads: Sequence[str]) -> int:
-    if not leads:
-        return 0
-    return int(np.linalg.matrix_rank(np.array([LIMB_COEFFICIENTS[n] for n in leads])))
 
 
 # ----------------------------------------------------------------------------- lead plan
@@ -96,12 +90,12 @@ class LeadPlan:
             raise InputError("all 12 leads are inputs: there is nothing to reconstruct; pass fewer leads")
         limb_in = [n for n in ins if n in LIMB_LEADS]
         extra: list[str] = []
-        exact = _rank(limb_in) >= 2
+        exact = limb_rank(limb_in) >= 2
         if not exact:
             if not limb_in:
                 extra = ["I", "II"]
             else:
-                extra = ["II"] if _rank([*limb_in, "II"]) == 2 else ["I"]
+                extra = ["II"] if limb_rank([*limb_in, "II"]) == 2 else ["I"]
         learned = tuple(n for n in STANDARD_LEADS
                         if n not in ins and (n in extra or n not in LIMB_LEADS))
         derived = tuple(n for n in LIMB_LEADS if n not in ins and n not in learned)
@@ -136,17 +130,8 @@ class LeadPlan:
             rows[n] = inputs[..., i, :]
         for i, n in enumerate(self.learned):
             rows[n] = learned[..., i, :]
-        if self.derived:
-            have = [n for n in LIMB_LEADS if n in rows]
-            if "I" in rows and "II" in rows:
-                lead_i, lead_ii = rows["I"], rows["II"]
-            else:  # solve [I, II] from the available limb leads (least squares, exact if consistent)
-                a = np.array([LIMB_COEFFICIENTS[n] for n in have])
-                p = np.linalg.pinv(a)  # [2, k]
-                lead_i = sum(float(p[0, k]) * rows[n] for k, n in enumerate(have))
-                lead_ii = sum(float(p[1, k]) * rows[n] for k, n in enumerate(have))
-            derived = derive_limb_leads(lead_i, lead_ii)
-            derived.update({"I": lead_i, "II": lead_ii})
+        if self.derived:  # I and II solved from the available limb leads (exact if consistent)
+            derived = solve_limb_leads(rows)
             for n in self.derived:
                 rows[n] = derived[n]
         ordered = [rows[n] for n in STANDARD_LEADS]
