@@ -233,6 +233,10 @@ class AnySubsetConfig(StrictModel):
     feat_dim: int = Field(32, gt=0, description="channels of the waveform features and the projected embedding")
     head_hidden: int = Field(16, gt=0, description="hidden channels of each per-lead decoder")
     embedding: bool = Field(True, description="fuse the SupCon encoder's embedding (false: no-embedding ablation)")
+    prior_half_taps_s: float = Field(0.0, ge=0, description="0: no prior; else the half-length (s) of the any-subset "
+                                                            "Wiener (FIR least-squares) prior whose residual the "
+                                                            "network learns")
+    prior_ridge: float = Field(1e-3, ge=0, description="relative ridge of the Wiener prior's per-subset systems")
     p_named: float = Field(0.7, ge=0, le=1, description="share of training windows given a named subset "
                                                         "(the rest get random subsets)")
     subsets: list[str] | None = Field(None, description="named training subsets (null: "

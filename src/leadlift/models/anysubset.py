@@ -45,6 +45,7 @@ __all__ = [
     "CORE_SUBSETS",
     "TRAINING_SUBSETS",
     "AnySubsetNet",
+    "WienerPrior",
     "assemble_with_spread",
     "masked_zscore",
     "presence_mask",
@@ -97,6 +98,108 @@ def masked_zscore(x: Tensor, mask: Tensor, eps: float = 1e-6) -> tuple[Tensor, T
     return (x - mean) / (std + eps) * m, std
 
 
+def basis_expansion() -> np.ndarray:
+    """``[12, 8]``: every standard lead as a combination of :data:`BASIS_LEADS` (limb leads through
+    Einthoven/Goldberger, precordial leads as themselves)."""
+    a = np.zeros((len(STANDARD_LEADS), len(BASIS_LEADS)))
+    for i, n in enumerate(STANDARD_LEADS):
+        if n in LIMB_COEFFICIENTS:
+            a[i, :2] = LIMB_COEFFICIENTS[n]
+        else:
+            a[i, BASIS_LEADS.index(n)] = 1.0
+    return a
+
+
+class WienerPrior(nn.Module):
+    """Any-subset multichannel Wiener filter: the FIR least-squares predictor of the basis leads from
+    *whatever* leads are present, solved per subset from one table of lead cross-correlations.
+
+    The FIR least-squares baseline fits one filter per input subset. Its normal equations only need
+    the second-order statistics of the leads, so one table ``R[j, k, δ] = E[x_j(t) x_k(t+δ)]`` (mV²,
+    basis leads, lags ``|δ| ≤ 2L``) gives the filter of every subset: a present limb lead is a
+    combination of I and II (:func:`basis_expansion`), so its statistics follow from the table too.
+    The table is estimated once from training windows (:meth:`fit`, the windows zero-padded: the
+    autocorrelation method, so every subset's system is positive semi-definite) and stored as a
+    buffer; the per-subset solutions are cached (the table never changes after fitting).
+
+    Args:
+        half_taps: L in samples; each present lead gets ``2L+1`` taps.
+        ridge: Tikhonov term relative to the mean diagonal of the system (also resolves redundant
+            limb leads, e.g. I, II and III together).
+    Forward: ``x [B, 12, T]`` mV (absent rows ignored), ``mask [B, 12]`` → ``[B, 8, T]`` mV, the
+    prediction of :data:`BASIS_LEADS`.
+    """
+
+    def __init__(self, half_taps: int, ridge: float = 1e-3) -> None:
+        super().__init__()
+        if int(half_taps) < 1:
+            raise InputError(f"half_taps={half_taps}; the Wiener prior needs at least one tap each side")
+        self.half_taps, self.ridge = int(half_taps), float(ridge)
+        n = len(BASIS_LEADS)
+        self.register_buffer("xcorr", torch.zeros(n, n, 4 * self.half_taps + 1))
+        self._cache: dict[bytes, Tensor] = {}
+        self._register_load_state_dict_pre_hook(lambda *args, **kwargs: self._cache.clear())
+
+    @torch.no_grad()
+    def fit(self, chunks: Any) -> WienerPrior:
+        """Estimate the cross-correlation table from ``[n, 12, T]`` mV windows (an iterable of chunks)."""
+        lag = 2 * self.half_taps
+        basis = [STANDARD_LEADS.index(n) for n in BASIS_LEADS]
+        acc = torch.zeros_like(self.xcorr, dtype=torch.float64)
+        count = 0
+        for x in chunks:
+            x = torch.as_tensor(x)[:, basis].double()
+            t = x.shape[-1]
+            nfft = 1 << (t + lag - 1).bit_length()
+            f = torch.fft.rfft(x, n=nfft)
+            # Σ_t x_j(t) x_k(t+δ) at index δ (mod nfft)
+            c = torch.fft.irfft(f.conj()[:, :, None] * f[:, None, :], n=nfft).sum(0)
+            acc += torch.cat([c[..., nfft - lag:], c[..., :lag + 1]], dim=-1)
+            count += x.shape[0] * t
+        if count == 0:
+            raise InputError("no windows to estimate the Wiener prior from")
+        self.xcorr.copy_((acc / count).to(self.xcorr.dtype))
+        self._cache.clear()
+        return self
+
+    def coefficients(self, mask: np.ndarray) -> Tensor:
+        """Filter ``[8, 12, 2L+1]`` (conv1d layout; zero for absent leads) for one presence ``mask`` ``[12]``."""
+        key = np.asarray(mask, dtype=bool).tobytes()
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        present = np.flatnonzero(np.asarray(mask, dtype=bool))
+        L, k = self.half_taps, 2 * self.half_taps + 1
+        n_out = len(BASIS_LEADS)
+        w = torch.zeros(n_out, len(STANDARD_LEADS), k)
+        if present.size:
+            a = torch.from_numpy(basis_expansion()[present])  # [S, 8]
+            r = self.xcorr.detach().cpu().double()  # [8, 8, 4L+1], lag δ at index δ + 2L
+            rs = torch.einsum("aj,jkd,bk->abd", a, r, a)  # present leads' table [S, S, 4L+1]
+            tau = torch.arange(-L, L + 1)
+            # G[(a,τ1),(b,τ2)] = R_ab(τ2 - τ1); C[(a,τ),k] = E[s_a(t+τ) x_k(t)] = R_ak(-τ)
+            d = (tau[None, :] - tau[:, None]) + 2 * L  # [K, K]
+            s = len(present)
+            g = rs[:, :, d].permute(0, 2, 1, 3).reshape(s * k, s * k)
+            rak = torch.einsum("aj,jkd->akd", a, r)  # [S, 8, 4L+1]
+            c = rak[:, :, (-tau) + 2 * L].permute(0, 2, 1).reshape(s * k, n_out)
+            lam = self.ridge * float(torch.diagonal(g).mean().clamp_min(1e-12))
+            sol = torch.linalg.solve(g + lam * torch.eye(s * k, dtype=g.dtype), c)  # [S·K, 8]
+            w[:, torch.from_numpy(present)] = sol.reshape(s, k, n_out).permute(2, 0, 1).float()
+        self._cache[key] = w
+        return w
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        b, c, t = x.shape
+        m = mask.detach().cpu().numpy() > 0.5
+        keys, inverse = np.unique(m, axis=0, return_inverse=True)
+        table = torch.stack([self.coefficients(kk) for kk in keys]).to(device=x.device, dtype=x.dtype)
+        weight = table[torch.from_numpy(inverse.reshape(-1)).to(x.device)]  # [B, 8, 12, K]
+        xm = (x * mask.to(x.dtype)[:, :, None]).reshape(1, b * c, t)
+        out = F.conv1d(xm, weight.reshape(b * len(BASIS_LEADS), c, -1), padding=self.half_taps, groups=b)
+        return out.reshape(b, len(BASIS_LEADS), t)
+
+
 class AnySubsetNet(nn.Module):
     """Any-subset 12-lead reconstructor with a heteroscedastic spread (see the module docstring).
 
@@ -108,18 +211,24 @@ class AnySubsetNet(nn.Module):
         head_hidden: hidden channels of each per-lead decoder (mean and spread alike).
         min_sd: floor of the spread in units of the inputs' std.
         eps: std floor (mV) of the joint z-score.
+        prior_half_taps: 0 (no prior), or L of a :class:`WienerPrior`: the any-subset FIR least-squares
+            prediction (mV) is fed to the U-Net and the mean heads predict the residual to it.
+        prior_ridge: the prior's relative ridge.
     Forward: ``x [B, 12, T]`` mV, ``mask [B, 12]`` → ``(mean [B, 8, T] mV, sd [B, 8, T] mV)`` for
     :data:`BASIS_LEADS`.
     """
 
     def __init__(self, encoder: dict[str, Any] | None = None, levels: int = 4, base_channels: int = 16,
                  kernel_size: int = 9, feat_dim: int = 32, head_hidden: int = 16, min_sd: float = 1e-3,
-                 eps: float = 1e-6) -> None:
+                 eps: float = 1e-6, prior_half_taps: int = 0, prior_ridge: float = 1e-3) -> None:
         super().__init__()
         self._config = dict(levels=int(levels), base_channels=int(base_channels), kernel_size=int(kernel_size),
                             feat_dim=int(feat_dim), head_hidden=int(head_hidden), min_sd=float(min_sd),
                             eps=float(eps))
+        if prior_half_taps:
+            self._config.update(prior_half_taps=int(prior_half_taps), prior_ridge=float(prior_ridge))
         n_in, n_out = 2 * len(STANDARD_LEADS), len(BASIS_LEADS)
+        self.prior: WienerPrior | None = WienerPrior(prior_half_taps, prior_ridge) if prior_half_taps else None
         self.encoder: PathologyEncoder | None = None
         if encoder:
             if int(encoder.get("in_channels", n_in)) != n_in:
@@ -128,7 +237,8 @@ class AnySubsetNet(nn.Module):
             self.encoder = PathologyEncoder(**{**encoder, "in_channels": n_in})
         self.eps, self.min_sd = float(eps), float(min_sd)
         d = int(feat_dim)
-        self.trunk = UNet1d(n_in, d, levels, base_channels, kernel_size)
+        # with the prior, the U-Net also sees the prior's prediction (z units) and the heads learn the residual
+        self.trunk = UNet1d(n_in + (n_out if self.prior is not None else 0), d, levels, base_channels, kernel_size)
         n_views = 1
         if self.encoder is not None:
             n_views = 2
@@ -140,6 +250,9 @@ class AnySubsetNet(nn.Module):
                                        nn.Conv1d(n_out * h, n_out, 1, groups=n_out))
         self.sd_head = nn.Sequential(nn.Conv1d(d, n_out * h, 3, padding=1), nn.GELU(),
                                      nn.Conv1d(n_out * h, n_out, 1, groups=n_out))
+        if self.prior is not None:  # start from the prior exactly: the residual head's last layer is zero
+            nn.init.zeros_(self.mean_head[-1].weight)
+            nn.init.zeros_(self.mean_head[-1].bias)
 
     def get_config(self) -> dict[str, Any]:
         return dict(self._config)
@@ -174,13 +287,19 @@ class AnySubsetNet(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         inp, std = self.encoder_input(x, mask)
-        feats = self.trunk(inp)
+        scale = std + self.eps
+        if self.prior is not None:
+            prior = self.prior(x, mask)
+            feats = self.trunk(torch.cat([inp, prior / scale], dim=1))
+        else:
+            feats = self.trunk(inp)
         if self.encoder is not None:
             e = self.embed_proj(self._frozen_embedding(inp))[:, :, None].expand(-1, -1, feats.shape[-1])
             feats = torch.cat([feats, e], dim=1)
         fused = self.fuse(feats)
-        scale = std + self.eps
         mean = self.mean_head(fused) * scale
+        if self.prior is not None:
+            mean = mean + prior
         sd = (F.softplus(self.sd_head(fused.detach())) + self.min_sd) * scale
         return mean, sd
 

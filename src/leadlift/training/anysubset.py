@@ -351,9 +351,16 @@ def train_anysubset(cfg: ReconConfig, data_dir: str | Path, out: str | Path, sto
         encoder_cfg = enc.get_config()
     torch.manual_seed(seed)
     net = AnySubsetNet(encoder_cfg, a.levels, a.base_channels, a.kernel_size, a.feat_dim, a.head_hidden,
-                       eps=d.zscore_eps)
+                       eps=d.zscore_eps, prior_half_taps=round(a.prior_half_taps_s * d.fs), prior_ridge=a.prior_ridge)
     if a.embedding:
         net.encoder.load_state_dict(enc.state_dict())  # type: ignore[union-attr]
+    if net.prior is not None:
+        t1 = time.perf_counter()
+        net.prior.fit(gather_windows(ctx.records, train.subset(slice(s, s + 2048)), d.window)
+                      for s in range(0, len(train), 2048))
+        info["prior"] = {"half_taps": net.prior.half_taps, "seconds": round(time.perf_counter() - t1, 1)}
+        say(f"Wiener prior (±{a.prior_half_taps_s:g} s) estimated on {len(train)} training windows in "
+            f"{info['prior']['seconds']} s")
     core = {subset_key(s) for s in CORE_SUBSETS}
     weights = [a.core_weight if subset_key(s) in core else 1.0 for s in subsets]
     sampler = SubsetSampler(subsets, a.p_named, a.max_random_leads, seed=seed + 2, weights=weights)

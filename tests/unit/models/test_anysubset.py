@@ -17,12 +17,13 @@ from leadlift.io import read_ecg
 from leadlift.models.anysubset import (
     BASIS_LEADS,
     AnySubsetNet,
+    WienerPrior,
     assemble_with_spread,
     masked_zscore,
     presence_mask,
     subset_key,
 )
-from leadlift.models.recon import LeadPlan, PathologyEncoder
+from leadlift.models.recon import FIRLeadMap, LeadPlan, PathologyEncoder
 from leadlift.recon_config import load_recon_config
 
 T = 256  # window (samples at 100 Hz), a multiple of the tiny U-Net's 2**(levels-1)
@@ -143,3 +144,76 @@ def test_assemble_propagates_spread_from_one_limb_lead(windows: torch.Tensor, le
     i_, ii = signal[:, 0], signal[:, 1]
     for name, (a, b) in LIMB_COEFFICIENTS.items():
         np.testing.assert_allclose(signal[:, STANDARD_LEADS.index(name)], a * i_ + b * ii, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def many_windows(data_dir: Path) -> torch.Tensor:
+    """``[N, 12, T]`` mV: consecutive windows of eight PTB-XL records at 100 Hz."""
+    out = []
+    for rid in range(1, 9):
+        ecg = read_ecg(data_dir / "ptb-xl" / "records100" / "00000" / f"{rid:05d}_lr.hea")
+        sig = ecg.signal - np.median(ecg.signal, axis=1, keepdims=True)
+        out += [sig[:, k * T:(k + 1) * T] for k in range(ecg.signal.shape[1] // T)]
+    return torch.from_numpy(np.stack(out).astype(np.float32))
+
+
+def test_wiener_prior_matches_fir_least_squares_for_each_subset(many_windows: torch.Tensor) -> None:
+    """One cross-correlation table gives, for every subset, the filter that direct FIR least squares
+    fits on that subset (up to the windows' edges: the table treats them as zero-padded)."""
+    x = many_windows
+    prior = WienerPrior(half_taps=6, ridge=1e-6).fit([x[: len(x) // 2], x[len(x) // 2:]])
+    for leads in ("I", "I,II,V2", "V2"):
+        plan = LeadPlan.from_inputs(leads)
+        ii = [STANDARD_LEADS.index(n) for n in plan.inputs]
+        oo = [STANDARD_LEADS.index(n) for n in plan.learned]
+        fir = FIRLeadMap(len(ii), len(oo), 6, intercept=False).fit_batches([(x[:, ii], x[:, oo])], ridge=1e-6)
+        with torch.no_grad():
+            direct = fir(x[:, ii])
+            ours = prior(x, _mask(leads, len(x)))[:, [BASIS_LEADS.index(n) for n in plan.learned]]
+        err_direct = float(((direct - x[:, oo]) ** 2).mean())
+        err_ours = float(((ours - x[:, oo]) ** 2).mean())
+        assert err_ours <= err_direct * 1.03, (leads, err_ours, err_direct)
+        assert err_ours < float((x[:, oo] ** 2).mean()) * 0.9  # it predicts something
+        # a measured basis lead is reproduced (its own identity filter is in the solution space)
+        for n in plan.inputs:
+            if n in BASIS_LEADS:
+                torch.testing.assert_close(prior(x, _mask(leads, len(x)))[:, BASIS_LEADS.index(n)],
+                                           x[:, STANDARD_LEADS.index(n)], atol=2e-3, rtol=0)
+
+
+def test_wiener_prior_sees_limb_leads_through_i_and_ii(many_windows: torch.Tensor) -> None:
+    """I+III carries the same information as I+II, so the prior's chest-lead prediction is the same;
+    absent slots are ignored; the cached filters are dropped when a state dict is loaded."""
+    x = many_windows.clone()
+    x[:, 2] = x[:, 1] - x[:, 0]  # III exactly (the file's III differs by its 1-µV rounding)
+    prior = WienerPrior(half_taps=4, ridge=1e-6).fit([x])
+    chest = [BASIS_LEADS.index(n) for n in PRECORDIAL_LEADS]
+    a = prior(x, _mask("I,II", len(x)))[:, chest]
+    b = prior(x, _mask("I,III", len(x)))[:, chest]
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+    m = _mask("I,V2", len(x))
+    torch.testing.assert_close(prior(x, m), prior(_garbage(x, m), m))
+    mixed = torch.cat([_mask("I", 2), _mask("V2,V5", 2)])  # one batch, two subsets
+    out = prior(x[:4], mixed)
+    torch.testing.assert_close(out[:2], prior(x[:2], _mask("I", 2)))
+    torch.testing.assert_close(out[2:], prior(x[2:4], _mask("V2,V5", 2)))
+    other = WienerPrior(half_taps=4, ridge=1e-6).fit([x[:3]])
+    prior.load_state_dict(other.state_dict())
+    torch.testing.assert_close(prior(x[:2], _mask("I", 2)), other(x[:2], _mask("I", 2)))
+    with pytest.raises(InputError):
+        WienerPrior(half_taps=0)
+
+
+def test_network_with_prior_starts_at_the_prior(windows: torch.Tensor, many_windows: torch.Tensor) -> None:
+    torch.manual_seed(0)
+    net = AnySubsetNet(None, levels=2, base_channels=4, kernel_size=5, feat_dim=8, head_hidden=4,
+                       prior_half_taps=4).eval()
+    net.prior.fit([many_windows])
+    mask = _mask("I,II", len(windows))
+    with torch.no_grad():
+        mean, _ = net(windows * mask[:, :, None], mask)
+        torch.testing.assert_close(mean, net.prior(windows, mask))
+        mean2, _ = net(_garbage(windows, mask), mask)
+    torch.testing.assert_close(mean, mean2, atol=1e-6, rtol=1e-5)
+    assert net.get_config()["prior_half_taps"] == 4
+    assert "prior_half_taps" not in AnySubsetNet(None, levels=2, base_channels=4).get_config()
