@@ -62,11 +62,16 @@ from leadlift.training.recon_data import (
 from leadlift.training.recon_module import _BestWeights, _devices, _History, fit_supcon
 from leadlift.training.trainer import make_trainer, quiet_lightning
 
-__all__ = ["AnySubsetModule", "SubsetSampler", "calibrate_spread", "train_anysubset"]
+__all__ = ["AnySubsetModule", "SubsetSampler", "calibrate_spread", "fit_anysubset_net", "train_anysubset",
+           "train_masked_encoder"]
 
 log = logging.getLogger("leadlift.recon")
 
 _BASIS_IDX = [STANDARD_LEADS.index(n) for n in BASIS_LEADS]
+
+
+def _silent(_message: str) -> None:
+    return None
 
 
 def target_weights(mask: Tensor) -> Tensor:
@@ -304,8 +309,71 @@ def calibrate_spread(net: AnySubsetNet, records: Tensor, index: WindowIndex, win
             "default_scale": default}
 
 
-def _silent(_message: str) -> None:
-    return None
+def train_masked_encoder(cfg: ReconConfig, records: Tensor, train: WindowIndex, labels: np.ndarray,
+                         keys: np.ndarray, progress: bool = False) -> tuple[PathologyEncoder, dict[str, Any]]:
+    """Stage 1: the SupCon encoder over ``[z·mask, mask]`` views with random subsets.
+
+    ``labels`` / ``keys``: per record row of ``records`` (multi-hot superclasses, and the key of each
+    label set that the class-balanced batches draw on)."""
+    a, d, seed = cfg.anysubset, cfg.data, cfg.seed
+    subsets = list(a.subsets or TRAINING_SUBSETS)
+    torch.manual_seed(seed)
+    enc = PathologyEncoder.from_config(cfg.encoder, 2 * len(STANDARD_LEADS))
+    sc = cfg.supcon
+    aug = ViewAugmenter(sc.augment, d.fs, ref_lead=STANDARD_LEADS.index("II"), seed=seed)
+    ds = MaskedSupConBatches(records, train, d.window, labels[train.rows], aug,
+                             SubsetSampler(subsets, a.p_named, a.max_random_leads, seed=seed + 1), d.zscore_eps)
+    batches = ClassBalancedBatchSampler(keys[train.rows], sc.classes_per_batch, sc.samples_per_class,
+                                        n_batches=sc.steps_per_epoch, seed=seed)
+    info = fit_supcon(enc, ReconDataModule(ds, train_sampler=batches, seed=seed, num_workers=cfg.trainer.num_workers),
+                      sc, seed=seed, trainer_cfg=cfg.trainer, progress=progress)
+    return enc, info
+
+
+def fit_anysubset_net(cfg: ReconConfig, records: Tensor, train: WindowIndex, val: WindowIndex, labels: np.ndarray,
+                      keys: np.ndarray, workdir: Path, encoder: PathologyEncoder | None = None,
+                      progress: bool = False, say: Callable[[str], None] = _silent
+                      ) -> tuple[AnySubsetNet, dict[str, Any]]:
+    """Stages 1 and 2 on preprocessed ``records`` ``[n_records, 12, n_samples]`` mV: the SupCon encoder
+    (unless a trained ``encoder`` is given, or ``anysubset.embedding`` is off), the Wiener prior (when
+    ``anysubset.prior_half_taps_s`` > 0), then the reconstructor. ``val``: fold-9 windows for the
+    choice of the best weights. Returns the trained network (eval mode) and a training record."""
+    a, d, seed = cfg.anysubset, cfg.data, cfg.seed
+    subsets = list(a.subsets or TRAINING_SUBSETS)
+    info: dict[str, Any] = {}
+    encoder_cfg = None
+    if a.embedding:
+        if encoder is None:
+            encoder, enc_info = train_masked_encoder(cfg, records, train, labels, keys, progress)
+            info["encoder"] = {k: v for k, v in enc_info.items() if k not in ("history", "global_rank", "world_size")}
+            say(f"encoder: SupCon on random subsets, {enc_info['epochs']} epochs in {enc_info['seconds']} s, "
+                f"final loss {enc_info['final_loss']:.3f}")
+        encoder_cfg = encoder.get_config()
+    torch.manual_seed(seed)
+    net = AnySubsetNet(encoder_cfg, a.levels, a.base_channels, a.kernel_size, a.feat_dim, a.head_hidden,
+                       eps=d.zscore_eps, prior_half_taps=round(a.prior_half_taps_s * d.fs), prior_ridge=a.prior_ridge)
+    if a.embedding:
+        net.encoder.load_state_dict(encoder.state_dict())  # type: ignore[union-attr]
+    if net.prior is not None:
+        t1 = time.perf_counter()
+        net.prior.fit(gather_windows(records, train.subset(slice(s, s + 2048)), d.window)
+                      for s in range(0, len(train), 2048))
+        info["prior"] = {"half_taps": net.prior.half_taps, "seconds": round(time.perf_counter() - t1, 1)}
+        say(f"Wiener prior (±{a.prior_half_taps_s:g} s) estimated on {len(train)} training windows in "
+            f"{info['prior']['seconds']} s")
+    core = {subset_key(s) for s in CORE_SUBSETS}
+    weights = [a.core_weight if subset_key(s) in core else 1.0 for s in subsets]
+    sampler = SubsetSampler(subsets, a.p_named, a.max_random_leads, seed=seed + 2, weights=weights)
+    data = ReconDataModule(AnySubsetBatches(records, train, d.window),
+                           AnySubsetBatches(records, val, d.window, core_masks(len(val))),
+                           batch_size=cfg.train.batch_size, val_batch_size=512, seed=seed,
+                           num_workers=cfg.trainer.num_workers)
+    res = fit_anysubset(net, data, cfg, sampler, workdir, seed=seed, progress=progress)
+    info["reconstructor"] = {k: v for k, v in res.items() if k not in ("history", "global_rank", "world_size")}
+    info["global_rank"], info["world_size"] = res["global_rank"], res["world_size"]
+    say(f"any-subset reconstructor: {res['steps']} steps in {res['seconds']} s, best val MSE "
+        f"{res['best_val_mse']:.4f} mV² (core subsets, fold 9)")
+    return net, info
 
 
 def train_anysubset(cfg: ReconConfig, data_dir: str | Path, out: str | Path, store_dir: str | Path | None = None,
@@ -321,7 +389,7 @@ def train_anysubset(cfg: ReconConfig, data_dir: str | Path, out: str | Path, sto
         say = _silent
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    a, d, seed = cfg.anysubset, cfg.data, cfg.seed
+    a, d = cfg.anysubset, cfg.data
     subsets = list(a.subsets or TRAINING_SUBSETS)
     ctx, store, parts = setup(cfg, Path(data_dir), Path(store_dir) if store_dir else None, out / "checkpoints",
                               progress, say)
@@ -331,52 +399,14 @@ def train_anysubset(cfg: ReconConfig, data_dir: str | Path, out: str | Path, sto
     train, val = idx["train"], idx["val"]
     keep = (val.starts % cfg.train.val_hop) == 0 if cfg.train.val_hop else np.ones(len(val), bool)
     val = val.subset(keep)
-    torch.manual_seed(seed)
-    encoder_cfg = None
-    info: dict[str, Any] = {}
-    if a.embedding:
-        enc = PathologyEncoder.from_config(cfg.encoder, 2 * len(STANDARD_LEADS))
-        sc = cfg.supcon
-        aug = ViewAugmenter(sc.augment, d.fs, ref_lead=STANDARD_LEADS.index("II"), seed=seed)
-        ds = MaskedSupConBatches(ctx.records, train, d.window, ctx.labels[train.rows], aug,
-                                 SubsetSampler(subsets, a.p_named, a.max_random_leads, seed=seed + 1), d.zscore_eps)
-        batches = ClassBalancedBatchSampler(ctx.keys[train.rows], sc.classes_per_batch, sc.samples_per_class,
-                                            n_batches=sc.steps_per_epoch, seed=seed)
-        enc_info = fit_supcon(enc, ReconDataModule(ds, train_sampler=batches, seed=seed,
-                                                   num_workers=cfg.trainer.num_workers),
-                              sc, seed=seed, trainer_cfg=cfg.trainer, progress=progress)
-        info["encoder"] = {k: v for k, v in enc_info.items() if k not in ("history", "global_rank", "world_size")}
-        say(f"encoder: SupCon on random subsets, {enc_info['epochs']} epochs in {enc_info['seconds']} s, "
-            f"final loss {enc_info['final_loss']:.3f}")
-        encoder_cfg = enc.get_config()
-    torch.manual_seed(seed)
-    net = AnySubsetNet(encoder_cfg, a.levels, a.base_channels, a.kernel_size, a.feat_dim, a.head_hidden,
-                       eps=d.zscore_eps, prior_half_taps=round(a.prior_half_taps_s * d.fs), prior_ridge=a.prior_ridge)
-    if a.embedding:
-        net.encoder.load_state_dict(enc.state_dict())  # type: ignore[union-attr]
-    if net.prior is not None:
-        t1 = time.perf_counter()
-        net.prior.fit(gather_windows(ctx.records, train.subset(slice(s, s + 2048)), d.window)
-                      for s in range(0, len(train), 2048))
-        info["prior"] = {"half_taps": net.prior.half_taps, "seconds": round(time.perf_counter() - t1, 1)}
-        say(f"Wiener prior (±{a.prior_half_taps_s:g} s) estimated on {len(train)} training windows in "
-            f"{info['prior']['seconds']} s")
-    core = {subset_key(s) for s in CORE_SUBSETS}
-    weights = [a.core_weight if subset_key(s) in core else 1.0 for s in subsets]
-    sampler = SubsetSampler(subsets, a.p_named, a.max_random_leads, seed=seed + 2, weights=weights)
-    data = ReconDataModule(AnySubsetBatches(ctx.records, train, d.window),
-                           AnySubsetBatches(ctx.records, val, d.window, core_masks(len(val))),
-                           batch_size=cfg.train.batch_size, val_batch_size=512, seed=seed,
-                           num_workers=cfg.trainer.num_workers)
-    res = fit_anysubset(net, data, cfg, sampler, out / "checkpoints" / "anysubset", seed=seed, progress=progress)
-    info["reconstructor"] = {k: v for k, v in res.items() if k not in ("history", "global_rank", "world_size")}
-    say(f"any-subset reconstructor: {res['steps']} steps in {res['seconds']} s, best val MSE "
-        f"{res['best_val_mse']:.4f} mV² (core subsets, fold 9)")
-    done = {"out": str(out), "method": "anysubset", "training": info, "world_size": res["world_size"]}
-    if res["global_rank"] != 0:
+    net, info = fit_anysubset_net(cfg, ctx.records, train, val, ctx.labels, ctx.keys,
+                                  out / "checkpoints" / "anysubset", progress=progress, say=say)
+    rank, world = info.pop("global_rank"), info.pop("world_size")
+    done = {"out": str(out), "method": "anysubset", "training": info, "world_size": world}
+    if rank != 0:
         return {**done, "is_global_zero": False, "seconds": round(time.perf_counter() - t0, 1)}
     t1 = time.perf_counter()
-    unc = calibrate_spread(net, ctx.records, val, d.window, subsets, a.interval, seed=seed)
+    unc = calibrate_spread(net, ctx.records, val, d.window, subsets, a.interval, seed=cfg.seed)
     info["calibration_seconds"] = round(time.perf_counter() - t1, 1)
     say(f"spread calibrated on fold 9 for {len(unc['scale'])} subsets in {info['calibration_seconds']} s")
     pre = cfg.preprocessing()
@@ -386,8 +416,8 @@ def train_anysubset(cfg: ReconConfig, data_dir: str | Path, out: str | Path, sto
     config = {
         "format": "leadlift-recon/1",
         "method": "anysubset",
-        "model": {"class": "AnySubsetNet", "kwargs": net.get_config(), "encoder": encoder_cfg,
-                  "output_scale": "input_std", "eps": d.zscore_eps},
+        "model": {"class": "AnySubsetNet", "kwargs": net.get_config(), "encoder": net.encoder.get_config()
+                  if net.encoder is not None else None, "output_scale": "input_std", "eps": d.zscore_eps},
         "preprocessing": pre,
         "leads": {"any_subset": True, "basis": list(BASIS_LEADS), "training_subsets": subsets,
                   "core_subsets": list(CORE_SUBSETS)},

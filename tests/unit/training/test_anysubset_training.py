@@ -125,6 +125,10 @@ def test_trained_checkpoint_has_an_uncertainty_section_and_loads(tiny_anysubset_
     lift = LeadLift.from_pretrained(tiny_anysubset_checkpoint)
     assert isinstance(lift.backend, AnySubsetBackend) and lift.kind == "recon"
     assert lift.leads == STANDARD_LEADS and lift.backend.uncertainty_level == 0.9
+    net = lift.backend.net
+    assert isinstance(net, AnySubsetNet) and net.prior is not None and net.prior.half_taps == 10
+    r = net.prior.xcorr  # the fitted lead cross-correlation table travels with the weights
+    assert r.shape == (8, 8, 41) and bool((torch.diagonal(r[:, :, 20]) > 0).all())
 
 
 def test_checkpoint_without_uncertainty_is_refused_in_one_line(tiny_anysubset_checkpoint: Path,
