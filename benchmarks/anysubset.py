@@ -14,6 +14,9 @@ Writes ``<out>/<subset>/results.{json,md}`` (the full benchmark per subset) and 
     python benchmarks/anysubset.py --data-dir ../shared/data --model runs/recon-any \
         --out benchmarks/results/anysubset
     python benchmarks/anysubset.py --render-only      # rebuild the summary from the per-subset results
+
+``--control NAME=CHECKPOINT`` scores an ablation twin of the model (the same recipe without one
+component) on the same windows, with the paired difference: what isolates that component's gain.
 """
 
 from __future__ import annotations
@@ -63,9 +66,10 @@ def run(args: argparse.Namespace) -> None:
             "data.inputs": key.split(","), "benchmark.methods": ["zero", "linear", "fir", *SPECIALISTS],
             "benchmark.export_models": False, "benchmark.n_figures": 1, "benchmark.cv_folds": 0})
         t0 = time.perf_counter()
-        command = (f"python benchmarks/anysubset.py --data-dir {args.data_dir} --model {args.model} "
-                   f"--subsets \"{key}\"")
-        run_benchmark(cfg, args.data_dir, out, checkpoints={args.name: str(args.model)},
+        command = (f"python benchmarks/anysubset.py --data-dir {args.data_dir} --model {args.model}"
+                   + "".join(f" --control {c}" for c in args.control) + f" --subsets \"{key}\"")
+        checkpoints = {args.name: str(args.model), **dict(c.split("=", 1) for c in args.control)}
+        run_benchmark(cfg, args.data_dir, out, checkpoints=checkpoints,
                       say=lambda m, k=key: print(f"[{k}] {m}", flush=True), command=command)
         print(f"{key}: done in {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -81,7 +85,9 @@ def _contrast(score: dict[str, Any], a: str, b: str, metric: str) -> dict[str, A
     return None
 
 
-def summarize(out: Path, name: str, subsets: list[str]) -> dict[str, Any]:
+def summarize(out: Path, name: str, subsets: list[str], controls: list[str] | None = None) -> dict[str, Any]:
+    """The summary of the per-subset results; ``controls``: names of the ablation twins scored beside ``name``."""
+    controls = list(controls or [])
     rows, coverage, zero_shot, meta = [], {}, {}, {}
     for s in subsets:
         key = subset_key(s)
@@ -110,6 +116,8 @@ def summarize(out: Path, name: str, subsets: list[str]) -> dict[str, Any]:
             "delta_r_vs_fir": vs_fir_r,
             "coverage_min": ut.get("coverage_min"), "coverage_max": ut.get("coverage_max"),
             "spearman": ut.get("spearman"),
+            "controls": {c: {"rmse": learned[c]["rmse"], "delta_rmse": _contrast(r["test"], name, c, "rmse")}
+                         for c in controls if c in learned},
         }
         row["meets"] = {
             "rmse_vs_fir": row["ratio_to_fir"] <= CRITERIA["rmse_vs_fir"],
@@ -141,8 +149,8 @@ def summarize(out: Path, name: str, subsets: list[str]) -> dict[str, Any]:
                      r["test"]["n_windows"], "n_test_records": r["test"]["n_records"],
                      "training": {m: {k: v for k, v in inf.items() if k in ("seconds", "epochs", "half_s")}
                                   for m, inf in r.get("training", {}).items() if isinstance(inf, dict)}}
-    return {"model": name, "criteria": CRITERIA, "subsets": rows, "coverage": coverage, "zero_shot": zero_shot,
-            "runs": meta}
+    return {"model": name, "controls": controls, "criteria": CRITERIA, "subsets": rows, "coverage": coverage,
+            "zero_shot": zero_shot, "runs": meta}
 
 
 def _f(v: Any, d: int = 4) -> str:
@@ -187,6 +195,19 @@ def markdown(res: dict[str, Any], command: str) -> str:
         if row["subset"] == "I,II":
             lines += ["", f"From I,II: lowest precordial variance ratio {row['var_ratio_precordial']:.2f} "
                           f"(criterion ≥ 0.6: {'met' if row['meets']['var_ratio_I_II'] else 'not met'})."]
+    for c in res.get("controls", []):
+        lines += ["", f"## `{name}` vs the control `{c}` (same windows, paired)", "",
+                  f"The control is the same recipe without the component under test (see the model card); "
+                  f"Δ = {name} − {c}, negative = {name} better.", "",
+                  f"| inputs | {name} RMSE | {c} RMSE | Δ RMSE [CI] |", "|---|---:|---:|---:|"]
+        for row in res["subsets"]:
+            ctl = row.get("controls", {}).get(c)
+            if not ctl:
+                continue
+            d = ctl["delta_rmse"] or {}
+            dci = d.get("ci") or [None, None]
+            lines.append(f"| {row['subset']} | {_f(row['rmse'][name])} | {_f(ctl['rmse'])} | {_f(d.get('diff'))} "
+                         f"[{_f(dci[0])}, {_f(dci[1])}] |")
     lines += ["", "## Coverage of the nominal 90 % interval per learned lead (fold 10)", ""]
     leads = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
     lines += ["| inputs | " + " | ".join(leads) + " |", "|---|" + "---:|" * len(leads)]
@@ -221,15 +242,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--resume", action="store_true", help="keep subsets that already have results")
     p.add_argument("--render-only", action="store_true", help="only rebuild the summary")
+    p.add_argument("--control", action="append", default=[], metavar="NAME=CHECKPOINT",
+                   help="an ablation twin scored on the same windows, with paired Δ vs --model (repeatable)")
     args = p.parse_args(argv)
     if not args.render_only:
         run(args)
-    res = summarize(args.out, args.name, [subset_key(s) for s in args.subsets])
+    res = summarize(args.out, args.name, [subset_key(s) for s in args.subsets],
+                    [c.split("=", 1)[0] for c in args.control])
     if not res["subsets"]:
         print(f"no per-subset results under {args.out}; run without --render-only first", file=sys.stderr)
         return 2
     res["machine"] = {"python": platform.python_version(), "torch": torch.__version__, "threads": args.threads}
-    command = f"python benchmarks/anysubset.py --data-dir {args.data_dir} --model {args.model}"
+    command = (f"python benchmarks/anysubset.py --data-dir {args.data_dir} --model {args.model}"
+               + "".join(f" --control {c}" for c in args.control))
     res["command"] = command
     res["config"] = args.config
     _write(args.out.with_suffix(".json"), json.dumps(res, indent=1) + "\n")

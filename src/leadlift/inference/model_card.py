@@ -335,6 +335,11 @@ def model_card_markdown(folder: str | Path, name: str | None = None, latency: di
                              f"seed {train.get('seed')}; whole training {cfg.get('metrics', {}).get('seconds', '?')} s")
                 lines.append("- input subsets drawn in training: " + "; ".join(
                     (cfg.get("leads") or {}).get("training_subsets", [])) + "; plus random subsets")
+                half = (model.get("kwargs") or {}).get("prior_half_taps")
+                if half:
+                    lines.append(f"- linear prior: the any-subset Wiener (FIR least-squares) filter, ±{half} samples, "
+                                 "from lead cross-correlations estimated on the training windows; the network "
+                                 "predicts the residual to it")
             else:
                 lines.append(f"- method: {cfg.get('method', '?')}; epochs: {info.get('epochs', '?')} (best "
                              f"{info.get('best_epoch', '?')}, validation MSE "

@@ -19,6 +19,10 @@ subset of the 12 leads:
   deviation (the spread never pulls on the mean's features: a heteroscedastic head that cannot
   trade accuracy for likelihood).
 * Outputs are multiplied by the inputs' joint std, so means and spreads are in mV.
+* **Optional linear prior** (``prior_half_taps > 0``): a :class:`WienerPrior`, the FIR least-squares
+  predictor of the basis leads from whatever leads are present (one cross-correlation table, solved
+  per subset). Its prediction is an extra U-Net input and the mean heads learn the *residual* to it
+  (their last layer starts at zero, so training starts from the classical baseline).
 
 Which outputs a user gets follows :class:`~leadlift.models.recon.LeadPlan`: measured leads pass
 through unchanged (spread 0), basis leads not measured come from the network, and III, aVR, aVL,

@@ -147,8 +147,12 @@ def run_benchmark(cfg: ReconConfig, data_dir: str | Path, out: str | Path, mae_c
     nb, seed = cfg.benchmark.n_boot, cfg.seed
     say(f"scoring: learned-lead means with paired bootstrap CIs ({nb} resamples of the test records)")
     # every scored checkpoint is also compared, paired, with each same-run specialist for these inputs
+    # and each checkpoint with the ones given after it (e.g. a model and its ablation twin, the control)
+    names = [n for n in given if n in preds["test"]]
     contrasts = (*CONTRASTS, *((name, m, f"{name} vs the {METHOD_TITLES.get(m, m)} trained for these inputs only")
-                               for name in given for m in ("unet", "fusion") if m in preds["test"]))
+                               for name in given for m in ("unet", "fusion") if m in preds["test"]),
+                 *((a, b, f"{a} vs {b} (checkpoints given in that order)")
+                   for i, a in enumerate(names) for b in names[i + 1:]))
     test_score = score_set(plan, test, preds["test"], w, n_boot=nb, seed=seed, contrasts=contrasts)
     test_tables = test_score["per_lead"]
     results: dict[str, Any] = {

@@ -40,16 +40,25 @@ def test_configs_validate_and_cpu_yaml_is_the_default() -> None:
     assert paper.encoder.widths[-1] == 128 and paper.fusion.branch_dim == 128 and paper.train.lr == 1e-4
 
 
-def test_tiny_benchmark_end_to_end(data_dir, tmp_path, capsys) -> None:
+def test_tiny_benchmark_end_to_end(data_dir, tmp_path, capsys, tiny_anysubset_checkpoint) -> None:
     out = tmp_path / "bench"
+    ck = str(tiny_anysubset_checkpoint)
     code, stdout, err = run(["reconstruct-benchmark", "--inputs", "I,II,V2", "--config", TINY, "--folds", "2",
-                             "--threads", "1", "--data-dir", str(data_dir), "--out", str(out)], capsys)
+                             "--threads", "1", "--data-dir", str(data_dir), "--out", str(out),
+                             "--checkpoint", f"any={ck}", "--checkpoint", f"twin={ck}"], capsys)
     assert code == 0, err
     assert "Δ RMSE vs FIR LS (mV)" in stdout and "RMSE (mV)" in stdout
     res = json.loads((out / "results.json").read_text())
     methods = {"zero", "linear", "fir", "unet", "fusion_noemb", "fusion_random", "fusion"}
     test = res["test"]
-    assert set(test["per_lead"]) == set(test["learned"]) == methods
+    assert set(test["per_lead"]) == set(test["learned"]) == methods | {"any", "twin"}
+    # given checkpoints: compared, paired, with each specialist and with the checkpoints given after them
+    pairs = {(c["method"], c["control"]): c for c in test["contrasts"]}
+    assert {("any", "unet"), ("any", "fusion"), ("twin", "fusion"), ("any", "twin")} <= set(pairs)
+    assert ("twin", "any") not in pairs
+    assert pairs[("any", "twin")]["rmse"]["diff"] == pytest.approx(0.0, abs=1e-9)  # the same weights
+    unc = res["uncertainty"]["any"]["test"]  # the any-subset model's spread is scored
+    assert 0 <= unc["coverage_min"] <= unc["coverage_max"] <= 1 and "spearman" in unc
     for m in methods:
         assert set(test["per_lead"][m]) == set(STANDARD_LEADS)
         for lead in ("V1", "V6"):
