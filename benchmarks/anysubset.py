@@ -197,9 +197,9 @@ def markdown(res: dict[str, Any], command: str) -> str:
                           f"(criterion ≥ 0.6: {'met' if row['meets']['var_ratio_I_II'] else 'not met'})."]
     for c in res.get("controls", []):
         lines += ["", f"## `{name}` vs the control `{c}` (same windows, paired)", "",
-                  f"A twin trained with the same code, data and seed; what differs is documented with the run "
-                  f"(`docs/any-subset.md`). Δ = {name} − {c}, negative = {name} better; 95 % CI from the paired "
-                  f"bootstrap over test records.", "",
+                  f"Another checkpoint scored on the same windows (trained on the same folds with the same seed); "
+                  f"what it differs in is documented with the model (`docs/any-subset.md`). Δ = {name} − {c}, "
+                  f"negative = {name} better; 95 % CI from the paired bootstrap over test records.", "",
                   f"| inputs | {name} RMSE | {c} RMSE | Δ RMSE [CI] |", "|---|---:|---:|---:|"]
         for row in res["subsets"]:
             ctl = row.get("controls", {}).get(c)
