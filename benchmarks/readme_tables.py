@@ -1,4 +1,5 @@
-"""Write every measured number of README.md from the results files in ``benchmarks/results/``.
+"""Write every measured number of README.md (and of the docs pages in :data:`PAGES`) from the results
+files in ``benchmarks/results/``.
 
 Each measured number of the README sits in a generated block::
 
@@ -24,6 +25,7 @@ import argparse
 import difflib
 import importlib.util
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -33,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
+#: every page with generated blocks (the README and the docs pages that quote measured tables)
+PAGES = (README, ROOT / "docs" / "reconstruction.md")
 WEIGHTS = ROOT / "src" / "leadlift" / "weights"
 
 MARKER = re.compile(r"^<!-- table:(?P<name>[a-z0-9_-]+) -->\n(?P<body>.*?)^<!-- /table:(?P=name) -->$", re.S | re.M)
@@ -132,12 +136,17 @@ def _recon(results: Path, inputs: str) -> dict[str, Any]:
     return _load(results, RECON[inputs], RECON_CMD[inputs])
 
 
+def _scored(res: dict[str, Any]) -> list[str]:
+    """The method keys of the reconstructor checkpoints scored through the API (``--checkpoint NAME=...``),
+    in the order given."""
+    return [key for key, info in res.get("training", {}).items()
+            if isinstance(info, dict) and info.get("kind") == "recon" and "checkpoint" in info]
+
+
 def _bundled(res: dict[str, Any]) -> str | None:
-    """The method key of the bundled reconstructor scored through the API (``--checkpoint NAME=...``)."""
-    for key, info in res.get("training", {}).items():
-        if isinstance(info, dict) and info.get("kind") == "recon" and "checkpoint" in info:
-            return key
-    return None
+    """The first scored checkpoint (the fixed-input model bundled for these inputs)."""
+    scored = _scored(res)
+    return scored[0] if scored else None
 
 
 def _learned(res: dict[str, Any], method: str) -> dict[str, Any]:
@@ -199,12 +208,13 @@ def block_expect(results: Path) -> str:
     notes, cmds, files = [], [], []
     for inputs, what in (("I", "I (a watch)"), ("I,II,V2", "I, II, V2 (a patch)")):
         res = _recon(results, inputs)
-        name = _bundled(res)
-        if name is None:
+        if not _scored(res):
             continue
-        m, fir, zero = _learned(res, name), _learned(res, "fir"), _learned(res, "zero")
-        rows.append(f"| {what} | `{name}` | {_ci(m['r'], m['r_ci'])} | {_ci(m['rmse'], m['rmse_ci'], 4)} | "
-                    f"{_f(m['var_ratio'], 2)} | {_f(fir['r'])} / {_f(fir['rmse'], 4)} | {_f(zero['rmse'], 4)} |")
+        fir, zero = _learned(res, "fir"), _learned(res, "zero")
+        for name in _scored(res):
+            m = _learned(res, name)
+            rows.append(f"| {what} | `{name}` | {_ci(m['r'], m['r_ci'])} | {_ci(m['rmse'], m['rmse_ci'], 4)} | "
+                        f"{_f(m['var_ratio'], 2)} | {_f(fir['r'])} / {_f(fir['rmse'], 4)} | {_f(zero['rmse'], 4)} |")
         notes.append(f"from {inputs.replace(',', ', ')}: {_leads(res['leads']['learned'])}")
         cmds.append(res.get("command", RECON_CMD[inputs]))
         files.append(RECON[inputs])
@@ -237,6 +247,8 @@ def block_recon_benchmark(results: Path) -> str:
     for key in methods:
         if key == "bundled":
             label = f"bundled {bundled_names}, through `LeadLift.reconstruct`"
+        elif any(key in _scored(res[k]) for k in order):
+            label = f"bundled `{key}`, through `LeadLift.reconstruct`"
         else:
             label = METHOD_LABELS.get(key, f"`{key}`")
             if key == "fir":
@@ -263,7 +275,7 @@ def block_recon_benchmark(results: Path) -> str:
     best = []
     for k in order:
         test = res[k]["test"]
-        trained = [m for m in test["learned"] if m not in ("zero", "linear", "fir", "mae", _bundled(res[k]))]
+        trained = [m for m in test["learned"] if m not in ("zero", "linear", "fir", "mae", *_scored(res[k]))]
         vs = {m: test.get("ci", {}).get(m, {}).get("vs_reference", {}).get("rmse") for m in trained}
         vs = {m: v for m, v in vs.items() if v and v.get("ci")}
         if vs:
@@ -560,8 +572,14 @@ def render(name: str, results: Path = RESULTS) -> str:
                 f"`python benchmarks/readme_tables.py` puts its numbers here._")
 
 
-def update(text: str, results: Path = RESULTS) -> str:
-    """``text`` with every generated block re-rendered; unknown or unbalanced markers are errors."""
+_RELATIVE_LINK = re.compile(r"\]\((?!https?:|#|/)([^)\s]+)\)")
+
+
+def update(text: str, results: Path = RESULTS, link_prefix: str = "") -> str:
+    """``text`` with every generated block re-rendered; unknown or unbalanced markers are errors.
+
+    ``link_prefix``: prepended to the blocks' relative links (written relative to the repository
+    root), e.g. ``"../"`` for a page in ``docs/``."""
     names = [m.group("name") for m in MARKER.finditer(text)]
     if len(ANY_MARKER.findall(text)) != 2 * len(names):
         raise ValueError("unbalanced generated-block markers: every <!-- table:NAME --> needs its own "
@@ -572,37 +590,50 @@ def update(text: str, results: Path = RESULTS) -> str:
     unknown = [n for n in names if n not in BLOCKS]
     if unknown:
         raise ValueError(f"unknown generated block(s) {', '.join(unknown)}; known: {', '.join(BLOCKS)}")
-    return MARKER.sub(lambda m: f"<!-- table:{m['name']} -->\n{render(m['name'], results)}\n"
+    def block(name: str) -> str:
+        body = render(name, results)
+        return _RELATIVE_LINK.sub(lambda m: f"]({link_prefix}{m[1]})", body) if link_prefix else body
+
+    return MARKER.sub(lambda m: f"<!-- table:{m['name']} -->\n{block(m['name'])}\n"
                                 f"<!-- /table:{m['name']} -->", text)
+
+
+def link_prefix(page: Path) -> str:
+    """How a page reaches the repository root (``""`` for README.md, ``"../"`` for docs/*.md)."""
+    rel = Path(os.path.relpath(ROOT, page.resolve().parent)).as_posix()
+    return "" if rel == "." else rel + "/"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="exit 1 when README.md is out of date (writes nothing)")
     p.add_argument("--show", metavar="NAME", help="print one rendered block and exit")
-    p.add_argument("--readme", type=Path, default=README)
+    p.add_argument("--readme", type=Path, default=None, help="one page to render (default: README.md and the "
+                                                                 "docs pages with generated blocks)")
     p.add_argument("--results", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.show:
         print(render(args.show, args.results))
         return 0
-    old = args.readme.read_text(encoding="utf-8")
-    new = update(old, args.results)
-    if args.check:
-        if new != old:
-            diff = difflib.unified_diff(old.splitlines(), new.splitlines(), str(args.readme), "rendered", lineterm="")
-            print("\n".join(diff))
-            print(f"{args.readme} is out of date with {args.results}: run python benchmarks/readme_tables.py",
-                  file=sys.stderr)
-            return 1
-        print(f"{args.readme}: generated blocks up to date")
-        return 0
-    if new != old:
-        args.readme.write_text(new, encoding="utf-8")
-        print(f"updated {args.readme}")
-    else:
-        print(f"{args.readme}: already up to date")
-    return 0
+    stale = 0
+    for page in [args.readme] if args.readme else PAGES:
+        old = page.read_text(encoding="utf-8")
+        new = update(old, args.results, link_prefix(page))
+        if args.check:
+            if new != old:
+                diff = difflib.unified_diff(old.splitlines(), new.splitlines(), str(page), "rendered", lineterm="")
+                print("\n".join(diff))
+                print(f"{page} is out of date with {args.results}: run python benchmarks/readme_tables.py",
+                      file=sys.stderr)
+                stale += 1
+            else:
+                print(f"{page}: generated blocks up to date")
+        elif new != old:
+            page.write_text(new, encoding="utf-8")
+            print(f"updated {page}")
+        else:
+            print(f"{page}: already up to date")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -42,6 +42,16 @@ def test_readme_numbers_are_the_rendered_results() -> None:
     assert readme_tables.main(["--check"]) == 0
 
 
+@pytest.mark.parametrize("page", [p for p in readme_tables.PAGES if p != readme_tables.README],
+                         ids=lambda p: p.name)
+def test_docs_tables_are_the_rendered_results(page: Path) -> None:
+    """Docs pages quote measured tables through the same generated blocks (never copied by hand)."""
+    text = page.read_text(encoding="utf-8")
+    assert readme_tables.MARKER.search(text), f"{page.name} has no generated block"
+    rendered = readme_tables.update(text, link_prefix=readme_tables.link_prefix(page))
+    assert rendered == text, f"{page} is out of date: run python benchmarks/readme_tables.py"
+
+
 def test_every_block_has_its_place_in_the_readme() -> None:
     names = [m["name"] for m in readme_tables.MARKER.finditer(README.read_text(encoding="utf-8"))]
     assert sorted(names) == sorted(readme_tables.BLOCKS)
