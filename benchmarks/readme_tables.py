@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
 #: every page with generated blocks (the README and the docs pages that quote measured tables)
-PAGES = (README, ROOT / "docs" / "reconstruction.md")
+PAGES = (README, ROOT / "docs" / "reconstruction.md", ROOT / "docs" / "any-subset.md")
 WEIGHTS = ROOT / "src" / "leadlift" / "weights"
 
 MARKER = re.compile(r"^<!-- table:(?P<name>[a-z0-9_-]+) -->\n(?P<body>.*?)^<!-- /table:(?P=name) -->$", re.S | re.M)
@@ -304,6 +304,7 @@ def block_recon_benchmark(results: Path) -> str:
 
 # ====================================================================== any subset
 ANYSUBSET_CMD = "python benchmarks/anysubset.py --data-dir ../shared/data --model runs/recon-any"
+SELECTION_CMD = "python benchmarks/anysubset_selection.py --data-dir ../shared/data NAME=CHECKPOINT ..."
 DIAGNOSTIC_CMD = "python benchmarks/diagnostic_fidelity.py --data-dir ../shared/data --model runs/recon-any"
 #: labels of the same-run specialists of ``benchmarks/anysubset.py``
 SPECIALIST_LABELS = {"unet": "U-Net", "fusion": "fusion"}
@@ -546,6 +547,34 @@ def block_paper1(results: Path) -> str:
     return "\n".join(lines)
 
 
+def block_anysubset_controls(results: Path) -> str:
+    """What the any-subset model's components add: paired Δ RMSE on fold 10 against each control
+    checkpoint scored in the same run, and the fold-9 selection those checkpoints came from."""
+    res = _load(results, "anysubset.json", ANYSUBSET_CMD)
+    sel = _load(results, "anysubset_selection.json", SELECTION_CMD)
+    name = res.get("model", "recon-any")
+    controls = res.get("controls", [])
+    rows = ["| input leads | " + " | ".join(f"`{name}` − `{c}`, Δ RMSE mV [95 % CI]" for c in controls) + " |",
+            "|---|" + "---:|" * len(controls)]
+    for row in res.get("subsets", []):
+        cells = []
+        for c in controls:
+            d = (row.get("controls", {}).get(c) or {}).get("delta_rmse") or {}
+            lo, hi = d.get("ci") or (None, None)
+            cells.append(f"{_signed(d['diff'])} [{_signed(lo)}, {_signed(hi)}]" if d else "–")
+        rows.append(f"| {row['subset'].replace(',', ', ')} | " + " | ".join(cells) + " |")
+    sel_rows = ["| checkpoint (fold-9 selection) | Wiener prior (s) | core-subset weight | steps | "
+                "best fold-9 MSE, mV² |",
+                "|---|---:|---:|---:|---:|"]
+    for m in sel.get("models", []):
+        sel_rows.append(f"| `{m['name']}` | {m['prior_half_taps_s']:g} | {m['core_weight']:g} | {m['steps']} | "
+                        f"{_f(m['best_val_mse'], 5)} |")
+    return "\n".join([*rows, "", "Fold 10, the same windows for every checkpoint; negative: "
+                       f"`{name}` better. Selection on fold 9 (fold 10 not read):", "", *sel_rows,
+                       _source(results, [res.get("command", ANYSUBSET_CMD), sel.get("command", SELECTION_CMD)],
+                               ["anysubset.json", "anysubset_selection.json"])])
+
+
 # ============================================================================== driver
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "training-set": block_training_set,
@@ -555,6 +584,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "paper1": block_paper1,
     "recon-benchmark": block_recon_benchmark,
     "anysubset": block_anysubset,
+    "anysubset-controls": block_anysubset_controls,
     "diagnostic": block_diagnostic,
     "gpu": block_gpu,
     "export": block_export,

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from leadlift.ecg import LIMB_COEFFICIENTS, LIMB_LEADS, STANDARD_LEADS, parse_leads
+from leadlift.ecg import LIMB_COEFFICIENTS, LIMB_LEADS, STANDARD_LEADS, parse_leads, solve_limb_leads
 from leadlift.errors import InputError
 from leadlift.models.recon import LeadPlan, PathologyEncoder, UNet1d
 
@@ -310,17 +310,14 @@ class AnySubsetNet(nn.Module):
 
 def _derivation(plan: LeadPlan) -> dict[str, dict[str, float]]:
     """For each derived limb lead, its coefficient on each limb row available to the plan
-    (measured inputs and learned I/II): ``{derived: {source: coefficient}}``."""
+    (measured inputs and learned I/II): ``{derived: {source: coefficient}}`` — the limb algebra of
+    :func:`~leadlift.ecg.solve_limb_leads` applied to unit rows."""
     have = [n for n in LIMB_LEADS if n in plan.inputs or n in plan.learned]
     if not have:
         return {}
-    a = np.array([LIMB_COEFFICIENTS[n] for n in have])
-    p = np.linalg.pinv(a)  # [2, k]: (I, II) from the available limb rows
-    out = {}
-    for d in plan.derived:
-        c = np.asarray(LIMB_COEFFICIENTS[d]) @ p  # [k]
-        out[d] = {n: float(c[k]) for k, n in enumerate(have)}
-    return out
+    unit = {n: np.eye(len(have))[k] for k, n in enumerate(have)}
+    solved = solve_limb_leads(unit)
+    return {d: {n: float(solved[d][k]) for k, n in enumerate(have)} for d in plan.derived}
 
 
 def assemble_with_spread(plan: LeadPlan, inputs: np.ndarray, mean: np.ndarray, sd: np.ndarray

@@ -40,6 +40,17 @@ def test_configs_validate_and_cpu_yaml_is_the_default() -> None:
     assert paper.encoder.widths[-1] == 128 and paper.fusion.branch_dim == 128 and paper.train.lr == 1e-4
 
 
+def test_anysubset_control_twin_differs_only_by_the_prior() -> None:
+    """recon-anysubset-noprior isolates the Wiener prior: everything else equals the shipped config."""
+    shipped = load_recon_config("recon-anysubset").model_dump()
+    twin = load_recon_config("recon-anysubset-noprior").model_dump()
+    assert shipped["anysubset"]["prior_half_taps_s"] > 0 and twin["anysubset"]["prior_half_taps_s"] == 0
+    for d in (shipped, twin):
+        d.pop("name")
+        d["anysubset"].pop("prior_half_taps_s")
+    assert twin == shipped
+
+
 def test_tiny_benchmark_end_to_end(data_dir, tmp_path, capsys, tiny_anysubset_checkpoint) -> None:
     out = tmp_path / "bench"
     ck = str(tiny_anysubset_checkpoint)

@@ -1,0 +1,105 @@
+"""Model selection of the any-subset reconstructor on the validation fold (PTB-XL fold 9).
+
+Scores any-subset checkpoints on the fold-9 windows the training code validates on (QC'd, hop
+``train.val_hop``), per core input subset, against the any-subset Wiener prior (FIR least squares,
+±0.4 s, fitted on folds 1–8). Fold 10 is never read: the release candidate is chosen here, then
+measured once on fold 10 by ``benchmarks/anysubset.py``. Each checkpoint's own training overrides
+(prior, core weight, steps) and its best validation MSE are read from its ``config.yaml``.
+
+    python benchmarks/anysubset_selection.py --data-dir ../shared/data \\
+        previous=runs/recon-any-noprior no-prior=runs/recon-any-core3 shipped=src/leadlift/weights/recon-any
+
+Writes ``benchmarks/results/anysubset_selection.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from leadlift.atomic import atomic_path
+from leadlift.data.windows import gather_windows
+from leadlift.ecg import STANDARD_LEADS
+from leadlift.models.anysubset import BASIS_LEADS, CORE_SUBSETS, WienerPrior, presence_mask
+from leadlift.models.recon import LeadPlan
+
+OUT = Path(__file__).resolve().parent / "results" / "anysubset_selection"
+
+
+@torch.no_grad()
+def score(predict: Any, x: torch.Tensor) -> dict[str, float]:
+    """Per core subset: mean over the learned basis leads of the per-lead RMSE (mV)."""
+    out = {}
+    for sub in CORE_SUBSETS:
+        plan = LeadPlan.from_inputs(sub)
+        li = [BASIS_LEADS.index(n) for n in plan.learned]
+        ti = [STANDARD_LEADS.index(n) for n in plan.learned]
+        m = torch.from_numpy(np.tile(presence_mask(sub), (len(x), 1)))
+        y = torch.cat([predict(x[s:s + 512] * m[s:s + 512, :, None], m[s:s + 512]) for s in range(0, len(x), 512)])
+        out[sub] = round(float(((y[:, li] - x[:, ti]) ** 2).mean(dim=(0, 2)).sqrt().mean()), 5)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoints", nargs="+", metavar="NAME=CHECKPOINT")
+    p.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    from leadlift.api import LeadLift
+    from leadlift.recon_config import load_recon_config
+    from leadlift.training.recon import setup, windows_with_qc
+
+    torch.set_num_threads(args.threads)
+    cfg = load_recon_config("recon-anysubset")
+    ctx, store, parts = setup(cfg, args.data_dir, None, args.out.parent / ".selection_work", False, lambda s: None)
+    idx, _, _ = windows_with_qc(ctx, store.meta["n_valid"].to_numpy(), {k: parts[k] for k in ("train", "val")},
+                                fit_on=("train", "val"))
+    val = idx["val"].subset((idx["val"].starts % cfg.train.val_hop) == 0)
+    x = gather_windows(ctx.records, val, cfg.data.window)
+    train = idx["train"]
+    prior = WienerPrior(round(0.4 * cfg.data.fs)).fit(
+        gather_windows(ctx.records, train.subset(slice(s, s + 2048)), cfg.data.window)
+        for s in range(0, len(train), 2048))
+    fir = score(prior, x)
+    rows = []
+    for item in args.checkpoints:
+        name, path = item.split("=", 1)
+        lift = LeadLift.from_pretrained(path)
+        a = lift.config.training["anysubset"]
+        rec = lift.config.metrics["training"]["reconstructor"]
+        rmse = score(lambda xx, mm, net=lift.backend.net: net(xx, mm)[0], x)
+        rows.append({"name": name, "checkpoint": path, "prior_half_taps_s": a.get("prior_half_taps_s", 0.0),
+                     "core_weight": a.get("core_weight", 1.0), "steps": a["steps"], "best_val_mse": rec["best_val_mse"],
+                     "rmse": rmse, "ratio_to_fir": {s: round(rmse[s] / fir[s], 3) for s in CORE_SUBSETS}})
+    command = "python benchmarks/anysubset_selection.py --data-dir ../shared/data " + " ".join(args.checkpoints)
+    res = {"command": command, "n_val_windows": len(val), "n_train_windows": len(train), "fir_rmse": fir,
+           "models": rows}
+    lines = ["# Any-subset reconstructor: model selection on the validation fold (PTB-XL fold 9)", "",
+             f"Command: `{command}`. {len(val)} fold-9 windows (fold 10 is not read); RMSE in mV over the learned "
+             "basis leads, ÷ the any-subset Wiener prior (FIR least squares ±0.4 s, folds 1–8) in brackets; "
+             "best val MSE: the training run's own fold-9 MSE over the core subsets (mV²).", "",
+             "| model | prior (s) | core weight | steps | best val MSE | " + " | ".join(CORE_SUBSETS) + " |",
+             "|---|---:|---:|---:|---:|" + "---:|" * len(CORE_SUBSETS),
+             "| FIR LS (Wiener prior) | | | | | " + " | ".join(f"{fir[s]:.4f}" for s in CORE_SUBSETS) + " |"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['prior_half_taps_s']:g} | {r['core_weight']:g} | {r['steps']} | "
+                     f"{r['best_val_mse']:.5f} | " + " | ".join(f"{r['rmse'][s]:.4f} ({r['ratio_to_fir'][s]:.3f})"
+                                                            for s in CORE_SUBSETS) + " |")
+    for path, text in ((args.out.with_suffix(".json"), json.dumps(res, indent=1) + "\n"),
+                       (args.out.with_suffix(".md"), "\n".join(lines) + "\n")):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
