@@ -9,7 +9,9 @@ measured once on fold 10 by ``benchmarks/anysubset.py``. Each checkpoint's own t
     python benchmarks/anysubset_selection.py --data-dir ../shared/data \\
         previous=runs/recon-any-noprior no-prior=runs/recon-any-core3 shipped=src/leadlift/weights/recon-any
 
-Writes ``benchmarks/results/anysubset_selection.{json,md}``.
+A checkpoint may be a deep ensemble, ``NAME=CKPT_A+CKPT_B+...``: the mean of the members' predicted
+means is scored (its training settings and validation MSE are the first member's; ``members``
+lists them all). Writes ``benchmarks/results/anysubset_selection.{json,md}`` (``--out`` elsewhere).
 """
 
 from __future__ import annotations
@@ -72,26 +74,34 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for item in args.checkpoints:
         name, path = item.split("=", 1)
-        lift = LeadLift.from_pretrained(path)
+        lifts = [LeadLift.from_pretrained(member) for member in path.split("+")]
+        lift = lifts[0]
         a = lift.config.training["anysubset"]
         rec = lift.config.metrics["training"]["reconstructor"]
-        rmse = score(lambda xx, mm, net=lift.backend.net: net(xx, mm)[0], x)
-        rows.append({"name": name, "checkpoint": path, "prior_half_taps_s": a.get("prior_half_taps_s", 0.0),
+        nets = [m.backend.net for m in lifts]
+        rmse = score(lambda xx, mm, nets=nets: sum(n(xx, mm)[0] for n in nets) / len(nets), x)
+        rows.append({"name": name, "checkpoint": path, "members": len(nets),
+                     "prior_half_taps_s": a.get("prior_half_taps_s", 0.0),
                      "core_weight": a.get("core_weight", 1.0), "steps": a["steps"], "best_val_mse": rec["best_val_mse"],
                      "rmse": rmse, "ratio_to_fir": {s: round(rmse[s] / fir[s], 3) for s in CORE_SUBSETS}})
-    command = "python benchmarks/anysubset_selection.py --data-dir ../shared/data " + " ".join(args.checkpoints)
+    out_arg = "" if args.out.resolve() == OUT.resolve() else f" --out {args.out}"
+    command = "python benchmarks/anysubset_selection.py --data-dir ../shared/data" + out_arg + " " + " ".join(
+        args.checkpoints)
     res = {"command": command, "n_val_windows": len(val), "n_train_windows": len(train), "fir_rmse": fir,
            "models": rows}
     lines = ["# Any-subset reconstructor: model selection on the validation fold (PTB-XL fold 9)", "",
              f"Command: `{command}`. {len(val)} fold-9 windows (fold 10 is not read); RMSE in mV over the learned "
              "basis leads, ÷ the any-subset Wiener prior (FIR least squares ±0.4 s, folds 1–8) in brackets; "
-             "best val MSE: the training run's own fold-9 MSE over the core subsets (mV²).", "",
+             "best val MSE: the training run's own fold-9 MSE over the core subsets (mV²); a deep ensemble (mean "
+             "of its members' predictions) shows its first member's settings and no val MSE.", "",
              "| model | prior (s) | core weight | steps | best val MSE | " + " | ".join(CORE_SUBSETS) + " |",
              "|---|---:|---:|---:|---:|" + "---:|" * len(CORE_SUBSETS),
              "| FIR LS (Wiener prior) | | | | | " + " | ".join(f"{fir[s]:.4f}" for s in CORE_SUBSETS) + " |"]
     for r in rows:
-        lines.append(f"| {r['name']} | {r['prior_half_taps_s']:g} | {r['core_weight']:g} | {r['steps']} | "
-                     f"{r['best_val_mse']:.5f} | " + " | ".join(f"{r['rmse'][s]:.4f} ({r['ratio_to_fir'][s]:.3f})"
+        label = f"{r['name']} (ensemble of {r['members']})" if r["members"] > 1 else r["name"]
+        val_mse = f"{r['best_val_mse']:.5f}" if r["members"] == 1 else "–"
+        lines.append(f"| {label} | {r['prior_half_taps_s']:g} | {r['core_weight']:g} | {r['steps']} | "
+                     f"{val_mse} | " + " | ".join(f"{r['rmse'][s]:.4f} ({r['ratio_to_fir'][s]:.3f})"
                                                             for s in CORE_SUBSETS) + " |")
     for path, text in ((args.out.with_suffix(".json"), json.dumps(res, indent=1) + "\n"),
                        (args.out.with_suffix(".md"), "\n".join(lines) + "\n")):

@@ -51,3 +51,18 @@ def test_committed_curve_is_self_consistent() -> None:
     for s in CORE_SUBSETS:
         t = curve.trend([p["n_records"] for p in pts], [p["ratio_to_fir"][s] for p in pts])
         assert t["slope_per_doubling"] == pytest.approx(res["trend"][s]["slope_per_doubling"], abs=1e-4)
+
+
+ENSEMBLE = REPO / "benchmarks" / "results" / "anysubset_ensemble.json"
+
+
+@pytest.mark.skipif(not ENSEMBLE.exists(), reason="no committed ensemble check")
+def test_committed_ensemble_check_names_its_members() -> None:
+    """``anysubset_selection.py NAME=A+B``: each row's member count is its checkpoints', and its
+    ratios are its RMSE ÷ the same FIR row."""
+    res = json.loads(ENSEMBLE.read_text())
+    assert any(m["members"] > 1 for m in res["models"])
+    for m in res["models"]:
+        assert m["members"] == len(m["checkpoint"].split("+"))
+        for s in CORE_SUBSETS:
+            assert m["ratio_to_fir"][s] == pytest.approx(m["rmse"][s] / res["fir_rmse"][s], abs=1e-3)
