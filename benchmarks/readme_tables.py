@@ -619,6 +619,12 @@ def block_anysubset_limits(results: Path) -> str:
                  + (f" (the whole PTB-XL has about {full:,} records in folds 1–8, "
                     f"{math.log2(full / last['n_records']):.1f} doublings beyond the data measured here)."
                     if full else "."))
+        if full:
+            need = {s: (last["ratio_to_fir"][s] - 0.90) / math.log2(full / last["n_records"]) for s in open_}
+            text += (" To reach 0.90 within the whole PTB-XL the ratio would have to fall by "
+                     + ", ".join(f"{_f(need[s])} ({s.replace(',', ', ')})" for s in open_)
+                     + " per doubling from here; measured: "
+                     + ", ".join(f"{_f(-cur['trend'][s]['slope_per_doubling'])}" for s in open_) + ".")
     e_rows = ["| fold-9 RMSE ÷ FIR (±0.4 s) | " + " | ".join(s.replace(",", ", ") for s in subsets) + " |",
               "|---|" + "---:|" * len(subsets)]
     for m in ens.get("models", []):
