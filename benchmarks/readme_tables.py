@@ -589,14 +589,18 @@ def block_anysubset_limits(results: Path) -> str:
     subsets = list(cur["points"][0]["ratio_to_fir"])
     rows = ["| training records | " + " | ".join(s.replace(",", ", ") for s in subsets) + " |",
             "|---:|" + "---:|" * len(subsets)]
-    for q in cur["points"]:
-        rows.append(f"| {q['n_records']:,} | " + " | ".join(_f(q["ratio_to_fir"][s]) for s in subsets) + " |")
+    fractions = cur.get("by_fraction") or [{**q, "n_seeds": 1, "ratio_mean": q["ratio_to_fir"]} for q in cur["points"]]
+    for q in fractions:
+        cells = [_f(q["ratio_mean"][s]) + (f" ({_f(q['ratio_min'][s])}–{_f(q['ratio_max'][s])})"
+                                           if q["n_seeds"] > 1 else "") for s in subsets]
+        rows.append(f"| {q['n_records']:,} | " + " | ".join(cells) + " |")
     rows.append("| change per doubling (line through the points) | "
                 + " | ".join(_signed(cur["trend"][s]["slope_per_doubling"], 3) for s in subsets) + " |")
     full = cur.get("full_ptbxl_train_records")
-    first, last = cur["points"][0], cur["points"][-1]
+    first, last = fractions[0], fractions[-1]
+    seeds = sorted({q["n_seeds"] for q in fractions})
     fir_change = [abs(last["fir_rmse"][s] / first["fir_rmse"][s] - 1) for s in subsets]
-    open_ = [s for s in subsets if last["ratio_to_fir"][s] > 0.90]
+    open_ = [s for s in subsets if last["ratio_mean"][s] > 0.90]
     slopes = [cur["trend"][s]["slope_per_doubling"] for s in open_]
     ext = []
     for s in open_:
@@ -610,7 +614,9 @@ def block_anysubset_limits(results: Path) -> str:
             ext.append(f"{name} at ~{float(f'{at:.2g}'):,.0f} records")
     text = (f"Fold-9 RMSE over the learned leads ÷ the same-run FIR least squares (the model's own Wiener prior, "
             f"fitted on the same records), the shipped configuration trained on nested fractions of the "
-            f"{last['n_records']:,} training records (one seed per point). From {first['n_records']:,} to "
+            f"{last['n_records']:,} training records ({' or '.join(map(str, seeds))} training "
+            f"seed{'s' if max(seeds) > 1 else ''} per point; "
+            f"with several, the mean and the range over seeds). From {first['n_records']:,} to "
             f"{last['n_records']:,} records the FIR's own RMSE changes by at most {100 * max(fir_change):.1f} %.")
     if open_:
         text += (f" Where the ratio is still above 0.90, the line falls by {_f(-max(slopes))}–{_f(-min(slopes))} per "
@@ -620,7 +626,7 @@ def block_anysubset_limits(results: Path) -> str:
                     f"{math.log2(full / last['n_records']):.1f} doublings beyond the data measured here)."
                     if full else "."))
         if full:
-            need = {s: (last["ratio_to_fir"][s] - 0.90) / math.log2(full / last["n_records"]) for s in open_}
+            need = {s: (last["ratio_mean"][s] - 0.90) / math.log2(full / last["n_records"]) for s in open_}
             text += (" To reach 0.90 within the whole PTB-XL the ratio would have to fall by "
                      + ", ".join(f"{_f(need[s])} ({s.replace(',', ', ')})" for s in open_)
                      + " per doubling from here; measured: "

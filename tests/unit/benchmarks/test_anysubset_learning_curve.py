@@ -38,13 +38,25 @@ def test_trend_recovers_a_line_and_its_crossing() -> None:
     assert "records_at_0.90" not in curve.trend(n, [0.9, 0.91, 0.92, 0.93])
 
 
+def test_summarise_gives_mean_and_range_per_fraction() -> None:
+    def run(f: float, seed: int, r: float) -> dict:
+        return {"fraction": f, "train_seed": seed, "n_records": int(f * 100), "n_windows": int(f * 1000),
+                "fir_rmse": dict.fromkeys(CORE_SUBSETS, 0.2), "ratio_to_fir": dict.fromkeys(CORE_SUBSETS, r)}
+    rows = curve.summarise([run(0.5, 0, 0.9), run(0.5, 1, 1.0), run(1.0, 0, 0.8)])
+    assert [r["n_seeds"] for r in rows] == [2, 1]
+    first = rows[0]
+    assert first["ratio_mean"]["I"] == pytest.approx(0.95)
+    assert (first["ratio_min"]["I"], first["ratio_max"]["I"]) == (0.9, 1.0)
+
+
 @pytest.mark.skipif(not RESULTS.exists(), reason="no committed learning curve")
 def test_committed_curve_is_self_consistent() -> None:
     res = json.loads(RESULTS.read_text())
     pts = res["points"]
-    assert len(pts) >= 3
-    assert [p["n_records"] for p in pts] == sorted({p["n_records"] for p in pts})
-    assert pts[-1]["fraction"] == 1.0
+    assert len(res["by_fraction"]) >= 3
+    assert [p["n_records"] for p in pts] == sorted(p["n_records"] for p in pts)
+    assert res["by_fraction"][-1]["fraction"] == 1.0
+    assert res["by_fraction"] == curve.summarise(pts)
     for p in pts:
         for s in CORE_SUBSETS:
             assert p["ratio_to_fir"][s] == pytest.approx(p["rmse"][s] / p["fir_rmse"][s], abs=1e-3)
