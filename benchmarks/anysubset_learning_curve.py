@@ -33,10 +33,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anysubset_selection import score
+from anysubset_selection import fir_prior, fold9_windows, parse_named, score
 from leadlift.atomic import atomic_path
-from leadlift.data.windows import gather_windows
-from leadlift.models.anysubset import CORE_SUBSETS, WienerPrior
+from leadlift.models.anysubset import CORE_SUBSETS
 
 OUT = Path(__file__).resolve().parent / "results" / "anysubset_learning_curve"
 
@@ -97,28 +96,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    reuse = {}
+    for f, path in parse_named(args.reuse, "1.0=src/leadlift/weights/recon-any"):
+        try:
+            reuse[float(f)] = path
+        except ValueError:
+            raise SystemExit(f"error: --reuse {f}={path}: {f!r} is not a fraction; write it like "
+                             "1.0=src/leadlift/weights/recon-any") from None
     from leadlift.api import LeadLift
     from leadlift.recon_config import load_recon_config
     from leadlift.training.anysubset import fit_anysubset_net
-    from leadlift.training.recon import setup, windows_with_qc
 
     torch.set_num_threads(args.threads)
-    reuse = {float(k): v for k, v in (item.split("=", 1) for item in args.reuse)}
     cfg = load_recon_config(args.config)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    ctx, store, parts = setup(cfg, args.data_dir, None, args.work_dir / "work", False, lambda s: None)
-    idx, _, _ = windows_with_qc(ctx, store.meta["n_valid"].to_numpy(), {k: parts[k] for k in ("train", "val")},
-                                fit_on=("train", "val"))
-    train = idx["train"]
-    val = idx["val"].subset((idx["val"].starts % cfg.train.val_hop) == 0)
-    x = gather_windows(ctx.records, val, cfg.data.window)
+    ctx, train, val, x = fold9_windows(cfg, args.data_dir, args.work_dir / "work")
     half_taps = round(cfg.anysubset.prior_half_taps_s * cfg.data.fs)
 
     def fir_on(index: Any) -> dict[str, float]:
-        prior = WienerPrior(half_taps, cfg.anysubset.prior_ridge).fit(
-            gather_windows(ctx.records, index.subset(slice(s, s + 2048)), cfg.data.window)
-            for s in range(0, len(index), 2048))
-        return score(prior, x)
+        return score(fir_prior(ctx.records, index, cfg.data.window, half_taps, cfg.anysubset.prior_ridge), x)
 
     fir_full = fir_on(train)
     chosen = fraction_rows(train.rows, sorted(args.fractions), args.seed)
@@ -157,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     n = [q["n_records"] for q in points]
     trends = ({s: trend(n, [q["ratio_to_fir"][s] for q in points]) for s in CORE_SUBSETS}
               if len(by_fraction) > 1 else {})
-    command = ("python benchmarks/anysubset_learning_curve.py --data-dir ../shared/data --fractions "
+    command = (f"python benchmarks/anysubset_learning_curve.py --data-dir {args.data_dir} --fractions "
                + " ".join(f"{f:g}" for f in sorted(args.fractions))
                + (" --train-seeds " + " ".join(map(str, seeds)) if args.train_seeds else "")
                + "".join(f" --reuse {k:g}={v}" for k, v in reuse.items()))

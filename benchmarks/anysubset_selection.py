@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from leadlift.atomic import atomic_path
-from leadlift.data.windows import gather_windows
+from leadlift.data.windows import gather_windows, window_chunks
 from leadlift.ecg import STANDARD_LEADS
 from leadlift.models.anysubset import BASIS_LEADS, CORE_SUBSETS, WienerPrior, presence_mask
 from leadlift.models.recon import LeadPlan
@@ -48,6 +48,34 @@ def score(predict: Any, x: torch.Tensor) -> dict[str, float]:
     return out
 
 
+def fold9_windows(cfg: Any, data_dir: Path, workdir: Path) -> tuple[Any, Any, Any, torch.Tensor]:
+    """What the any-subset training validates on, built the way it builds it: ``(context, training
+    windows, fold-9 windows, fold-9 signals [N, 12, T] mV)`` (QC'd; fold 9 at hop ``train.val_hop``)."""
+    from leadlift.training.recon import setup, windows_with_qc
+
+    ctx, store, parts = setup(cfg, data_dir, None, workdir, False, lambda s: None)
+    idx, _, _ = windows_with_qc(ctx, store.meta["n_valid"].to_numpy(), {k: parts[k] for k in ("train", "val")},
+                                fit_on=("train", "val"))
+    val = idx["val"].subset((idx["val"].starts % cfg.train.val_hop) == 0)
+    return ctx, idx["train"], val, gather_windows(ctx.records, val, cfg.data.window)
+
+
+def fir_prior(records: torch.Tensor, index: Any, window: int, half_taps: int, ridge: float = 1e-3) -> WienerPrior:
+    """The any-subset FIR least squares (Wiener prior, ±``half_taps`` samples) fitted on ``index``'s windows."""
+    return WienerPrior(half_taps, ridge).fit(window_chunks(records, index, window, chunk=2048))
+
+
+def parse_named(items: list[str], example: str = "shipped=src/leadlift/weights/recon-any") -> list[tuple[str, str]]:
+    """``NAME=VALUE`` arguments as pairs; a one-line error (exit 2) for any without a name or a value."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not (sep and name and value):
+            raise SystemExit(f"error: {item!r} is not NAME=CHECKPOINT; write it like {example}")
+        pairs.append((name, value))
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoints", nargs="+", metavar="NAME=CHECKPOINT")
@@ -55,25 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    named = parse_named(args.checkpoints)
     from leadlift.api import LeadLift
     from leadlift.recon_config import load_recon_config
-    from leadlift.training.recon import setup, windows_with_qc
 
     torch.set_num_threads(args.threads)
     cfg = load_recon_config("recon-anysubset")
-    ctx, store, parts = setup(cfg, args.data_dir, None, args.out.parent / ".selection_work", False, lambda s: None)
-    idx, _, _ = windows_with_qc(ctx, store.meta["n_valid"].to_numpy(), {k: parts[k] for k in ("train", "val")},
-                                fit_on=("train", "val"))
-    val = idx["val"].subset((idx["val"].starts % cfg.train.val_hop) == 0)
-    x = gather_windows(ctx.records, val, cfg.data.window)
-    train = idx["train"]
-    prior = WienerPrior(round(0.4 * cfg.data.fs)).fit(
-        gather_windows(ctx.records, train.subset(slice(s, s + 2048)), cfg.data.window)
-        for s in range(0, len(train), 2048))
-    fir = score(prior, x)
+    ctx, train, val, x = fold9_windows(cfg, args.data_dir, args.out.parent / ".selection_work")
+    fir = score(fir_prior(ctx.records, train, cfg.data.window, round(0.4 * cfg.data.fs)), x)
     rows = []
-    for item in args.checkpoints:
-        name, path = item.split("=", 1)
+    for name, path in named:
         lifts = [LeadLift.from_pretrained(member) for member in path.split("+")]
         lift = lifts[0]
         a = lift.config.training["anysubset"]
@@ -85,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                      "core_weight": a.get("core_weight", 1.0), "steps": a["steps"], "best_val_mse": rec["best_val_mse"],
                      "rmse": rmse, "ratio_to_fir": {s: round(rmse[s] / fir[s], 3) for s in CORE_SUBSETS}})
     out_arg = "" if args.out.resolve() == OUT.resolve() else f" --out {args.out}"
-    command = "python benchmarks/anysubset_selection.py --data-dir ../shared/data" + out_arg + " " + " ".join(
+    command = f"python benchmarks/anysubset_selection.py --data-dir {args.data_dir}" + out_arg + " " + " ".join(
         args.checkpoints)
     res = {"command": command, "n_val_windows": len(val), "n_train_windows": len(train), "fir_rmse": fir,
            "models": rows}

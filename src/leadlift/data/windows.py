@@ -20,7 +20,7 @@ cuts, cleans and rejects windows the same way:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -217,6 +217,13 @@ def gather_windows(records: Tensor, index: WindowIndex | tuple[np.ndarray, np.nd
     return view[r[:, None], lead_t[None, :], s[:, None]]
 
 
+def window_chunks(records: Tensor, index: WindowIndex, window: int, chunk: int = 8192) -> Iterator[Tensor]:
+    """:func:`gather_windows` over ``index`` in chunks of at most ``chunk`` windows (bounded memory):
+    yields ``[≤ chunk, n_leads, window]`` mV tensors in index order."""
+    for s in range(0, len(index), chunk):
+        yield gather_windows(records, index.subset(slice(s, s + chunk)), window)
+
+
 # ---------------------------------------------------------------------------------------- QC
 def _qc_features(windows: np.ndarray | Tensor) -> np.ndarray:
     """``[2, N, L]``: amplitude range (max − min, mV) and RMS (mV) per window and lead."""
@@ -254,8 +261,7 @@ class QCBounds:
     def fit_chunked(cls, records: Tensor, index: WindowIndex, window: int, low_pct: float = 0.1,
                     high_pct: float = 99.9, max_bad_leads: int = 3, chunk: int = 8192) -> QCBounds:
         """:meth:`fit` on windows gathered from ``records`` in chunks (bounded memory)."""
-        feats = [_qc_features(gather_windows(records, index.subset(slice(s, s + chunk)), window))
-                 for s in range(0, len(index), chunk)]
+        feats = [_qc_features(w) for w in window_chunks(records, index, window, chunk)]
         if not feats:
             raise InputError("no windows to fit the QC bounds on; check the split and the window length")
         f = np.concatenate(feats, axis=1)
@@ -271,8 +277,7 @@ class QCBounds:
 
     def reject_chunked(self, records: Tensor, index: WindowIndex, window: int, chunk: int = 8192) -> np.ndarray:
         """:meth:`reject` on windows gathered from ``records`` in chunks."""
-        out = [self.reject(gather_windows(records, index.subset(slice(s, s + chunk)), window))
-               for s in range(0, len(index), chunk)]
+        out = [self.reject(w) for w in window_chunks(records, index, window, chunk)]
         return np.concatenate(out) if out else np.zeros(0, dtype=bool)
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 import leadlift
-from leadlift.data.windows import WindowIndex, gather_windows
+from leadlift.data.windows import WindowIndex, gather_windows, window_chunks
 from leadlift.ecg import LIMB_LEADS, STANDARD_LEADS
 from leadlift.errors import InputError
 from leadlift.inference.checkpoint import export_model
@@ -356,8 +356,7 @@ def fit_anysubset_net(cfg: ReconConfig, records: Tensor, train: WindowIndex, val
         net.encoder.load_state_dict(encoder.state_dict())  # type: ignore[union-attr]
     if net.prior is not None:
         t1 = time.perf_counter()
-        net.prior.fit(gather_windows(records, train.subset(slice(s, s + 2048)), d.window)
-                      for s in range(0, len(train), 2048))
+        net.prior.fit(window_chunks(records, train, d.window, chunk=2048))
         info["prior"] = {"half_taps": net.prior.half_taps, "seconds": round(time.perf_counter() - t1, 1)}
         say(f"Wiener prior (±{a.prior_half_taps_s:g} s) estimated on {len(train)} training windows in "
             f"{info['prior']['seconds']} s")

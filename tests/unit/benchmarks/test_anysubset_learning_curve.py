@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import anysubset_learning_curve as curve  # noqa: E402
+import anysubset_selection as selection  # noqa: E402
 from leadlift.models.anysubset import CORE_SUBSETS  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "anysubset_learning_curve.json"
@@ -27,6 +28,15 @@ def test_fraction_rows_are_nested_and_sized() -> None:
     again = curve.fraction_rows(rows, [0.125, 0.5, 1.0], seed=0)
     assert all(np.array_equal(sets[f], again[f]) for f in sets)
     assert not np.array_equal(curve.fraction_rows(rows, [0.5], seed=1)[0.5], sets[0.5])
+
+
+def test_named_arguments_need_a_name_and_a_value() -> None:
+    assert selection.parse_named(["a=x+y", "b=c=d"]) == [("a", "x+y"), ("b", "c=d")]
+    for bad in ("shipped", "=path", "name="):
+        with pytest.raises(SystemExit, match="is not NAME=CHECKPOINT"):
+            selection.parse_named([bad])
+    with pytest.raises(SystemExit, match="is not a fraction"):
+        curve.main(["--reuse", "all=src/leadlift/weights/recon-any"])
 
 
 def test_trend_recovers_a_line_and_its_crossing() -> None:

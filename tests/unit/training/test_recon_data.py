@@ -8,7 +8,14 @@ import torch
 
 from leadlift.data.splits import assert_patient_disjoint, patient_kfold
 from leadlift.data.store import prepare
-from leadlift.data.windows import QCBounds, gather_windows, preprocess_records, record_labels, window_index
+from leadlift.data.windows import (
+    QCBounds,
+    gather_windows,
+    preprocess_records,
+    record_labels,
+    window_chunks,
+    window_index,
+)
 from leadlift.errors import ConfigError, InputError
 from leadlift.preprocessing import bandpass, percentile_outlier_mask, remove_baseline
 from leadlift.recon_config import ReconConfig, load_recon_config
@@ -41,6 +48,9 @@ def test_windows_and_gather(store) -> None:
     np.testing.assert_array_equal(w[13].numpy(), np.asarray(store.signals[3, :, 64:320]))
     w3 = gather_windows(rec, idx, 256, leads=[7, 0])
     np.testing.assert_array_equal(w3[13].numpy(), np.asarray(store.signals[3, [7, 0], 64:320]))
+    chunks = list(window_chunks(rec, idx, 256, chunk=10))
+    assert [len(c) for c in chunks] == [10, 10, 4]
+    np.testing.assert_array_equal(torch.cat(chunks).numpy(), w.numpy())
 
 
 def test_qc_on_training_windows_equals_percentile_outlier_mask(store) -> None:
