@@ -118,6 +118,10 @@ class LossConfig(StrictModel):
                              "k > 0 = an unmasked pass of k random leads of the second crop (cleaner, costs k/12 "
                              "of an unmasked 12-lead pass)")
     temperature: float = Field(0.1, gt=0)
+    contrastive_queue: int = Field(
+        0, ge=0, description="InfoNCE: also contrast against the detached 12-lead embeddings of the last K "
+                             "training ECGs (a FIFO queue, same-record entries excluded; 0 = in-batch negatives "
+                             "only). Not saved with the weights: a resumed run refills it within K/batch steps")
 
     @property
     def corrected(self) -> bool:

@@ -170,6 +170,10 @@ def cross_lead_info_nce(
     temperature: float = 0.1,
     include_same_lead: bool = True,
     eps: float = 1e-8,
+    queue: Tensor | None = None,
+    queue_leads_b: Tensor | list[int] | None = None,
+    ids: Tensor | None = None,
+    queue_ids: Tensor | None = None,
 ) -> Tensor:
     """Symmetric InfoNCE across leads and crops (content alignment).
 
@@ -188,9 +192,17 @@ def cross_lead_info_nce(
         temperature: softmax temperature (> 0).
         include_same_lead: also use the pairs ``k = c`` (same lead, other crop; La = Lb only).
         eps: norm floor.
+        queue: optional ``[K, La, D]`` extra negatives (detached embeddings of earlier batches,
+            all La leads of ``emb_a``): lead k's candidates become ``emb_b[:, k]`` plus
+            ``queue[:, queue_leads_b[k]]`` and lead c's reverse candidates ``emb_a[:, c]`` plus
+            ``queue[:, c]``, so every anchor must tell its ECG from B − 1 + K others.
+        queue_leads_b: for each of the Lb leads of ``emb_b``, its row in the queue's lead axis
+            (default: ``range(Lb)``, i.e. the same leads as ``emb_a``).
+        ids, queue_ids: ``[B]`` and ``[K]`` record ids; queue entries of the batch's own records
+            are not used as negatives.
 
     Returns:
-        Scalar loss (nats); ``log(B)`` at chance.
+        Scalar loss (nats); ``log(B)`` at chance (``log(B + K)`` with a full queue).
     """
     if emb_a.dim() != 3 or emb_b.dim() != 3 or emb_a.shape[0] != emb_b.shape[0] or emb_a.shape[2] != emb_b.shape[2]:
         raise InputError(f"embeddings have shapes {tuple(emb_a.shape)} and {tuple(emb_b.shape)}; "
@@ -209,8 +221,24 @@ def cross_lead_info_nce(
     if not include_same_lead and n_l == n_k:
         pairs &= ~torch.eye(n_l, dtype=torch.bool, device=emb_a.device)
     sel = logits[pairs]  # [P, B, B]
-    fwd = torch.nn.functional.cross_entropy(sel.reshape(-1, b), target.repeat(sel.shape[0]))
-    bwd = torch.nn.functional.cross_entropy(sel.transpose(1, 2).reshape(-1, b), target.repeat(sel.shape[0]))
+    fwd_logits, bwd_logits = sel, sel.transpose(1, 2)
+    if queue is not None and queue.shape[0] > 0:
+        if queue.dim() != 3 or queue.shape[1] != n_l or queue.shape[2] != emb_a.shape[2]:
+            raise InputError(f"queue has shape {tuple(queue.shape)}; expected [K, {n_l}, {emb_a.shape[2]}]")
+        rows_b = torch.as_tensor(list(range(n_k)) if queue_leads_b is None else queue_leads_b,
+                                 device=emb_a.device, dtype=torch.long)
+        uq = (queue / queue.norm(dim=-1, keepdim=True).clamp_min(eps)).to(ua.dtype)
+        q_fwd = torch.einsum("bcd,qkd->ckbq", ua, uq[:, rows_b]) / temperature  # [La, Lb, B, K]
+        q_bwd = torch.einsum("ekd,qcd->ckeq", ub, uq) / temperature  # [La, Lb, B, K]
+        if ids is not None and queue_ids is not None:
+            own = (ids.view(-1, 1) == queue_ids.view(1, -1)).view(1, 1, b, -1)
+            q_fwd = q_fwd.masked_fill(own, float("-inf"))
+            q_bwd = q_bwd.masked_fill(own, float("-inf"))
+        fwd_logits = torch.cat([sel, q_fwd[pairs]], dim=-1)
+        bwd_logits = torch.cat([sel.transpose(1, 2), q_bwd[pairs]], dim=-1)
+    n_c = fwd_logits.shape[-1]
+    fwd = torch.nn.functional.cross_entropy(fwd_logits.reshape(-1, n_c), target.repeat(sel.shape[0]))
+    bwd = torch.nn.functional.cross_entropy(bwd_logits.reshape(-1, n_c), target.repeat(sel.shape[0]))
     return 0.5 * (fwd + bwd)
 
 

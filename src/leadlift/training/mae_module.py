@@ -56,6 +56,13 @@ class MAEPretrainModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"config": config})
         self.cfg: PretrainConfig = parse_config(config)
+        # FIFO of detached per-lead embeddings of earlier training ECGs (extra InfoNCE negatives);
+        # not persistent: the weights file holds the network only
+        k = self.cfg.loss.contrastive_queue
+        self.register_buffer("_queue", torch.zeros(0, len(self.cfg.data.lead_names), self.cfg.model.embed_dim),
+                             persistent=False)
+        self.register_buffer("_queue_ids", torch.zeros(0, dtype=torch.long), persistent=False)
+        self._queue_size = k
         self.model = net
         self.per_lead = isinstance(self.model, LeadBankMAE)
         # the training forward, compiled when asked; kept out of the module tree (plain state-dict keys)
@@ -137,12 +144,27 @@ class MAEPretrainModule(L.LightningModule):
                         view = self.model.pool(self.model.encode(masked_x[:, pick], leads=names))
                     else:
                         view = self.model.pool(out.tokens)
-                    nce = cross_lead_info_nce(self.model.pool(tok), view, temperature=lc.temperature)
+                    emb = self.model.pool(tok)
+                    use_queue = train and self._queue_size > 0 and "index" in batch
+                    nce = cross_lead_info_nce(
+                        emb, view, temperature=lc.temperature,
+                        queue=self._queue if use_queue else None,
+                        queue_leads_b=pick if (use_queue and lc.contrastive_view_leads > 0) else None,
+                        ids=batch["index"] if use_queue else None,
+                        queue_ids=self._queue_ids if use_queue else None)
+                    if use_queue:
+                        self._enqueue(emb.detach(), batch["index"])
                     loss = loss + lc.contrastive * nce
                     terms["nce"] = nce.detach()
         return {"loss": loss, "recon": recon.detach(), "align": align.detach(),
                 # on the loss's device: DDP reduces logged values with sync_dist (NCCL has no CPU tensors)
                 "w_recon": loss.new_tensor(w_r), "w_align": loss.new_tensor(w_a), **terms}
+
+    def _enqueue(self, emb: Tensor, ids: Tensor) -> None:
+        """Push ``[B, L, D]`` embeddings (and their ``[B]`` record ids) into the FIFO, keeping the
+        newest ``loss.contrastive_queue``."""
+        self._queue = torch.cat([emb.to(self._queue.dtype), self._queue])[: self._queue_size]
+        self._queue_ids = torch.cat([ids.to(self._queue_ids.device, torch.long), self._queue_ids])[: self._queue_size]
 
     def _encode_eval(self, x: Tensor) -> Tensor:
         with torch.no_grad():

@@ -256,3 +256,38 @@ def test_cross_decoding_loss_is_mse_over_everything() -> None:
     assert cross_decoding_loss(pred, target).item() == pytest.approx(expected)
     with pytest.raises(InputError):
         cross_decoding_loss(pred, target[:, :2])
+
+
+def test_info_nce_queue_adds_negatives_and_skips_the_batch_own_records() -> None:
+    b, n_l, d, k = 4, 3, 8, 5
+    g = torch.Generator().manual_seed(2)
+    a, v = torch.randn(b, n_l, d, generator=g), torch.randn(b, 2, d, generator=g)
+    base = cross_lead_info_nce(a, v, queue_leads_b=[0, 2])
+    # an empty queue changes nothing
+    empty = cross_lead_info_nce(a, v, queue=torch.zeros(0, n_l, d), queue_leads_b=[0, 2])
+    assert empty.item() == pytest.approx(base.item(), rel=1e-6)
+    # with one ECG per batch, a queue holding only that record's entries is fully excluded
+    q = torch.randn(k, n_l, d, generator=g)
+    one = cross_lead_info_nce(a[:2], v[:2], queue_leads_b=[0, 2])
+    own = cross_lead_info_nce(a[:2], v[:2], queue=q, queue_leads_b=[0, 2], ids=torch.tensor([7, 8]),
+                              queue_ids=torch.tensor([7, 8, 7, 8, 8]))
+    other = cross_lead_info_nce(a[:2], v[:2], queue=q, queue_leads_b=[0, 2], ids=torch.tensor([7, 8]),
+                                queue_ids=torch.arange(10, 10 + k))
+    # other records' entries are extra negatives: the loss can only grow
+    assert one.item() < own.item() < other.item()
+    # an entry of the anchor's own record (e.g. from the previous epoch) is never its negative
+    dup = a[:1]  # exactly record 0's embeddings
+    masked = cross_lead_info_nce(a, v, queue=dup, ids=torch.arange(b), queue_ids=torch.tensor([0]),
+                                 queue_leads_b=[0, 2])
+    unmasked = cross_lead_info_nce(a, v, queue=dup, ids=torch.arange(b), queue_ids=torch.tensor([99]),
+                                   queue_leads_b=[0, 2])
+    assert masked.item() < unmasked.item()
+    other = cross_lead_info_nce(a, v, queue=q, queue_leads_b=[0, 2], ids=torch.arange(b),
+                                queue_ids=torch.arange(10, 10 + k))
+    assert other.item() > base.item()
+    # chance with a full queue of identical embeddings is log(B + K)
+    const = torch.ones(b, n_l, d)
+    assert cross_lead_info_nce(const, const, queue=torch.ones(k, n_l, d)).item() == pytest.approx(
+        math.log(b + k), rel=1e-6)
+    with pytest.raises(InputError, match="queue has shape"):
+        cross_lead_info_nce(a, v, queue=torch.randn(k, 2, d))

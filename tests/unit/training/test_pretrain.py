@@ -89,7 +89,8 @@ def test_two_crops_are_other_windows_of_the_same_record(data_dir, stores) -> Non
 def test_corrected_objective_trains_cross_decoding_and_contrast(data_dir, stores, tmp_path) -> None:
     cfg = load_config(TINY, {"trainer.max_epochs": 3, "trainer.limit_train_batches": 6, "loss.alignment": False,
                              "loss.curriculum": "constant", "loss.cross_decode": 1.0, "loss.contrastive": 1.0,
-                             "loss.mask_sharing": "batch", "loss.norm_target": False})
+                             "loss.mask_sharing": "batch", "loss.norm_target": False,
+                             "loss.contrastive_view_leads": 3, "loss.contrastive_queue": 16})
     pretrain(cfg, data_dir, tmp_path / "run", store_dir=stores, progress=False)
     log = pd.read_csv(tmp_path / "run" / "logs" / "csv" / "metrics.csv")
     for col in ("train/cross_step", "train/nce_step", "train/triplet_mask0_step", "train/emb_std_step",
