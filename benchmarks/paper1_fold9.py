@@ -56,7 +56,7 @@ def self_retrieval(window: np.ndarray, window_row: np.ndarray, window_start: np.
     return float(0.5 * ((sim.argmax(1) == truth).mean() + (sim.argmax(0) == truth).mean()))
 
 
-def score(encoder: Any, store: Any, n_boot: int) -> dict[str, Any]:
+def score(encoder: Any, store: Any, n_boot: int, pooled: bool = False) -> dict[str, Any]:
     """Fold-9 numbers of one encoder (see the module docstring)."""
     from leadlift.conventions import SUPERCLASSES
     from leadlift.data.splits import ptbxl_folds
@@ -91,6 +91,12 @@ def score(encoder: Any, store: Any, n_boot: int) -> dict[str, Any]:
         x = emb.view(view)
         p = linear_probe(x[tr], y[tr], x[va], y[va], x[va], y[va], SUPERCLASSES, n_boot=n_boot)
         out[name] = p["macro_auroc"]
+    if pooled:  # the lead-I probe on the API's pooled embedding (what a user's embed() returns)
+        from leadlift.evaluation.embeddings import api_embeddings
+
+        x = api_embeddings(encoder, store, emb.rows, leads=("I",))[:, 0]
+        p = linear_probe(x[tr], y[tr], x[va], y[va], x[va], y[va], SUPERCLASSES, n_boot=n_boot)
+        out["probe_I_api"] = p["macro_auroc"]
     return out
 
 
@@ -98,8 +104,9 @@ def markdown(res: dict[str, Any]) -> str:
     rows = ["| model | lead-pair retrieval top-1 | same − diff cosine | lead-I self-retrieval (next 5 s) | "
             "lead-I probe AUROC | 12-lead probe AUROC |", "|---|---:|---:|---:|---:|---:|"]
     for name, r in res["models"].items():
+        api = f" (API-pooled {r['probe_I_api']:.3f})" if "probe_I_api" in r else ""
         rows.append(f"| {name} | {r['retrieval']:.3f} | {r['gap']:.3f} | {r['self_retrieval_I']:.3f} | "
-                    f"{r['probe_I']:.3f} | {r['probe_12']:.3f} |")
+                    f"{r['probe_I']:.3f}{api} | {r['probe_12']:.3f} |")
     first = next(iter(res["models"].values()))
     return "\n".join([
         "# Paper-1 encoders on PTB-XL fold 9 (validation)", "",
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--checkpoints", nargs="+", required=True, metavar="NAME=FOLDER")
     p.add_argument("--no-random", action="store_true", help="skip the random-init twin of the first checkpoint")
     p.add_argument("--n-boot", type=int, default=200)
+    p.add_argument("--api-pooled", action="store_true",
+                   help="also the lead-I probe on the API's pooled embedding (windows every embed_hop_s)")
     p.add_argument("--out", type=Path, required=True, help="output path without suffix (.json and .md)")
     args = p.parse_args(argv)
     import torch
@@ -135,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         encoders.append(("random init", random_encoder(encoders[0][1].config)))
     store = prepare("ptbxl", encoders[0][1].fs, args.data_dir, progress=False)
     for name, enc in encoders:
-        res["models"][name] = score(enc, store, args.n_boot)
+        res["models"][name] = score(enc, store, args.n_boot, pooled=args.api_pooled)
         print(name, json.dumps(res["models"][name]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))

@@ -232,3 +232,47 @@ def embed_store(encoder: Encoder, store: PreparedStore, indices: Sequence[int] |
     keep = np.asarray(list(dict.fromkeys(int(r) for r in idx if int(r) in pos)), dtype=int)  # caller's order
     return StoreEmbeddings(views=views, rows=keep, record=rec[[pos[r] for r in keep]], window=win,
                            window_row=rows, window_start=starts)
+
+
+def api_embeddings(encoder: Encoder, store: PreparedStore, rows: Sequence[int] | np.ndarray,
+                   leads: Sequence[str] | None = None, hop_s: float | None = None,
+                   records_per_batch: int = 64) -> np.ndarray:
+    """Per-lead embeddings of whole records exactly as ``leadlift.load(...).embed`` returns them.
+
+    The evaluation's window protocol (:func:`embed_store`) embeds non-overlapping windows from
+    each record's start; the API pools a recording over windows every ``embed_hop_s`` of the
+    checkpoint (50 ms for ``mae-cpu``). This runs the inference pipeline itself
+    (:func:`leadlift.inference.pipeline.embed_records`), so a number computed from it is what a
+    user's ``embed()`` gives.
+
+    Args:
+        encoder: the frozen encoder (its network and checkpoint config).
+        store: a prepared store at the encoder's rate (mV).
+        rows: store rows to embed (each record's ``n_valid`` samples are used).
+        leads: leads to embed (default: every lead of the store the encoder has).
+        hop_s: window hop in seconds (default: the checkpoint's ``embed_hop_s``).
+        records_per_batch: records sent to the pipeline at once.
+
+    Returns:
+        ``[R, len(leads), D]`` float32: per lead, the mean of its window embeddings.
+    """
+    from leadlift.ecg import ECG
+    from leadlift.inference.backends import backend_from_network
+    from leadlift.inference.pipeline import embed_records
+
+    if abs(store.fs - encoder.fs) > 1e-9:
+        raise InputError(f"the checkpoint expects {encoder.fs:g} Hz but the store is {store.fs:g} Hz; "
+                         f"prepare it with --fs {encoder.fs:g}")
+    leads = tuple(leads) if leads is not None else encoder.views(store.leads)
+    backend = backend_from_network(encoder.model, encoder.config, encoder.name)
+    hop = backend.embed_hop if hop_s is None else max(1, round(hop_s * backend.fs))
+    li = [list(store.leads).index(ld) for ld in leads]
+    n_valid = store.meta["n_valid"].to_numpy()
+    rows = np.asarray(rows, dtype=int)
+    out = np.empty((len(rows), len(leads), encoder.embed_dim), dtype=np.float32)
+    for s in range(0, len(rows), records_per_batch):
+        ecgs = [ECG(np.asarray(store.signals[r, li, : n_valid[r]], dtype=np.float64), store.fs, leads)
+                for r in rows[s:s + records_per_batch]]
+        for i, e in enumerate(embed_records(backend, ecgs, hop, refuse_flat=False)):
+            out[s + i] = e.per_lead.mean(axis=0)
+    return out

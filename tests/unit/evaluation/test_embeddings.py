@@ -79,3 +79,25 @@ def test_windows_never_use_padding_and_rates_must_match(ptbxl) -> None:
     cfg["preprocessing"] = {**PRE, "fs": 500.0}
     with pytest.raises(InputError, match="--fs 500"):
         embed_store(random_encoder(cfg), ptbxl, [0])
+
+
+def test_api_embeddings_are_the_inference_pipeline_and_match_the_window_protocol_at_its_hop(ptbxl) -> None:
+    from leadlift.ecg import ECG
+    from leadlift.evaluation.embeddings import api_embeddings
+    from leadlift.inference.backends import backend_from_network
+    from leadlift.inference.pipeline import embed_records
+
+    enc = random_encoder(_config(), seed=1)
+    rows = np.arange(3)
+    # at a hop of one window the API's windows are the evaluation's non-overlapping ones
+    same = api_embeddings(enc, ptbxl, rows, hop_s=enc.n_times / enc.fs)
+    ref = embed_store(enc, ptbxl, rows)
+    np.testing.assert_allclose(same, ref.record, rtol=1e-4, atol=1e-5)
+    # at 0.5 s it is exactly what the pipeline returns for that recording (per lead, window mean)
+    fine = api_embeddings(enc, ptbxl, rows[:1], leads=("I", "V2"), hop_s=0.5)
+    n = int(ptbxl.meta["n_valid"].iloc[0])
+    ecg = ECG(np.asarray(ptbxl.signals[0, [0, 7], :n], dtype=np.float64), ptbxl.fs, ("I", "V2"))
+    backend = backend_from_network(enc.model, enc.config, enc.name)
+    e = embed_records(backend, [ecg], 50, refuse_flat=False)[0]
+    np.testing.assert_allclose(fine[0], e.per_lead.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(fine[0], same[0, [0, 7]], atol=1e-3)  # pooling over more crops changes it

@@ -1,0 +1,32 @@
+"""benchmarks/paper1.py: the API-pooled section scores what ``embed()`` returns, with its random twin."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import paper1  # noqa: E402
+
+
+def test_api_pooled_section_scores_checkpoint_and_random_twin(tiny_mae_checkpoint, data_dir, tmp_path) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(tiny_mae_checkpoint, work / "default")
+    res = paper1.api_pooled_all(["default"], work, data_dir, n_boot=20)
+    assert set(res) == {"default", "random init"}
+    for r in res.values():
+        assert 0.5 < r["probe_I_auroc"] <= 1 and r["probe_I_ci"][0] <= r["probe_I_auroc"] <= r["probe_I_ci"][1]
+        assert 0 <= r["retrieval_top1"] <= 1 and np.isfinite(r["same_minus_diff_cosine"])
+        assert r["n_test"] > 100 and r["n_agreement_records"] > 100
+    assert res["default"]["probe_I_auroc"] != res["random init"]["probe_I_auroc"]
+    # cached: a second call reads the files
+    cached = json.loads((work / "api_default.json").read_text())
+    assert paper1.api_pooled("default", work / "default", data_dir, work, 20) == cached
+    # the checks and the Markdown section use them
+    checks = paper1._api_checks({"api_pooled": res})
+    assert len(checks) == 2 and all(isinstance(v[1], bool) for v in checks.values())
