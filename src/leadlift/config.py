@@ -119,9 +119,11 @@ class LossConfig(StrictModel):
                              "of an unmasked 12-lead pass)")
     temperature: float = Field(0.1, gt=0)
     contrastive_queue: int = Field(
-        0, ge=0, description="InfoNCE: also contrast against the detached 12-lead embeddings of the last K "
-                             "training ECGs (a FIFO queue, same-record entries excluded; 0 = in-batch negatives "
-                             "only). Not saved with the weights: a resumed run refills it within K/batch steps")
+        0, ge=0, description="experimental, off in every shipped config: InfoNCE also against the detached "
+                             "12-lead embeddings of the last K training ECGs (a FIFO queue without a momentum "
+                             "encoder, same-record entries excluded). Measured at K=256 and 1024 on mae-cpu: the "
+                             "InfoNCE stays at chance and the embeddings collapse (stale entries can be beaten by "
+                             "drift; benchmarks/results/paper1_queue.md). Not saved with the weights")
 
     @property
     def corrected(self) -> bool:

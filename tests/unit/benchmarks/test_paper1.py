@@ -30,3 +30,14 @@ def test_api_pooled_section_scores_checkpoint_and_random_twin(tiny_mae_checkpoin
     # the checks and the Markdown section use them
     checks = paper1._api_checks({"api_pooled": res})
     assert len(checks) == 2 and all(isinstance(v[1], bool) for v in checks.values())
+
+
+def test_curves_table_reads_a_real_run_log(tiny_mae_checkpoint, tmp_path) -> None:
+    import paper1_curves
+
+    df = paper1_curves.curves(tiny_mae_checkpoint)
+    assert len(df) >= 1 and "val/triplet_mask0" in df.columns
+    paper1_curves.main([f"tiny={tiny_mae_checkpoint}", "--epochs", "0", "1", "99", "--out", str(tmp_path / "c")])
+    res = json.loads((tmp_path / "c.json").read_text())
+    assert set(res["runs"]["tiny"]) <= {"0", "1"} and res["batch_size"] > 1
+    assert "| tiny | 0 |" in (tmp_path / "c.md").read_text()
