@@ -503,6 +503,18 @@ def _paper1_models() -> dict[str, Any]:
         return {}
 
 
+def _pooling_gain(rep: dict[str, Any], a: dict[str, Any], r: dict[str, Any]) -> str:
+    """Which encoder's lead-I probe gains more from the API's pooling (measured, not assumed)."""
+    w = (rep.get("default") or {}).get("checkpoint", {}).get("probe_I_auroc")
+    wr = (rep.get("default") or {}).get("random", {}).get("probe_I_auroc")
+    if w is None or wr is None:
+        return ""
+    gd, gr = a["probe_I_auroc"] - w, r["probe_I_auroc"] - wr
+    who = "the untrained encoder" if gr > gd else "`default`"
+    return (f"; pooling moves the probe by {gd:+.3f} for `default` and {gr:+.3f} for random init "
+            f"(more for {who})")
+
+
 def block_paper1(results: Path) -> str:
     res = _load(results, "paper1.json", "python benchmarks/paper1.py --data-dir ../shared/data")
     rec = res.get("reconstruction", {})
@@ -541,10 +553,22 @@ def block_paper1(results: Path) -> str:
         f"template reaches {_f(random.get('ecgid_template'))}). Every model was pretrained in the same run on folds "
         f"1–8 at the size of `mae-cpu`.",
     ]
+    api = res.get("api_pooled") or {}
+    if "default" in api and "random init" in api:
+        a, r = api["default"], api["random init"]
+        lines.append(
+            f"On the embedding `embed()` returns (windows every {a['hop_s'] * 1000:.0f} ms over the whole record, "
+            f"pooled, through the inference pipeline) the lead-I probe is "
+            f"{_ci(a['probe_I_auroc'], a['probe_I_ci'])} for `default` and "
+            f"{_ci(r['probe_I_auroc'], r['probe_I_ci'])} for random init, and lead-pair retrieval "
+            f"{_f(a['retrieval_top1'])} vs {_f(r['retrieval_top1'])}" + _pooling_gain(rep, a, r) + ".")
     if done:
         lines.append(f"The corrected default meets {met} of the {len(done)} targets set for it "
                      f"(listed in [`benchmarks/results/paper1.md`](benchmarks/results/paper1.md)).")
-    lines.append(_source(results, [res.get("command", "python benchmarks/paper1.py")], ["paper1.json"]))
+    commands = [res.get("command", "python benchmarks/paper1.py")]
+    if res.get("api_pooled_command"):
+        commands.append(res["api_pooled_command"])
+    lines.append(_source(results, commands, ["paper1.json"]))
     return "\n".join(lines)
 
 
