@@ -264,18 +264,18 @@ def markdown(res: dict[str, Any]) -> str:
     api = res.get("api_pooled") or {}
     arows = []
     if api:
-        hop = next(iter(api.values())).get("hop_s")
         arows = ["## What users get: the API's pooled embedding", "",
                  "The table above uses the yardstick's window protocol (non-overlapping 5-s windows from each "
                  "record's start, averaged). `leadlift.load(...).embed` pools a recording over windows every "
-                 f"{hop * 1000:.0f} ms instead (`embed_hop_s`); the same probe and fold-10 agreement on that "
-                 "embedding, through the inference pipeline itself:", "",
-                 "| model | lead-I probe AUROC, window [CI] | lead-I probe AUROC, API-pooled [CI] | "
+                 "`embed_hop_s` of the checkpoint instead (column \"API hop\"; a config without one uses "
+                 "non-overlapping windows); the same probe and fold-10 agreement on that embedding, through the "
+                 "inference pipeline itself (the random-init twin at the default's hop):", "",
+                 "| model | API hop (ms) | lead-I probe AUROC, window [CI] | lead-I probe AUROC, API-pooled [CI] | "
                  "retrieval top-1, window | retrieval top-1, API-pooled | same − diff cosine, window | "
-                 "same − diff cosine, API-pooled |", "|---|---:|---:|---:|---:|---:|---:|"]
+                 "same − diff cosine, API-pooled |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name, a in api.items():
             w = rnd if name == "random init" else res["representation"].get(name, {}).get("checkpoint", {})
-            arows.append(f"| {name} | {_ci(w.get('probe_I_auroc'), w.get('probe_I_ci'))} | "
+            arows.append(f"| {name} | {a['hop_s'] * 1000:.0f} | {_ci(w.get('probe_I_auroc'), w.get('probe_I_ci'))} | "
                          f"{_ci(a['probe_I_auroc'], a['probe_I_ci'])} | {_f(w.get('retrieval_top1'))} | "
                          f"{_f(a['retrieval_top1'])} | {_f(w.get('same_minus_diff_cosine'))} | "
                          f"{_f(a['same_minus_diff_cosine'])} |")

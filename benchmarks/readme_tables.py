@@ -557,7 +557,8 @@ def block_paper1(results: Path) -> str:
     if "default" in api and "random init" in api:
         a, r = api["default"], api["random init"]
         lines.append(
-            f"On the embedding `embed()` returns (windows every {a['hop_s'] * 1000:.0f} ms over the whole record, "
+            f"On the embedding `embed()` returns from `default` (windows every {a['hop_s'] * 1000:.0f} ms over the "
+            "whole record, "
             f"pooled, through the inference pipeline) the lead-I probe is "
             f"{_ci(a['probe_I_auroc'], a['probe_I_ci'])} for `default` and "
             f"{_ci(r['probe_I_auroc'], r['probe_I_ci'])} for random init, and lead-pair retrieval "
