@@ -124,11 +124,23 @@ class LossConfig(StrictModel):
                              "encoder, same-record entries excluded). Measured at K=256 and 1024 on mae-cpu: the "
                              "InfoNCE stays at chance and the embeddings collapse (stale entries can be beaten by "
                              "drift; benchmarks/results/paper1_queue.md). Not saved with the weights")
+    contrastive_momentum: float = Field(
+        0.0, ge=0, lt=1, description="experimental: > 0 makes the InfoNCE MoCo-style — the second crop's 12 leads "
+                                     "are embedded by an exponential moving average of the network (this momentum "
+                                     "per step) as keys without gradient, the queue holds those keys, and the loss "
+                                     "runs one way (crop-1 leads find their record's keys). Needs "
+                                     "contrastive_queue > 0; replaces the contrastive_view_leads pass")
 
     @property
     def corrected(self) -> bool:
         """True when the objective uses the unmasked two-crop pass (cross-decoding or InfoNCE)."""
         return self.cross_decode > 0 or self.contrastive > 0
+
+    @model_validator(mode="after")
+    def _check_momentum(self) -> LossConfig:
+        if self.contrastive_momentum > 0 and self.contrastive_queue == 0:
+            raise ValueError("contrastive_momentum > 0 needs contrastive_queue > 0 (the keys it keeps)")
+        return self
 
     @model_validator(mode="after")
     def _check_sources(self) -> LossConfig:

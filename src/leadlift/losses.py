@@ -174,6 +174,7 @@ def cross_lead_info_nce(
     queue_leads_b: Tensor | list[int] | None = None,
     ids: Tensor | None = None,
     queue_ids: Tensor | None = None,
+    symmetric: bool = True,
 ) -> Tensor:
     """Symmetric InfoNCE across leads and crops (content alignment).
 
@@ -200,6 +201,8 @@ def cross_lead_info_nce(
             (default: ``range(Lb)``, i.e. the same leads as ``emb_a``).
         ids, queue_ids: ``[B]`` and ``[K]`` record ids; queue entries of the batch's own records
             are not used as negatives.
+        symmetric: also the reverse direction (``emb_b`` anchors, ``emb_a`` candidates); False
+            when ``emb_b`` are keys without gradient (a momentum encoder, MoCo-style).
 
     Returns:
         Scalar loss (nats); ``log(B)`` at chance (``log(B + K)`` with a full queue).
@@ -238,6 +241,8 @@ def cross_lead_info_nce(
         bwd_logits = torch.cat([sel.transpose(1, 2), q_bwd[pairs]], dim=-1)
     n_c = fwd_logits.shape[-1]
     fwd = torch.nn.functional.cross_entropy(fwd_logits.reshape(-1, n_c), target.repeat(sel.shape[0]))
+    if not symmetric:
+        return fwd
     bwd = torch.nn.functional.cross_entropy(bwd_logits.reshape(-1, n_c), target.repeat(sel.shape[0]))
     return 0.5 * (fwd + bwd)
 

@@ -6,6 +6,7 @@ its network, a pure ``nn.Module`` from :mod:`leadlift.models` (built by :func:`b
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -63,6 +64,14 @@ class MAEPretrainModule(L.LightningModule):
                              persistent=False)
         self.register_buffer("_queue_ids", torch.zeros(0, dtype=torch.long), persistent=False)
         self._queue_size = k
+        # MoCo-style key encoder: an EMA copy of the network, kept out of the module tree (not in
+        # the state dict, not optimised); rebuilt from the network when a run resumes
+        self._key_net: nn.Module | None = None
+        if k > 0 and self.cfg.loss.contrastive_momentum > 0:
+            key = copy.deepcopy(net)
+            for p in key.parameters():
+                p.requires_grad_(False)
+            object.__setattr__(self, "_key_net", key)
         self.model = net
         self.per_lead = isinstance(self.model, LeadBankMAE)
         # the training forward, compiled when asked; kept out of the module tree (plain state-dict keys)
@@ -136,7 +145,19 @@ class MAEPretrainModule(L.LightningModule):
                     cross = cross_decoding_loss(dec, patchify(x, self.model.patch_size))
                     loss = loss + lc.cross_decode * cross
                     terms["cross"] = cross.detach()
-                if lc.contrastive > 0:
+                if lc.contrastive > 0 and self._key_net is not None and train:
+                    # MoCo-style: crop-1 leads (online) find their record's keys (EMA network, crop 2,
+                    # all leads) among the batch's and the queue's
+                    emb = self.model.pool(tok)
+                    with torch.no_grad():
+                        key_net = self._key_net.to(x.device)
+                        keys = key_net.pool(key_net.encode(masked_x))
+                    nce = cross_lead_info_nce(emb, keys, temperature=lc.temperature, queue=self._queue,
+                                              ids=batch["index"], queue_ids=self._queue_ids, symmetric=False)
+                    self._enqueue(keys, batch["index"])
+                    loss = loss + lc.contrastive * nce
+                    terms["nce"] = nce.detach()
+                elif lc.contrastive > 0:
                     if lc.contrastive_view_leads > 0:  # an unmasked pass of a few random leads of crop 2
                         k = min(lc.contrastive_view_leads, n_l)
                         pick = torch.randperm(n_l, generator=generator)[:k].sort().values.tolist()
@@ -159,6 +180,23 @@ class MAEPretrainModule(L.LightningModule):
         return {"loss": loss, "recon": recon.detach(), "align": align.detach(),
                 # on the loss's device: DDP reduces logged values with sync_dist (NCCL has no CPU tensors)
                 "w_recon": loss.new_tensor(w_r), "w_align": loss.new_tensor(w_a), **terms}
+
+    def on_train_start(self) -> None:
+        """Start the key encoder from the network's weights (after a resume has loaded them)."""
+        if self._key_net is not None:
+            self._key_net.load_state_dict(self.model.state_dict())
+            self._key_net.to(self.device)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Move the key encoder towards the network (``loss.contrastive_momentum`` per step)."""
+        if self._key_net is None:
+            return
+        m = self.cfg.loss.contrastive_momentum
+        with torch.no_grad():
+            for pk, p in zip(self._key_net.parameters(), self.model.parameters(), strict=True):
+                pk.mul_(m).add_(p.detach().to(pk.device), alpha=1 - m)
+            for bk, b in zip(self._key_net.buffers(), self.model.buffers(), strict=True):
+                bk.copy_(b)
 
     def _enqueue(self, emb: Tensor, ids: Tensor) -> None:
         """Push ``[B, L, D]`` embeddings (and their ``[B]`` record ids) into the FIFO, keeping the

@@ -291,3 +291,12 @@ def test_info_nce_queue_adds_negatives_and_skips_the_batch_own_records() -> None
         math.log(b + k), rel=1e-6)
     with pytest.raises(InputError, match="queue has shape"):
         cross_lead_info_nce(a, v, queue=torch.randn(k, 2, d))
+
+
+def test_info_nce_one_way_is_the_forward_half() -> None:
+    g = torch.Generator().manual_seed(3)
+    a, k = torch.randn(5, 4, 8, generator=g), torch.randn(5, 4, 8, generator=g)
+    both = cross_lead_info_nce(a, k)
+    fwd = cross_lead_info_nce(a, k, symmetric=False)
+    bwd = cross_lead_info_nce(k, a, symmetric=False)  # the reverse direction, anchors swapped
+    assert both.item() == pytest.approx(0.5 * (fwd.item() + bwd.item()), rel=1e-5)

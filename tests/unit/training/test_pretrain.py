@@ -105,6 +105,23 @@ def test_corrected_objective_trains_cross_decoding_and_contrast(data_dir, stores
     assert decoding_views(config) == 1  # trained to decode every patch: one unmasked pass
 
 
+def test_momentum_keys_train_one_way_infonce_against_a_queue(data_dir, stores, tmp_path) -> None:
+    cfg = load_config(TINY, {"trainer.max_epochs": 2, "trainer.limit_train_batches": 6, "loss.alignment": False,
+                             "loss.curriculum": "constant", "loss.cross_decode": 1.0, "loss.contrastive": 1.0,
+                             "loss.norm_target": False, "loss.contrastive_queue": 16,
+                             "loss.contrastive_momentum": 0.9})
+    pretrain(cfg, data_dir, tmp_path / "run", store_dir=stores, progress=False)
+    log = pd.read_csv(tmp_path / "run" / "logs" / "csv" / "metrics.csv")
+    nce = log["train/nce_step"].dropna().to_numpy()
+    assert np.isfinite(nce).all() and len(nce) >= 1
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "run" / "model.safetensors"), "pt") as f:
+        assert not any("key" in k.split(".")[0] or "queue" in k for k in f.keys())  # weights hold the network only
+    with pytest.raises((ConfigError, ValueError), match="needs contrastive_queue"):
+        load_config(TINY, {"loss.contrastive_momentum": 0.9})
+
+
 def test_faithful_config_keeps_the_authors_objective() -> None:
     cfg = load_config("mae-paper-faithful")
     lc = cfg.loss
