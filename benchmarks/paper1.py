@@ -174,7 +174,10 @@ def api_pooled(name: str, folder: Path | None, data_dir: Path, work: Path, n_boo
            "n_train": n_tr, "n_val": n_va, "n_test": len(sel["test"]),
            "retrieval_top1": agree["cosine"]["mean_retrieval"], "same_minus_diff_cosine": agree["cosine"]["mean_gap"],
            "n_agreement_records": len(test), "seconds": round(time.perf_counter() - t0, 1)}
-    cache.write_text(json.dumps(out, indent=1, default=float))
+    from leadlift.atomic import atomic_path
+
+    with atomic_path(cache) as tmp:
+        tmp.write_text(json.dumps(out, indent=1, default=float))
     return out
 
 
@@ -352,6 +355,16 @@ def done_when(res: dict[str, Any]) -> dict[str, Any]:
     return {k: {"measured": v[0], "met": bool(v[1])} for k, v in out.items()}
 
 
+def write_outputs(out: Path, res: dict[str, Any], md: str) -> None:
+    """``out``.json and ``out``.md, each written atomically (a killed run leaves the old files)."""
+    from leadlift.atomic import atomic_path
+
+    for path, text in ((out.with_suffix(".json"), json.dumps(res, indent=1, default=float)),
+                       (out.with_suffix(".md"), md)):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("LEADLIFT_DATA", "../shared/data")))
@@ -372,8 +385,7 @@ def main(argv: list[str] | None = None) -> None:
         res["api_pooled"] = api_pooled_all(list(res["representation"]), args.work_dir, args.data_dir, args.n_boot)
         res["api_pooled_command"] = shlex.join(["python", "benchmarks/paper1.py", *(argv or sys.argv[1:])])
         res["done_when"] = done_when(res)
-        args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
-        args.out.with_suffix(".md").write_text(markdown(res))
+        write_outputs(args.out, res, markdown(res))
         print(markdown(res))
         return
     if args.render_only:
@@ -381,8 +393,7 @@ def main(argv: list[str] | None = None) -> None:
         if "validation" not in res and args.work_dir.exists():
             res["validation"] = {n: validation(args.work_dir / n) for n in res["representation"]}
         res["done_when"] = done_when(res)
-        args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
-        args.out.with_suffix(".md").write_text(markdown(res))
+        write_outputs(args.out, res, markdown(res))
         return
     names = [n for n in args.models.split(",") if n]
     unknown = set(names) - set(MODELS)
@@ -408,9 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     res["api_pooled"] = api_pooled_all(names, args.work_dir, args.data_dir, args.n_boot)
     res["done_when"] = done_when(res)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
-    args.out.with_suffix(".md").write_text(markdown(res))
+    write_outputs(args.out, res, markdown(res))
     print(markdown(res))
 
 

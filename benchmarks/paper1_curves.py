@@ -14,7 +14,6 @@ the end::
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -77,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     batch = int(((yaml.safe_load(first.read_text()) or {}).get("training") or {}).get("data", {}).get("batch_size", 32))
     res = {"command": shlex.join(["python", "benchmarks/paper1_curves.py", *(argv or sys.argv[1:])]),
            "batch_size": batch, "chance_nce": math.log(batch), "runs": table(runs, args.epochs)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    args.out.with_suffix(".md").write_text(markdown(res))
+    from paper1 import write_outputs  # same folder (benchmarks/)
+
+    write_outputs(args.out, res, markdown(res))
     print(markdown(res))
 
 

@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     for name, enc in encoders:
         res["models"][name] = score(enc, store, args.n_boot, pooled=args.api_pooled)
         print(name, json.dumps(res["models"][name]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1, default=float))
-    args.out.with_suffix(".md").write_text(markdown(res))
+    from paper1 import write_outputs  # same folder (benchmarks/)
+
+    write_outputs(args.out, res, markdown(res))
     print(markdown(res))
 
 
