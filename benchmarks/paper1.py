@@ -136,12 +136,12 @@ def representation(name: str, folder: Path, data_dir: Path, work: Path, n_boot: 
 
 
 def api_pooled(name: str, folder: Path | None, data_dir: Path, work: Path, n_boot: int,
-               config: Any = None) -> dict[str, Any]:
+               config: Any = None, stale_after: Path | None = None) -> dict[str, Any]:
     """The lead-I probe and the fold-10 lead agreement on the embedding a user's ``embed()`` returns
     (:func:`leadlift.evaluation.embeddings.api_embeddings`: windows every ``embed_hop_s`` over the
     whole record, averaged) — the window protocol of :func:`representation` embeds non-overlapping
     windows instead. ``folder=None`` scores the random-init twin of ``config``. Cached in
-    ``work/api_<name>.json`` (delete it to re-score)."""
+    ``work/api_<name>.json`` until the checkpoint (for the twin: ``stale_after``) changes."""
     from leadlift.conventions import SUPERCLASSES
     from leadlift.data.splits import ptbxl_folds
     from leadlift.data.store import prepare
@@ -150,7 +150,8 @@ def api_pooled(name: str, folder: Path | None, data_dir: Path, work: Path, n_boo
     from leadlift.evaluation.probes import linear_probe
 
     cache = work / f"api_{name}.json"
-    if cache.exists() and (folder is None or cache.stat().st_mtime > (folder / "config.yaml").stat().st_mtime):
+    ref = folder if folder is not None else stale_after  # the random twin follows its architecture's run
+    if cache.exists() and (ref is None or cache.stat().st_mtime > (ref / "config.yaml").stat().st_mtime):
         return json.loads(cache.read_text())
     enc = load_encoder(folder) if folder is not None else random_encoder(config)
     store = prepare("ptbxl", enc.fs, data_dir, progress=False)
@@ -188,7 +189,8 @@ def api_pooled_all(names: list[str], work: Path, data_dir: Path, n_boot: int) ->
     out = {n: api_pooled(n, work / n, data_dir, work, n_boot) for n in names}
     base = "default" if "default" in names else names[0]
     out["random init"] = api_pooled("random", None, data_dir, work, n_boot,
-                                    config=_yaml.safe_load((work / base / "config.yaml").read_text()))
+                                    config=_yaml.safe_load((work / base / "config.yaml").read_text()),
+                                    stale_after=work / base)
     return out
 
 
