@@ -118,6 +118,11 @@ class LossConfig(StrictModel):
                              "k > 0 = an unmasked pass of k random leads of the second crop (cleaner, costs k/12 "
                              "of an unmasked 12-lead pass)")
     temperature: float = Field(0.1, gt=0)
+    contrastive_same_lead: float = Field(
+        0.0, ge=0, description="experimental, off in every shipped config: weight of an extra InfoNCE on the "
+                               "same-lead pairs only (lead k of crop 1 finds lead k of crop 2 of its record among "
+                               "the batch), for the contrastive_view_leads leads; aimed at lead-specific, "
+                               "identity-bearing embeddings")
     contrastive_queue: int = Field(
         0, ge=0, description="experimental, off in every shipped config: InfoNCE also against the detached "
                              "12-lead embeddings of the last K training ECGs (a FIFO queue without a momentum "
@@ -140,6 +145,14 @@ class LossConfig(StrictModel):
     def _check_momentum(self) -> LossConfig:
         if self.contrastive_momentum > 0 and self.contrastive_queue == 0:
             raise ValueError("contrastive_momentum > 0 needs contrastive_queue > 0 (the keys it keeps)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_same_lead(self) -> LossConfig:
+        if self.contrastive_same_lead > 0 and (self.contrastive == 0 or self.contrastive_view_leads == 0
+                                               or self.contrastive_momentum > 0):
+            raise ValueError("contrastive_same_lead > 0 needs contrastive > 0 and contrastive_view_leads > 0 "
+                             "(the unmasked second-crop pass it uses), without contrastive_momentum")
         return self
 
     @model_validator(mode="after")

@@ -177,6 +177,13 @@ class MAEPretrainModule(L.LightningModule):
                         self._enqueue(emb.detach(), batch["index"])
                     loss = loss + lc.contrastive * nce
                     terms["nce"] = nce.detach()
+                    if lc.contrastive_same_lead > 0 and lc.contrastive_view_leads > 0:
+                        # lead k of crop 1 finds lead k of crop 2 (one InfoNCE per view lead, averaged)
+                        same = torch.stack([cross_lead_info_nce(emb[:, i:i + 1], view[:, j:j + 1],
+                                                                temperature=lc.temperature)
+                                            for j, i in enumerate(pick)]).mean()
+                        loss = loss + lc.contrastive_same_lead * same
+                        terms["nce_same"] = same.detach()
         return {"loss": loss, "recon": recon.detach(), "align": align.detach(),
                 # on the loss's device: DDP reduces logged values with sync_dist (NCCL has no CPU tensors)
                 "w_recon": loss.new_tensor(w_r), "w_align": loss.new_tensor(w_a), **terms}

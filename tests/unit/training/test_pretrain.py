@@ -122,6 +122,19 @@ def test_momentum_keys_train_one_way_infonce_against_a_queue(data_dir, stores, t
         load_config(TINY, {"loss.contrastive_momentum": 0.9})
 
 
+def test_same_lead_infonce_is_logged_and_needs_the_second_crop_pass(data_dir, stores, tmp_path) -> None:
+    cfg = load_config(TINY, {"trainer.max_epochs": 1, "trainer.limit_train_batches": 3, "loss.alignment": False,
+                             "loss.curriculum": "constant", "loss.cross_decode": 1.0, "loss.contrastive": 1.0,
+                             "loss.norm_target": False, "loss.contrastive_view_leads": 3,
+                             "loss.contrastive_same_lead": 1.0})
+    pretrain(cfg, data_dir, tmp_path / "run", store_dir=stores, progress=False)
+    log = pd.read_csv(tmp_path / "run" / "logs" / "csv" / "metrics.csv")
+    same = log["train/nce_same_step"].dropna().to_numpy()
+    assert len(same) >= 1 and np.isfinite(same).all() and "val/nce_same" in log.columns
+    with pytest.raises((ConfigError, ValueError), match="contrastive_view_leads > 0"):
+        load_config(TINY, {"loss.contrastive": 1.0, "loss.contrastive_same_lead": 1.0})
+
+
 def test_faithful_config_keeps_the_authors_objective() -> None:
     cfg = load_config("mae-paper-faithful")
     lc = cfg.loss
