@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cli_args import parse_named
 from leadlift.atomic import atomic_path
 from leadlift.data.windows import gather_windows, window_chunks
 from leadlift.ecg import STANDARD_LEADS
@@ -63,17 +64,6 @@ def fold9_windows(cfg: Any, data_dir: Path, workdir: Path) -> tuple[Any, Any, An
 def fir_prior(records: torch.Tensor, index: Any, window: int, half_taps: int, ridge: float = 1e-3) -> WienerPrior:
     """The any-subset FIR least squares (Wiener prior, ±``half_taps`` samples) fitted on ``index``'s windows."""
     return WienerPrior(half_taps, ridge).fit(window_chunks(records, index, window, chunk=2048))
-
-
-def parse_named(items: list[str], example: str = "shipped=src/leadlift/weights/recon-any") -> list[tuple[str, str]]:
-    """``NAME=VALUE`` arguments as pairs; a one-line error (exit 2) for any without a name or a value."""
-    pairs = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not (sep and name and value):
-            raise SystemExit(f"error: {item!r} is not NAME=CHECKPOINT; write it like {example}")
-        pairs.append((name, value))
-    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,17 +62,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, nargs="+", default=[1, 3, 5, 9, 13])
     p.add_argument("--out", type=Path, required=True, help="output path without suffix (.json and .md)")
     args = p.parse_args(argv)
-    runs = {}
-    for item in args.runs:
-        name, sep, folder = item.partition("=")
-        if not sep or not name or not folder:
-            raise SystemExit(f"{item!r}: expected NAME=FOLDER")
-        runs[name] = curves(Path(folder))
+    from cli_args import parse_named  # same folder (benchmarks/)
+
+    named = parse_named(args.runs, "default=runs/paper1/default")
+    runs = {name: curves(Path(folder)) for name, folder in named}
     import math
 
     import yaml
 
-    first = Path(args.runs[0].partition("=")[2]) / "config.yaml"
+    first = Path(named[0][1]) / "config.yaml"
     batch = int(((yaml.safe_load(first.read_text()) or {}).get("training") or {}).get("data", {}).get("batch_size", 32))
     res = {"command": shlex.join(["python", "benchmarks/paper1_curves.py", *(argv or sys.argv[1:])]),
            "batch_size": batch, "chance_nce": math.log(batch), "runs": table(runs, args.epochs)}

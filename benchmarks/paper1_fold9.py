@@ -127,15 +127,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     import torch
 
+    from cli_args import parse_named  # same folder (benchmarks/)
     from leadlift.data.store import prepare
     from leadlift.evaluation.embeddings import load_encoder, random_encoder
 
-    named = []
-    for item in args.checkpoints:
-        name, sep, folder = item.partition("=")
-        if not sep or not name or not folder:
-            raise SystemExit(f"--checkpoints {item!r}: expected NAME=FOLDER")
-        named.append((name, Path(folder)))
+    named = [(n, Path(f)) for n, f in parse_named(args.checkpoints, "default=runs/paper1/default")]
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     res: dict[str, Any] = {"command": shlex.join(["python", "benchmarks/paper1_fold9.py", *(argv or sys.argv[1:])]),
                            "models": {}}
