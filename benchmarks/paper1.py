@@ -34,7 +34,7 @@ architecture (:func:`leadlift.evaluation.evaluate.evaluate`):
 Writes ``benchmarks/results/paper1.json`` and ``paper1.md``; the trained checkpoints stay in
 ``--work-dir`` (not committed)::
 
-    python benchmarks/paper1.py --data-dir ../shared/data            # trains 5 models (2 at a time), ~1 h on 2 cores
+    python benchmarks/paper1.py --data-dir ../shared/data            # the default alone, then 4 models 2 at a time
     python benchmarks/paper1.py --models default,faithful --jobs 1   # a subset
 """
 
@@ -77,12 +77,23 @@ def _config_yaml(name: str, work: Path) -> Path:
     return path
 
 
-def train(name: str, work: Path, data_dir: Path, threads: int) -> dict[str, Any]:
-    """``leadlift pretrain`` of one model in its own process (resumes a killed run)."""
+def train(name: str, work: Path, data_dir: Path, threads: int, alone: bool = False) -> dict[str, Any]:
+    """``leadlift pretrain`` of one model in its own process (resumes a killed run).
+
+    Args:
+        threads: ``--threads`` of the run.
+        alone: whether nothing else of this script runs meanwhile (recorded, so the report says
+            which pretraining times are a 2-core budget measurement and which are upper bounds).
+
+    Returns:
+        ``{"name", "seconds" (wall clock, or the sum of the epoch times of a reused run),
+        "reused", "threads", "alone", ...}``.
+    """
     out = work / name
     if (out / "config.yaml").exists() and (out / "ranks").exists():  # finished earlier: its own epoch times
         cfg = yaml.safe_load((out / "config.yaml").read_text())
         return {"name": name, "seconds": round(float(sum(cfg.get("epoch_seconds") or [])), 1), "reused": True,
+                "threads": None, "alone": None,
                 "note": "finished before this run; seconds = the sum of its epoch times"}
     cmd = ["leadlift", "pretrain", "-c", str(_config_yaml(name, work)), "-o", str(out), "--data-dir", str(data_dir),
            "--threads", str(threads), "--no-progress"]
@@ -91,7 +102,7 @@ def train(name: str, work: Path, data_dir: Path, threads: int) -> dict[str, Any]
     if res.returncode != 0:
         raise SystemExit(f"training {name} failed: {res.stderr.strip().splitlines()[-1:]}")
     return {"name": name, "seconds": round(time.perf_counter() - t0, 1), "reused": False,
-            "command": shlex.join(cmd)}
+            "threads": threads, "alone": alone, "command": shlex.join(cmd)}
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -237,6 +248,20 @@ def _ci(v: Any, ci: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
 
 
+def pretraining_note(training: dict[str, dict[str, Any]]) -> str:
+    """How the "pretraining (min)" column was measured, from what the run recorded."""
+    reused = "; for runs finished before this script's run, the sum of the epoch times recorded in the " \
+             "checkpoint (calibration and start-up not included)"
+    d = training.get("default", {})
+    if d.get("alone"):
+        return (f"Pretraining: wall clock of `leadlift pretrain`, start-up and calibration included. The default "
+                f"was trained first and alone with `--threads {d['threads']}` (the 2-core budget measurement); "
+                f"the other models on 1 thread each, two runs at a time on the shared cores (upper bounds for an "
+                f"idle machine){reused}.")
+    return ("Pretraining: `leadlift pretrain` on 1 thread, two runs at a time on 2 shared cores" + reused +
+            ". Upper bounds for an idle 2-core machine.")
+
+
 def markdown(res: dict[str, Any]) -> str:
     rec = res["reconstruction"]["methods"]
     rows = ["| model | what it isolates | r, I → 7 learned leads [95 % CI] | variance ratio | lead-pair retrieval "
@@ -298,9 +323,7 @@ def markdown(res: dict[str, Any]) -> str:
         "Every model was trained in this run on folds 1–8 (fold 9 for validation).",
         "",
         *rows, "",
-        "Pretraining: `leadlift pretrain` on 1 thread, two runs at a time on 2 shared cores; for runs finished "
-        "before this script's run, the sum of the epoch times recorded in the checkpoint (calibration and "
-        "start-up not included). Upper bounds for an idle 2-core machine.", "",
+        pretraining_note(res["training"]), "",
         *base, "",
         "## The triplet shortcut (fold-9 validation, last epoch)", "",
         "With one mask per sample the faithful triplet can be met by token position: compare its value with the "
@@ -372,7 +395,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", type=Path, default=Path(os.environ.get("LEADLIFT_DATA", "../shared/data")))
     p.add_argument("--work-dir", type=Path, default=Path("runs/paper1"))
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
-    p.add_argument("--jobs", type=int, default=2, help="models trained at once (1 thread each)")
+    p.add_argument("--jobs", type=int, default=2, help="ablations trained at once (1 thread each)")
+    p.add_argument("--default-threads", type=int, default=os.cpu_count() or 1,
+                   help="threads of the default's run, which is trained first and alone (its time is the budget)")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--out", type=Path, default=RESULTS / "paper1")
     p.add_argument("--render-only", action="store_true", help="re-write the Markdown (and checks) from the JSON")
@@ -404,9 +429,13 @@ def main(argv: list[str] | None = None) -> None:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     res: dict[str, Any] = {"command": shlex.join(["python", "benchmarks/paper1.py", *(argv or sys.argv[1:])]),
                            "machine": f"{os.cpu_count()} CPU cores", "training": {}, "representation": {}}
-    order = sorted(names, key=lambda n: n != "default")  # the longest run first
+    if "default" in names:  # alone on every core: its time is the "under 30 min on 2 cores" measurement
+        r = train("default", args.work_dir, args.data_dir, threads=args.default_threads, alone=True)
+        res["training"]["default"] = r
+        print(f"trained default: {r['seconds']} s", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for r in pool.map(lambda n: train(n, args.work_dir, args.data_dir, threads=1), order):
+        for r in pool.map(lambda n: train(n, args.work_dir, args.data_dir, threads=1),
+                          [n for n in names if n != "default"]):
             res["training"][r["name"]] = r
             print(f"trained {r['name']}: {r['seconds']} s", flush=True)
     import torch

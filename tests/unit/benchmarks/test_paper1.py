@@ -41,3 +41,12 @@ def test_curves_table_reads_a_real_run_log(tiny_mae_checkpoint, tmp_path) -> Non
     res = json.loads((tmp_path / "c.json").read_text())
     assert set(res["runs"]["tiny"]) <= {"0", "1"} and res["batch_size"] > 1
     assert "| tiny | 0 |" in (tmp_path / "c.md").read_text()
+
+
+def test_pretraining_note_says_how_the_default_was_timed() -> None:
+    alone = paper1.pretraining_note({"default": {"seconds": 1500.0, "reused": False, "threads": 2, "alone": True},
+                                     "faithful": {"seconds": 700.0, "reused": False, "threads": 1, "alone": False}})
+    assert "first and alone with `--threads 2`" in alone and "two runs at a time" in alone
+    # results from before the default was timed alone keep their original description
+    old = paper1.pretraining_note({"default": {"seconds": 1680.0, "reused": False}})
+    assert old.startswith("Pretraining: `leadlift pretrain` on 1 thread") and "alone" not in old
