@@ -248,18 +248,26 @@ def _ci(v: Any, ci: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
 
 
-def pretraining_note(training: dict[str, dict[str, Any]]) -> str:
-    """How the "pretraining (min)" column was measured, from what the run recorded."""
-    reused = "; for runs finished before this script's run, the sum of the epoch times recorded in the " \
-             "checkpoint (calibration and start-up not included)"
+def pretraining_note(training: dict[str, dict[str, Any]], machine: str | None = None) -> str:
+    """How the "pretraining (min)" column was measured, from what the run recorded.
+
+    Args:
+        training: ``res["training"]`` (name → :func:`train`'s record).
+        machine: ``res["machine"]`` (e.g. "2 CPU cores").
+    """
+    reused = ("for runs finished before this script's run, the sum of the epoch times recorded in the "
+              "checkpoint (calibration and start-up not included; their threads are not recorded)")
     d = training.get("default", {})
-    if d.get("alone"):
-        return (f"Pretraining: wall clock of `leadlift pretrain`, start-up and calibration included. The default "
-                f"was trained first and alone with `--threads {d['threads']}` (the 2-core budget measurement); "
-                f"the other models on 1 thread each, two runs at a time on the shared cores (upper bounds for an "
-                f"idle machine){reused}.")
-    return ("Pretraining: `leadlift pretrain` on 1 thread, two runs at a time on 2 shared cores" + reused +
-            ". Upper bounds for an idle 2-core machine.")
+    if "alone" not in d:  # results made before the default was timed alone: the protocol of that time
+        return ("Pretraining: `leadlift pretrain` on 1 thread, two runs at a time on 2 shared cores; for runs "
+                "finished before this script's run, the sum of the epoch times recorded in the checkpoint "
+                "(calibration and start-up not included). Upper bounds for an idle 2-core machine.")
+    where = f" on {machine}" if machine else ""
+    default = (f"the default was trained first and alone with `--threads {d['threads']}`{where}, the budget "
+               f"measurement" if d.get("alone") else "the default was not trained in this run")
+    return (f"Pretraining: wall clock of `leadlift pretrain`, start-up and calibration included; {default}; the "
+            f"other models on 1 thread each, two runs at a time on the shared cores (upper bounds for an idle "
+            f"machine); {reused}.")
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -323,7 +331,7 @@ def markdown(res: dict[str, Any]) -> str:
         "Every model was trained in this run on folds 1–8 (fold 9 for validation).",
         "",
         *rows, "",
-        pretraining_note(res["training"]), "",
+        pretraining_note(res["training"], res.get("machine")), "",
         *base, "",
         "## The triplet shortcut (fold-9 validation, last epoch)", "",
         "With one mask per sample the faithful triplet can be met by token position: compare its value with the "

@@ -47,6 +47,11 @@ def test_pretraining_note_says_how_the_default_was_timed() -> None:
     alone = paper1.pretraining_note({"default": {"seconds": 1500.0, "reused": False, "threads": 2, "alone": True},
                                      "faithful": {"seconds": 700.0, "reused": False, "threads": 1, "alone": False}})
     assert "first and alone with `--threads 2`" in alone and "two runs at a time" in alone
+    assert "first and alone with `--threads 2` on 2 CPU cores" in paper1.pretraining_note(
+        {"default": {"seconds": 1500.0, "reused": False, "threads": 2, "alone": True}}, "2 CPU cores")
+    # a default reused from an earlier run is not passed off as the budget measurement
+    kept = paper1.pretraining_note({"default": {"seconds": 1500.0, "reused": True, "threads": None, "alone": None}})
+    assert "not trained in this run" in kept and "--threads" not in kept
     # results from before the default was timed alone keep their original description
     old = paper1.pretraining_note({"default": {"seconds": 1680.0, "reused": False}})
     assert old.startswith("Pretraining: `leadlift pretrain` on 1 thread") and "alone" not in old
