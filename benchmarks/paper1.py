@@ -87,10 +87,15 @@ def train(name: str, work: Path, data_dir: Path, threads: int, alone: bool = Fal
 
     Returns:
         ``{"name", "seconds" (wall clock, or the sum of the epoch times of a reused run),
-        "reused", "threads", "alone", ...}``.
+        "reused", "threads", "alone", ...}``. A fresh run's record is also written to
+        ``<work>/<name>/paper1_training.json``, so a later invocation that reuses the checkpoint
+        keeps how it was measured (``reused`` true, the earlier ``seconds``/``threads``/``alone``).
     """
     out = work / name
-    if (out / "config.yaml").exists() and (out / "ranks").exists():  # finished earlier: its own epoch times
+    record = out / "paper1_training.json"
+    if (out / "config.yaml").exists() and (out / "ranks").exists():  # finished earlier
+        if record.exists():  # trained by an earlier invocation of this script: its measurement
+            return {**json.loads(record.read_text()), "reused": True}
         cfg = yaml.safe_load((out / "config.yaml").read_text())
         return {"name": name, "seconds": round(float(sum(cfg.get("epoch_seconds") or [])), 1), "reused": True,
                 "threads": None, "alone": None,
@@ -101,8 +106,12 @@ def train(name: str, work: Path, data_dir: Path, threads: int, alone: bool = Fal
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"training {name} failed: {res.stderr.strip().splitlines()[-1:]}")
-    return {"name": name, "seconds": round(time.perf_counter() - t0, 1), "reused": False,
-            "threads": threads, "alone": alone, "command": shlex.join(cmd)}
+    rec = {"name": name, "seconds": round(time.perf_counter() - t0, 1), "reused": False,
+           "threads": threads, "alone": alone, "command": shlex.join(cmd)}
+    tmp = record.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rec, indent=1))
+    os.replace(tmp, record)
+    return rec
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -255,8 +264,13 @@ def pretraining_note(training: dict[str, dict[str, Any]], machine: str | None = 
         training: ``res["training"]`` (name → :func:`train`'s record).
         machine: ``res["machine"]`` (e.g. "2 CPU cores").
     """
-    reused = ("for runs finished before this script's run, the sum of the epoch times recorded in the "
-              "checkpoint (calibration and start-up not included; their threads are not recorded)")
+    reused = ("; for runs finished before this script's run, the sum of the epoch times recorded in the "
+              "checkpoint (calibration and start-up not included; their threads are not recorded)"
+              if any(r.get("reused") and r.get("threads") is None for r in training.values()) else "")
+    earlier = [n for n, r in training.items() if r.get("reused") and r.get("threads") is not None]
+    if earlier:
+        reused += (f"; {', '.join(earlier)} trained by an earlier invocation of this script in the same work "
+                   "folder, timed there as stated")
     d = training.get("default", {})
     if "alone" not in d:  # results made before the default was timed alone: the protocol of that time
         return ("Pretraining: `leadlift pretrain` on 1 thread, two runs at a time on 2 shared cores; for runs "
@@ -267,7 +281,7 @@ def pretraining_note(training: dict[str, dict[str, Any]], machine: str | None = 
                f"measurement" if d.get("alone") else "the default was not trained in this run")
     return (f"Pretraining: wall clock of `leadlift pretrain`, start-up and calibration included; {default}; the "
             f"other models on 1 thread each, two runs at a time on the shared cores (upper bounds for an idle "
-            f"machine); {reused}.")
+            f"machine){reused}.")
 
 
 def markdown(res: dict[str, Any]) -> str:

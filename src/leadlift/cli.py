@@ -735,7 +735,7 @@ def evaluate_cmd(
 @app.command("quickstart")
 def quickstart_cmd(
     data_dir: DataDirOpt = None,
-    minutes: Annotated[float, typer.Option(help="Pretraining time limit in minutes.")] = 10.0,
+    minutes: Annotated[float, typer.Option(help="Pretraining time limit in minutes (the full mae-cpu schedule took ~25 min on 2 idle cores; less stops it early).")] = 30.0,  # noqa: E501
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("quickstart"),
     store_dir: Annotated[Optional[Path], typer.Option(help="Prepared-store folder.")] = None,  # noqa: UP045
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also pretrain the no-alignment baseline (shares --minutes).")] = False,  # noqa: E501
@@ -746,7 +746,7 @@ def quickstart_cmd(
 ) -> None:
     """Prepare the data, pretrain the CPU-default aligned MAE for a bounded time, benchmark, evaluate, report.
 
-    Example: leadlift quickstart --minutes 10 -o quickstart
+    Example: leadlift quickstart --minutes 30 -o quickstart
     """
     from leadlift.paths import resolve_data_dir
     from leadlift.workflows.quickstart import quickstart

@@ -22,6 +22,9 @@ def test_quickstart_end_to_end(data_dir, tmp_path) -> None:
     assert Path(summary["report"]).exists() and (out / "mae_cpu" / "model.safetensors").exists()
     assert summary["headline"]["checkpoint"]["lead_I_probe_macro_auroc"] > 0.5
     assert "[4/4]" in run.stderr and "open the report" in run.stdout
+    # half a minute cannot finish the 50-epoch schedule: the run says so and records it
+    ep = summary["epochs"]["mae_cpu"]
+    assert ep["epochs"] < ep["max_epochs"] == 50 and "schedule did not finish" in run.stderr
     # only last + best training states are kept: the whole output stays small
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     assert size < 200 * 2**20, f"quickstart left {size / 2**20:.0f} MiB under {out}"

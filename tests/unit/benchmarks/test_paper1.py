@@ -55,3 +55,21 @@ def test_pretraining_note_says_how_the_default_was_timed() -> None:
     # results from before the default was timed alone keep their original description
     old = paper1.pretraining_note({"default": {"seconds": 1680.0, "reused": False}})
     assert old.startswith("Pretraining: `leadlift pretrain` on 1 thread") and "alone" not in old
+
+
+def test_a_reused_checkpoint_keeps_the_measurement_of_the_invocation_that_trained_it(tmp_path) -> None:
+    out = tmp_path / "default"
+    (out / "ranks").mkdir(parents=True)
+    (out / "config.yaml").write_text("epoch_seconds: [10.0, 12.5]\n")
+    # finished without a record (before records existed): the sum of its epoch times, threads unknown
+    old = paper1.train("default", tmp_path, tmp_path, threads=2, alone=True)
+    assert old["reused"] and old["seconds"] == 22.5 and old["threads"] is None
+    assert "not trained in this run" in paper1.pretraining_note({"default": old})
+    # trained by an earlier invocation of the script: its wall clock and protocol survive the reuse
+    first = {"name": "default", "seconds": 1500.0, "reused": False, "threads": 2, "alone": True, "command": "x"}
+    (out / "paper1_training.json").write_text(json.dumps(first))
+    again = paper1.train("default", tmp_path, tmp_path, threads=1)
+    assert again == {**first, "reused": True}
+    note = paper1.pretraining_note({"default": again}, "2 CPU cores")
+    assert "first and alone with `--threads 2` on 2 CPU cores" in note and "earlier invocation" in note
+    assert "sum of the epoch times" not in note
